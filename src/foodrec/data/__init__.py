@@ -1,0 +1,1 @@
+"""Data step: canonical schema, readers, validation + quarantine, the store, the synthetic city."""

@@ -1,0 +1,1 @@
+"""evaluation step of the workflow."""

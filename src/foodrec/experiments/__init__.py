@@ -1,0 +1,1 @@
+"""experiments step of the workflow."""

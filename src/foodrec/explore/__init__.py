@@ -1,0 +1,1 @@
+"""explore step of the workflow."""

@@ -1,0 +1,1 @@
+"""monitoring step of the workflow."""

@@ -1,0 +1,1 @@
+"""Recommenders: the one interface, the non-ML baselines and the Keras models."""

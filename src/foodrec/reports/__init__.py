@@ -1,0 +1,1 @@
+"""reports step of the workflow."""
