@@ -16,6 +16,7 @@ This is what recommenders are fitted on and what evaluation splits. Load one fro
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pandas as pd
 
@@ -43,6 +44,8 @@ class OrderLog:
     items: pd.DataFrame | None = None
     customers: pd.DataFrame | None = None
     timezone: str = "UTC"
+    # Where the log came from; a store of a synthetic city keeps the ground truth in ``source/truth``.
+    source: Path | None = None
 
     @property
     def has_items(self) -> bool:

@@ -128,6 +128,7 @@ class Store:
             items=self.table("items"),
             customers=self.table("customers"),
             timezone=self.timezone,
+            source=self.path,
         )
 
     # -- writing (ingest uses these; tests use them to build small stores) ---------------
