@@ -1,7 +1,260 @@
-"""Commands of this workflow step (being written)."""
+"""``foodrec demo``: the whole workflow on the embedded synthetic city, as a pipeline of steps.
+
+Each step runs the same command a user would type (``foodrec generate``, ``foodrec ingest``, ...), so the
+demo doubles as a worked example; ``--steps`` picks a subset, and ``foodrec demo --list`` shows them.
+
+>>> [step.name for step in STEPS][:3]
+['generate', 'ingest', 'eda']
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import typer
 
+from foodrec.errors import FoodrecError, InputError
+
+
+@dataclass
+class DemoRun:
+    """Where one demo run writes, and what its steps left for the next ones."""
+
+    out: Path
+    seed: int
+    server: subprocess.Popen | None = None
+    port: int | None = None
+    produced: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def city(self) -> Path:
+        return self.out / "city"
+
+    @property
+    def store(self) -> Path:
+        return self.out / "store"
+
+    @property
+    def model(self) -> Path:
+        return self.out / "model"
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    title: str
+    run: Callable[[DemoRun], None]
+
+
+def _cli(*args: str) -> None:
+    """Run one foodrec command in-process, exactly as typed on the command line."""
+    from foodrec.cli import main
+
+    printable = " ".join(args)
+    typer.secho(f"$ foodrec {printable}", fg="cyan")
+    code = main(list(args))
+    if code != 0:
+        raise FoodrecError(f"demo step `foodrec {printable}` failed with exit code {code}")
+
+
+def _generate(run: DemoRun) -> None:
+    _cli("generate", "--out", str(run.city), "--seed", str(run.seed))
+
+
+def _ingest(run: DemoRun) -> None:
+    _cli("ingest", str(run.city), "--store", str(run.store))
+    run.produced["ingest summary"] = str(run.store / "ingest_summary.json")
+
+
+def _eda(run: DemoRun) -> None:
+    report = run.out / "eda.html"
+    _cli("eda", "--store", str(run.store), "--out", str(report), "--json-out", str(run.out / "eda.json"))
+    run.produced["EDA report"] = str(report)
+
+
+def _baselines(run: DemoRun) -> None:
+    _cli("baselines", "--store", str(run.store), "--out", str(run.out / "baselines.json"))
+    run.produced["baseline leaderboard"] = str(run.out / "baselines.json")
+
+
+def _train(run: DemoRun) -> None:
+    _cli("train", "--store", str(run.store), "--out", str(run.model), "--seed", str(run.seed))
+    run.produced["model"] = str(run.model)
+    run.produced["training report"] = str(run.model / "training_report.html")
+
+
+def _evaluate(run: DemoRun) -> None:
+    _cli(
+        "evaluate",
+        "--store",
+        str(run.store),
+        "--recommender",
+        str(run.model),
+        "--out",
+        str(run.out / "evaluation.json"),
+    )
+    run.produced["model evaluation"] = str(run.out / "evaluation.json")
+
+
+def _serve(run: DemoRun) -> None:
+    ab = run.out / "ab.json"
+    ab.write_text(
+        json.dumps(
+            {
+                "salt": f"demo-{run.seed}",
+                "variants": {"control": "customer-history", "model": str(run.model.resolve())},
+                "split": {"control": 0.5, "model": 0.5},
+            },
+            indent=2,
+        )
+    )
+    run.port = _free_port()
+    args = [
+        sys.executable, "-m", "foodrec.cli", "serve", "--recommender", str(run.model), "--store", str(run.store),
+        "--ab", str(ab), "--events", str(run.out / "events.sqlite"), "--port", str(run.port),
+    ]  # fmt: skip
+    log = (run.out / "server.log").open("w")
+    typer.secho(f"$ foodrec {' '.join(args[3:])}  (in the background)", fg="cyan")
+    run.server = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    _wait_ready(run, timeout=180)
+    run.produced["service"] = f"http://127.0.0.1:{run.port}/ (stopped at the end of the demo)"
+
+
+def _simulate(run: DemoRun) -> None:
+    _cli(
+        "simulate", "--url", f"http://127.0.0.1:{run.port}", "--city", str(run.store), "--seed", str(run.seed),
+        "--out", str(run.out / "simulation.json"),
+    )  # fmt: skip
+
+
+def _abtest(run: DemoRun) -> None:
+    _stop_server(run)
+    _cli(
+        "abtest", "--events", str(run.out / "events.sqlite"), "--control", "control", "--store", str(run.store),
+        "--out", str(run.out / "abtest.html"), "--json-out", str(run.out / "abtest.json"),
+    )  # fmt: skip
+    run.produced["A/B report"] = str(run.out / "abtest.html")
+
+
+def _drift(run: DemoRun) -> None:
+    from foodrec.cli import main
+
+    args = ["drift", "--store", str(run.store), "--recommender", str(run.model), "--out", str(run.out / "drift.json")]
+    typer.secho(f"$ foodrec {' '.join(args)}", fg="cyan")
+    code = main(args)
+    if code not in (0, 3):  # 3 = drift found, retraining recommended: a finding, not a failure
+        raise FoodrecError(f"demo step `foodrec {' '.join(args)}` failed with exit code {code}")
+    run.produced["drift check"] = str(run.out / "drift.json")
+
+
+def _report(run: DemoRun) -> None:
+    report = run.out / "stakeholder_report.html"
+    _cli("report", "--store", str(run.store), "--results", str(run.out), "--out", str(report))
+    run.produced["stakeholder report"] = str(report)
+
+
+STEPS: tuple[Step, ...] = (
+    Step("generate", "Generate the synthetic city", _generate),
+    Step("ingest", "Ingest and validate its order log", _ingest),
+    Step("eda", "Explore the data (EDA report)", _eda),
+    Step("baselines", "Score the non-ML baselines", _baselines),
+    Step("train", "Train the Keras recommender", _train),
+    Step("evaluate", "Evaluate the model on the test period", _evaluate),
+    Step("serve", "Start the service with an A/B split", _serve),
+    Step("simulate", "Simulate customers using the service", _simulate),
+    Step("abtest", "Analyse the A/B test", _abtest),
+    Step("drift", "Check for drift", _drift),
+    Step("report", "Write the stakeholder report", _report),
+)
+
+
+def run_demo(out: Path, seed: int = 7, steps: list[str] | None = None, fresh: bool = True) -> DemoRun:
+    """Run the chosen steps (all by default) in order; always stops the background server."""
+    names = [s.name for s in STEPS]
+    chosen = steps or names
+    unknown = [s for s in chosen if s not in names]
+    if unknown:
+        raise InputError(f"unknown demo step(s) {', '.join(unknown)}: choose from {', '.join(names)}")
+    if fresh and not steps and out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    run = DemoRun(out=out, seed=seed)
+    started = time.perf_counter()
+    try:
+        selected = [s for s in STEPS if s.name in chosen]
+        for number, step in enumerate(selected, start=1):
+            t0 = time.perf_counter()
+            typer.secho(f"\n[{number}/{len(selected)}] {step.title}", bold=True)
+            step.run(run)
+            typer.secho(f"    done in {time.perf_counter() - t0:.1f}s", fg="green")
+    finally:
+        _stop_server(run)
+    typer.secho(f"\nfoodrec demo finished in {time.perf_counter() - started:.0f}s. What it wrote:", bold=True)
+    for label, path in run.produced.items():
+        typer.echo(f"  {label:22s} {path}")
+    return run
+
 
 def register(app: typer.Typer) -> None:
-    """Add this step's commands to the foodrec CLI."""
+    """Add ``demo`` to the foodrec CLI."""
+
+    @app.command()
+    def demo(
+        out: Path = typer.Option(Path("runs/demo"), "--out", help="Folder for everything the demo writes."),
+        seed: int = typer.Option(7, "--seed", help="Seed of the synthetic city and of training."),
+        steps: str = typer.Option("", "--steps", help="Comma-separated subset of steps, e.g. generate,ingest,eda."),
+        list_steps: bool = typer.Option(False, "--list", help="List the steps and exit."),
+    ) -> None:
+        """Run the whole workflow on the embedded synthetic city: generate → ingest → EDA → baselines → train →
+        evaluate → serve → simulated A/B → analysis → drift → report."""
+        if list_steps:
+            for step in STEPS:
+                typer.echo(f"{step.name:10s} {step.title}")
+            return
+        chosen = [s.strip() for s in steps.split(",") if s.strip()] or None
+        run_demo(out, seed=seed, steps=chosen)
+
+
+# -- the background server ---------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(run: DemoRun, timeout: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    url = f"http://127.0.0.1:{run.port}/readyz"
+    while time.monotonic() < deadline:
+        if run.server is not None and run.server.poll() is not None:
+            raise FoodrecError(f"the service exited early (code {run.server.returncode}); see {run.out / 'server.log'}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise FoodrecError(f"the service did not become ready in {timeout:.0f}s; see {run.out / 'server.log'}")
+
+
+def _stop_server(run: DemoRun) -> None:
+    if run.server is None or run.server.poll() is not None:
+        return
+    os.killpg(run.server.pid, signal.SIGTERM)
+    try:
+        run.server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(run.server.pid, signal.SIGKILL)
+        run.server.wait()

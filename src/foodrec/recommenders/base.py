@@ -40,16 +40,21 @@ def make_queries(customer_id: Any, area: Any, at: Any) -> pd.DataFrame:
 
     Missing areas (None/NaN) are allowed; recommenders fall back to wider popularity.
     """
-    frame = pd.DataFrame({"customer_id": customer_id, "area": area})
-    frame["customer_id"] = frame["customer_id"].astype("object").where(frame["customer_id"].notna(), None)
-    frame["customer_id"] = frame["customer_id"].map(lambda v: None if v is None else str(v))
-    frame["area"] = frame["area"].astype("object").map(lambda v: None if v is None or v != v else str(v))
+
+    def ids(values: Any) -> pd.Series:
+        series = pd.Series(values, dtype=object)
+        return pd.Series([None if v is None or v != v else str(v) for v in series], dtype=object)
+
+    customers, areas = ids(customer_id), ids(area)
     try:
-        frame["at"] = pd.to_datetime(pd.Series(at), utc=True, format="ISO8601").to_numpy()
+        times = pd.to_datetime(pd.Series(at, dtype=object), utc=True, format="ISO8601")
     except (ValueError, TypeError) as err:
         raise InputError(f"queries: 'at' must be ISO 8601 timestamps ({err})") from err
-    frame["at"] = pd.to_datetime(frame["at"], utc=True)
-    return frame
+    if times.isna().any():
+        raise InputError("queries: 'at' is missing on some rows (ISO 8601 timestamps required)")
+    if not len(customers) == len(areas) == len(times):
+        raise InputError("queries: customer_id, area and at must have the same length")
+    return pd.DataFrame({"customer_id": customers, "area": areas, "at": times.reset_index(drop=True)})
 
 
 @dataclass(frozen=True)
@@ -147,8 +152,8 @@ class Recommender(ABC):
         return target
 
 
-def load_recommender(path: str | os.PathLike[str]) -> Recommender:
-    """Load a recommender saved with :meth:`Recommender.save` (only foodrec classes are loaded)."""
+def load_recommender(path: str | os.PathLike[str], trusted_prefixes: tuple[str, ...] = ("foodrec.",)) -> Recommender:
+    """Load a recommender saved with :meth:`Recommender.save`; only classes under ``trusted_prefixes`` are loaded."""
     directory = Path(path)
     manifest_path = directory / MANIFEST_FILE
     if not manifest_path.is_file():
@@ -158,8 +163,10 @@ def load_recommender(path: str | os.PathLike[str]) -> Recommender:
         module_name, _, class_name = manifest["class"].rpartition(".")
     except (ValueError, KeyError, AttributeError) as err:
         raise InputError(f"{manifest_path}: unreadable manifest ({err})") from err
-    if not module_name.startswith("foodrec."):
-        raise InputError(f"{manifest_path}: refusing to load class {manifest['class']!r} from outside foodrec")
+    if not module_name.startswith(trusted_prefixes):
+        raise InputError(
+            f"{manifest_path}: refusing to load class {manifest['class']!r} from outside {', '.join(trusted_prefixes)}"
+        )
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as err:

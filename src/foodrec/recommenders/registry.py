@@ -26,7 +26,9 @@ def make_recommender(name: str, level: str | None = None, **options: object) -> 
     """An unfitted baseline by name, e.g. ``make_recommender("area-popularity")``."""
     factories = baseline_factories()
     if name not in factories:
-        raise InputError(f"unknown recommender {name!r}: give a saved model directory or one of {', '.join(sorted(factories))}")
+        raise InputError(
+            f"unknown recommender {name!r}: give a saved model directory or one of {', '.join(sorted(factories))}"
+        )
     return factories[name](level=level, **options)
 
 
