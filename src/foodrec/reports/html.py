@@ -80,7 +80,7 @@ class HtmlReport:
         shown = frame.head(max_rows)
         formatters = {c: float_format.format for c in shown.columns if shown[c].dtype.kind == "f"}
         markup = shown.to_html(index=False, border=0, escape=True, formatters=formatters, na_rep="—")
-        cap = f"<p class=\"subtitle\">{html.escape(caption)}</p>" if caption else ""
+        cap = f'<p class="subtitle">{html.escape(caption)}</p>' if caption else ""
         self._parts.append(cap + markup)
 
     def render(self) -> str:
