@@ -67,6 +67,11 @@ def local_day_end(at: pd.Timestamp, timezone: str) -> pd.Timestamp:
     return end.tz_convert("UTC")
 
 
+def _days_before(at: pd.Timestamp, days: int, timezone: str) -> pd.Timestamp:
+    """``days`` calendar days earlier on the local clock (a day is 23 or 25 hours when the clocks change)."""
+    return (at.tz_convert(timezone) - pd.DateOffset(days=days)).tz_convert("UTC")
+
+
 def make_windows(
     log: OrderLog,
     window_days: int = 7,
@@ -78,11 +83,10 @@ def make_windows(
         raise InputError(f"--window-days must be at least 1 (got {window_days})")
     if log.orders.empty:
         raise InputError("the order log is empty: nothing to monitor")
-    days = pd.Timedelta(days=window_days)
     end = to_utc_timestamp(until) if until is not None else local_day_end(log.end, log.timezone)
-    recent_start = end - days
+    recent_start = _days_before(end, window_days, log.timezone)
     ref_end = to_utc_timestamp(reference_until) if reference_until is not None else recent_start
-    ref_start = ref_end - days
+    ref_start = _days_before(ref_end, window_days, log.timezone)
     if ref_end > recent_start:
         raise InputError(
             f"the reference window must end before the recent window starts: --reference-until {_iso(ref_end)} "
