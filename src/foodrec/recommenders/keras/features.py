@@ -1,0 +1,468 @@
+"""Features of the Keras recommender, computed from the past only.
+
+Three pieces of state are built from a training :class:`~foodrec.data.orderlog.OrderLog`:
+
+* :class:`FeatureSpace` - id vocabularies (customers, areas, items, restaurants; index 0 = unknown/padding),
+  the item -> restaurant map and the data's time zone;
+* :class:`History` - every customer's past order lines, sorted by time, so that for a query at time ``t`` the
+  last ``H`` lines strictly before ``t`` are gathered in one vectorised step;
+* :class:`Popularity` - recency-decayed popularity snapshots (global, per area, per area x meal time), each one
+  computed from the orders before its snapshot time.
+
+:class:`BatchBuilder` turns examples (customer, area, time, and for training the ordered items) into the model's
+inputs: candidate items, the customer's recent history and per-candidate popularity. For an example at time ``t``
+only orders before ``feature_time = min(t, cutoff)`` are used, so training examples never see their own or later
+orders, and validation/test examples see only the training period.
+
+>>> import pandas as pd
+>>> from foodrec.data.orderlog import OrderLog
+>>> orders = pd.DataFrame({
+...     "order_id": ["o1", "o2", "o3"], "customer_id": ["c1", "c1", "c2"],
+...     "ordered_at": pd.to_datetime(["2026-01-01 12:00", "2026-01-02 19:00", "2026-01-03 12:00"], utc=True),
+...     "area": ["a1", "a1", "a2"], "restaurant_id": ["r1", "r2", "r1"]})
+>>> space = FeatureSpace.fit(OrderLog(orders), "restaurant")
+>>> space.items.encode(["r2", "zz"]).tolist()
+[2, 0]
+>>> history = History.build(space, order_lines(OrderLog(orders), space))
+>>> items, rests, ages = history.gather(space.customers.encode(["c1"]), to_days(["2026-01-03"]),
+...                                     to_days(["2026-01-03"]), depth=4)
+>>> items.tolist()   # most recent first, padded with 0
+[[2, 1, 0, 0]]
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from foodrec.data.orderlog import OrderLog
+from foodrec.data.schema import target_column
+from foodrec.data.time_features import MEAL_TIMES, local_time
+
+DAY_NS = 86_400 * 10**9
+N_MEALS = len(MEAL_TIMES)
+N_POP_FEATURES = 4
+# Key of (customer, time) in one sortable float: customer * _KEY_SPAN + days since 1970 (valid until year 2243).
+_KEY_SPAN = 100_000.0
+
+
+def to_days(at: object) -> np.ndarray:
+    """UTC timestamps as float days since 1970-01-01 (the time axis of every feature)."""
+    series = pd.to_datetime(pd.Series(at), utc=True)
+    return series.astype("int64").to_numpy() / DAY_NS
+
+
+def local_clock(at: object, timezone: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Local fractional hour (0-24), day of week (Mon = 0) and meal-time code of UTC timestamps."""
+    local = local_time(pd.Series(at), timezone)
+    hour = (local.dt.hour + local.dt.minute / 60.0).to_numpy(dtype=np.float32)
+    dow = local.dt.dayofweek.to_numpy(dtype=np.float32)
+    return hour, dow, meal_codes(hour)
+
+
+def meal_codes(hour: np.ndarray) -> np.ndarray:
+    """Meal-time index into ``MEAL_TIMES`` for local fractional hours (same bins as ``time_features``)."""
+    from foodrec.data.time_features import _HOUR_TO_MEAL
+
+    return _HOUR_TO_MEAL[np.clip(np.asarray(hour, dtype=np.int64), 0, 23)].astype(np.int32)
+
+
+class Vocab:
+    """Strings -> indices 1..n; 0 stands for unknown (and padding).
+
+    >>> v = Vocab(["b", "a", "b"])
+    >>> v.encode(["a", "b", None, "c"]).tolist(), len(v)
+    ([1, 2, 0, 0], 3)
+    """
+
+    def __init__(self, values: object):
+        series = pd.Series(values, dtype=object).dropna().astype(str)
+        self.ids = np.asarray(sorted(series.unique()), dtype=object)
+        self._index = pd.Index(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids) + 1
+
+    def encode(self, values: object) -> np.ndarray:
+        vals = pd.Series(values, dtype=object)
+        vals = vals.where(vals.notna(), "\x00").astype(str)
+        return (self._index.get_indexer(vals) + 1).astype(np.int32)
+
+    def decode(self, indices: np.ndarray) -> np.ndarray:
+        table = np.concatenate([np.asarray([None], dtype=object), self.ids])
+        return table[np.asarray(indices)]
+
+
+@dataclass
+class FeatureSpace:
+    """Vocabularies and static facts of the training log."""
+
+    level: str
+    timezone: str
+    customers: Vocab
+    areas: Vocab
+    items: Vocab
+    restaurants: Vocab
+    item_restaurant: np.ndarray  # item index -> restaurant index (0 for padding)
+
+    @property
+    def dish(self) -> bool:
+        return self.level == "dish"
+
+    @classmethod
+    def fit(cls, log: OrderLog, level: str) -> FeatureSpace:
+        orders = log.orders
+        col = target_column(level)
+        targets = orders.dropna(subset=[col])
+        items = Vocab(targets[col])
+        restaurants = Vocab(orders["restaurant_id"])
+        item_rest = np.zeros(len(items), dtype=np.int32)
+        if level == "dish":
+            pairs = targets[[col, "restaurant_id"]].drop_duplicates(col, keep="last")
+            item_rest[items.encode(pairs[col])] = restaurants.encode(pairs["restaurant_id"])
+        else:
+            item_rest[1:] = restaurants.encode(items.ids)
+        return cls(level, log.timezone or "UTC", Vocab(orders["customer_id"]), Vocab(orders["area"]), items,
+                   restaurants, item_rest)
+
+    def to_json(self) -> dict:
+        return {
+            "level": self.level,
+            "timezone": self.timezone,
+            "customers": self.customers.ids.tolist(),
+            "areas": self.areas.ids.tolist(),
+            "items": self.items.ids.tolist(),
+            "restaurants": self.restaurants.ids.tolist(),
+            "item_restaurant": self.item_restaurant.tolist(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> FeatureSpace:
+        return cls(data["level"], data["timezone"], Vocab(data["customers"]), Vocab(data["areas"]),
+                   Vocab(data["items"]), Vocab(data["restaurants"]), np.asarray(data["item_restaurant"], np.int32))
+
+
+def order_lines(log: OrderLog, space: FeatureSpace) -> pd.DataFrame:
+    """One row per (order, target) with encoded ids, time in days and local meal time, sorted by time."""
+    col = target_column(space.level)
+    lines = log.orders.dropna(subset=[col, "ordered_at"])
+    lines = lines.drop_duplicates(["order_id", col])
+    if lines.empty:
+        return pd.DataFrame({k: np.zeros(0, dtype=np.int32) for k in ("cust", "area", "item", "rest", "meal")}
+                            | {"t": np.zeros(0), "order": np.zeros(0, dtype=object), "hour": np.zeros(0, np.float32),
+                               "dow": np.zeros(0, np.float32)})
+    hour, dow, meal = local_clock(lines["ordered_at"], space.timezone)
+    frame = pd.DataFrame(
+        {
+            "order": lines["order_id"].astype(str).to_numpy(),
+            "cust": space.customers.encode(lines["customer_id"]),
+            "area": space.areas.encode(lines["area"]),
+            "t": to_days(lines["ordered_at"]),
+            "item": space.items.encode(lines[col]),
+            "rest": space.restaurants.encode(lines["restaurant_id"]),
+            "hour": hour,
+            "dow": dow,
+            "meal": meal,
+        }
+    )
+    return frame.sort_values(["t", "order"], kind="stable").reset_index(drop=True)
+
+
+@dataclass
+class History:
+    """Past order lines sorted by (customer, time): the customer's history at any moment, vectorised."""
+
+    key: np.ndarray  # customer * _KEY_SPAN + t, sorted
+    cust_start: np.ndarray  # cust_start[c] = first row of customer c (length n_customers + 1)
+    item: np.ndarray
+    rest: np.ndarray
+    t: np.ndarray
+
+    @classmethod
+    def build(cls, space: FeatureSpace, lines: pd.DataFrame) -> History:
+        known = lines[lines["cust"] > 0]
+        order = np.lexsort((known["t"].to_numpy(), known["cust"].to_numpy()))
+        cust = known["cust"].to_numpy()[order].astype(np.int64)
+        t = known["t"].to_numpy()[order]
+        starts = np.searchsorted(cust, np.arange(len(space.customers) + 1))
+        return cls(cust * _KEY_SPAN + t, starts.astype(np.int64), known["item"].to_numpy()[order].astype(np.int32),
+                   known["rest"].to_numpy()[order].astype(np.int32), t)
+
+    def gather(self, cust: np.ndarray, feature_time: np.ndarray, at: np.ndarray, depth: int):
+        """The last ``depth`` lines before ``feature_time`` per query: items, restaurants, age in days at ``at``.
+
+        Unknown customers (index 0) and lines beyond the history are padding: item 0, age 1e4 days.
+        """
+        cust = np.asarray(cust, dtype=np.int64)
+        cust_c = np.clip(cust, 0, len(self.cust_start) - 2)
+        start = self.cust_start[cust_c]
+        end = np.searchsorted(self.key, cust_c * _KEY_SPAN + np.asarray(feature_time), side="left")
+        end = np.maximum(end, start)
+        idx = end[:, None] - 1 - np.arange(depth)[None, :]
+        valid = (idx >= start[:, None]) & (cust[:, None] > 0)
+        idx = np.where(valid, idx, 0)
+        if len(self.item) == 0:
+            valid[:] = False
+            idx[:] = 0
+            items = np.zeros(idx.shape, np.int32)
+            return items, items.copy(), np.full(idx.shape, 1e4, np.float32)
+        items = np.where(valid, self.item[idx], 0).astype(np.int32)
+        rests = np.where(valid, self.rest[idx], 0).astype(np.int32)
+        ages = np.where(valid, np.asarray(at)[:, None] - self.t[idx], 1e4).astype(np.float32)
+        return items, rests, ages
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(path, key=self.key, cust_start=self.cust_start, item=self.item, rest=self.rest, t=self.t)
+
+    @classmethod
+    def load(cls, path: Path) -> History:
+        with np.load(path, allow_pickle=False) as data:
+            return cls(data["key"], data["cust_start"], data["item"], data["rest"], data["t"])
+
+
+@dataclass
+class Popularity:
+    """Recency-decayed popularity snapshots; snapshot ``k`` uses only lines before ``times[k]``.
+
+    ``glob[k, i]``, ``area[k, a, i]``, ``area_meal[k, a, m, i]`` are decayed counts (half-life ``half_life`` days);
+    ``short[k, i]`` the same with a short half-life (a trend signal). Area index 0 (unknown) holds global counts.
+    """
+
+    times: np.ndarray
+    glob: np.ndarray
+    short: np.ndarray
+    area: np.ndarray
+    area_meal: np.ndarray
+    half_life: float = 14.0
+    short_half_life: float = 3.0
+
+    @classmethod
+    def build(cls, space: FeatureSpace, lines: pd.DataFrame, end: float, step_days: float | None = None,
+              budget_floats: float = 3e7, half_life: float = 14.0, short_half_life: float = 3.0) -> Popularity:
+        n_items, n_areas = len(space.items), len(space.areas)
+        per_snapshot = n_items * n_areas * (N_MEALS + 1) + 2 * n_items
+        start = float(lines["t"].min()) if len(lines) else end - 1.0
+        span = max(end - start, 1.0)
+        if step_days is None:
+            n_max = max(int(budget_floats // per_snapshot), 2)
+            step_days = max(1.0, float(np.ceil(span / (n_max - 1))))
+        first = np.floor(start) + step_days
+        times = np.arange(first, end, step_days)
+        times = np.append(times, end)
+        s = len(times)
+        glob = np.zeros((s, n_items), np.float32)
+        short = np.zeros((s, n_items), np.float32)
+        area = np.zeros((s, n_areas, n_items), np.float32)
+        area_meal = np.zeros((s, n_areas, N_MEALS, n_items), np.float32)
+        g = np.zeros(n_items)
+        sh = np.zeros(n_items)
+        ar = np.zeros((n_areas, n_items))
+        am = np.zeros((n_areas, N_MEALS, n_items))
+        t_all = lines["t"].to_numpy()
+        item = lines["item"].to_numpy()
+        ar_idx = lines["area"].to_numpy()
+        meal = lines["meal"].to_numpy()
+        lo = 0
+        prev = start
+        for k, tk in enumerate(times):
+            hi = int(np.searchsorted(t_all, tk, side="left"))
+            dt = tk - prev
+            f, fs = 0.5 ** (dt / half_life), 0.5 ** (dt / short_half_life)
+            g *= f
+            sh *= fs
+            ar *= f
+            am *= f
+            if hi > lo:
+                w = 0.5 ** ((tk - t_all[lo:hi]) / half_life)
+                ws = 0.5 ** ((tk - t_all[lo:hi]) / short_half_life)
+                it, a, m = item[lo:hi], ar_idx[lo:hi], meal[lo:hi]
+                g += np.bincount(it, w, n_items)
+                sh += np.bincount(it, ws, n_items)
+                np.add.at(ar, (a, it), w)
+                np.add.at(am, (a, m, it), w)
+            glob[k], short[k] = g, sh
+            area[k] = ar
+            area[k, 0] = g
+            area_meal[k] = am
+            area_meal[k, 0] = am.sum(axis=0)
+            lo, prev = hi, tk
+        return cls(times, glob, short, area, area_meal, half_life, short_half_life)
+
+    def last(self) -> Popularity:
+        """Only the final snapshot (what inference needs)."""
+        return Popularity(self.times[-1:], self.glob[-1:], self.short[-1:], self.area[-1:], self.area_meal[-1:],
+                          self.half_life, self.short_half_life)
+
+    def snapshot_index(self, feature_time: np.ndarray) -> np.ndarray:
+        """Latest snapshot at or before each time (the first one for earlier times)."""
+        idx = np.searchsorted(self.times, np.asarray(feature_time), side="right") - 1
+        return np.clip(idx, 0, len(self.times) - 1)
+
+    def features(self, snap: np.ndarray, area: np.ndarray, meal: np.ndarray, cands: np.ndarray,
+                 smoothing: float = 20.0) -> np.ndarray:
+        """Per candidate: log global share, log area share, log area x meal share, log short/long trend."""
+        snap = snap[:, None]
+        a = np.asarray(area)[:, None]
+        m = np.asarray(meal)[:, None]
+        g_tot = self._glob_tot[snap] + 1e-9
+        g_share = (self.glob[snap, cands] + 0.01) / (g_tot + 0.01 * self.glob.shape[1])
+        a_tot = self._area_tot[snap, a]
+        a_share = (self.area[snap, a, cands] + smoothing * g_share) / (a_tot + smoothing)
+        am_tot = self._area_meal_tot[snap, a, m]
+        am_share = (self.area_meal[snap, a, m, cands] + smoothing * a_share) / (am_tot + smoothing)
+        s_tot = self._short_tot[snap] + 1e-9
+        s_share = (self.short[snap, cands] + 0.01) / (s_tot + 0.01 * self.short.shape[1])
+        out = np.stack([np.log(g_share), np.log(a_share), np.log(am_share), np.log(s_share) - np.log(g_share)], -1)
+        return out.astype(np.float32)
+
+    def __post_init__(self) -> None:
+        self._glob_tot = self.glob.sum(axis=-1)
+        self._short_tot = self.short.sum(axis=-1)
+        self._area_tot = self.area.sum(axis=-1)
+        self._area_meal_tot = self.area_meal.sum(axis=-1)
+
+    def top_items(self, snap: np.ndarray, area: np.ndarray, meal: np.ndarray, n: int) -> np.ndarray:
+        """The ``n`` most popular items per query (area x meal time blended with area), as item indices."""
+        score = self.area_meal[snap, area, meal] + 0.5 * self.area[snap, area]
+        score[:, 0] = -1.0
+        n = min(n, score.shape[1] - 1)
+        top = np.argpartition(-score, n - 1, axis=1)[:, :n] if n > 0 else np.zeros((len(score), 0), np.int64)
+        order = np.argsort(-np.take_along_axis(score, top, 1), axis=1, kind="stable")
+        return np.take_along_axis(top, order, 1).astype(np.int32)
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(path, times=self.times, glob=self.glob, short=self.short, area=self.area,
+                            area_meal=self.area_meal, half_life=self.half_life, short_half_life=self.short_half_life)
+
+    @classmethod
+    def load(cls, path: Path) -> Popularity:
+        with np.load(path, allow_pickle=False) as d:
+            return cls(d["times"], d["glob"], d["short"], d["area"], d["area_meal"], float(d["half_life"]),
+                       float(d["short_half_life"]))
+
+
+@dataclass
+class Examples:
+    """Queries (and, for training, the ordered items) as encoded arrays, one row per order."""
+
+    cust: np.ndarray
+    area: np.ndarray
+    at: np.ndarray  # days
+    hour: np.ndarray
+    dow: np.ndarray
+    meal: np.ndarray
+    positives: np.ndarray  # (n, P) item indices, 0 = padding; may be all 0 for queries
+
+    def __len__(self) -> int:
+        return len(self.cust)
+
+    def take(self, idx: np.ndarray) -> Examples:
+        return Examples(*(getattr(self, f)[idx] for f in ("cust", "area", "at", "hour", "dow", "meal", "positives")))
+
+    @classmethod
+    def from_lines(cls, lines: pd.DataFrame, max_positives: int = 8) -> Examples:
+        """One example per order: its customer, area, time and up to ``max_positives`` ordered items."""
+        grouped = lines.groupby("order", sort=False)
+        first = grouped.head(1).reset_index(drop=True)
+        rank = grouped.cumcount().to_numpy()
+        keep = rank < max_positives
+        row = pd.Index(first["order"]).get_indexer(lines["order"][keep])
+        pos = np.zeros((len(first), max_positives), np.int32)
+        pos[row, rank[keep]] = lines["item"].to_numpy()[keep]
+        first = first.assign(_o=np.arange(len(first))).sort_values(["t", "_o"], kind="stable")
+        order = first["_o"].to_numpy()
+        return cls(first["cust"].to_numpy(np.int32), first["area"].to_numpy(np.int32), first["t"].to_numpy(),
+                   first["hour"].to_numpy(np.float32), first["dow"].to_numpy(np.float32),
+                   first["meal"].to_numpy(np.int32), pos[order])
+
+    @classmethod
+    def from_queries(cls, space: FeatureSpace, queries: pd.DataFrame) -> Examples:
+        hour, dow, meal = local_clock(queries["at"], space.timezone)
+        n = len(queries)
+        return cls(space.customers.encode(queries["customer_id"]), space.areas.encode(queries["area"]),
+                   to_days(queries["at"]), hour, dow, meal, np.zeros((n, 1), np.int32))
+
+
+@dataclass
+class BatchBuilder:
+    """Model inputs for a batch of examples.
+
+    With a catalogue of at most ``full_max`` items every item is a candidate; otherwise candidates are retrieved:
+    the customer's recent items, then area x meal-time popular items, up to ``n_candidates``. With
+    ``force_positives`` (training) the ordered items are always among the candidates.
+    """
+
+    space: FeatureSpace
+    history: History
+    popularity: Popularity
+    depth: int = 50
+    n_candidates: int = 200
+    full_max: int = 600
+    cutoff: float = np.inf
+
+    @property
+    def full(self) -> bool:
+        return len(self.space.items) - 1 <= self.full_max
+
+    def candidates(self, ex: Examples, hist_items: np.ndarray, snap: np.ndarray, force_positives: bool):
+        n = len(ex)
+        n_items = len(self.space.items) - 1
+        if self.full:
+            return np.broadcast_to(np.arange(1, n_items + 1, dtype=np.int32), (n, n_items))
+        parts = [ex.positives] if force_positives else []
+        parts += [hist_items, self.popularity.top_items(snap, ex.area, ex.meal, self.n_candidates)]
+        pool = np.concatenate(parts, axis=1)
+        return _first_unique(pool, self.n_candidates)
+
+    def build(self, ex: Examples, force_positives: bool = False) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """``(inputs, targets)``; ``targets`` is the ordered items' share of each candidate (rows sum to 1 or 0)."""
+        ft = np.minimum(ex.at, self.cutoff)
+        hist_items, hist_rest, ages = self.history.gather(ex.cust, ft, ex.at, self.depth)
+        snap = self.popularity.snapshot_index(ft)
+        cands = np.ascontiguousarray(self.candidates(ex, hist_items, snap, force_positives))
+        pop = self.popularity.features(snap, ex.area, ex.meal, cands)
+        n_hist = (hist_items > 0).sum(axis=1)
+        # A customer without history is unknown at serving time too: hide the id so the model learns cold start.
+        cust = np.where(n_hist > 0, ex.cust, 0)
+        inputs = {
+            "customer": cust.astype(np.int32),
+            "area": ex.area.astype(np.int32),
+            "clock": np.stack([ex.hour, ex.dow], axis=1).astype(np.float32),
+            "candidates": cands.astype(np.int32),
+            "candidate_restaurants": self.space.item_restaurant[cands],
+            "history_items": hist_items,
+            "history_restaurants": hist_rest,
+            "history_age": ages,
+            "popularity": pop,
+        }
+        pos = ex.positives
+        hit = (cands[:, :, None] == pos[:, None, :]) & (pos[:, None, :] > 0)
+        y = hit.any(axis=2).astype(np.float32)
+        y /= np.maximum(y.sum(axis=1, keepdims=True), 1.0)
+        return inputs, y
+
+
+def _first_unique(pool: np.ndarray, n: int) -> np.ndarray:
+    """Per row, the first ``n`` distinct non-zero values in order; padded with 0."""
+    rows, width = pool.shape
+    order = np.argsort(pool, axis=1, kind="stable")
+    sorted_ = np.take_along_axis(pool, order, 1)
+    dup = np.zeros_like(sorted_, dtype=bool)
+    dup[:, 1:] = sorted_[:, 1:] == sorted_[:, :-1]
+    dup |= sorted_ == 0
+    drop = np.zeros_like(dup)
+    np.put_along_axis(drop, order, dup, 1)
+    keep_order = np.argsort(drop, axis=1, kind="stable")[:, :n]
+    out = np.take_along_axis(pool, keep_order, 1)
+    out[np.take_along_axis(drop, keep_order, 1)] = 0
+    if out.shape[1] < n:
+        out = np.pad(out, ((0, 0), (0, n - out.shape[1])))
+    return out.astype(np.int32)
+
+
+def save_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data))

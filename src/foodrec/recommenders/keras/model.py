@@ -1,0 +1,127 @@
+"""The Keras ranking model: scores candidate items for a (customer, area, time) query.
+
+For each candidate the score combines
+
+* what the customer did with it (:class:`~foodrec.recommenders.keras.layers.HistoryMatch`: count, decayed
+  counts, recency; at dish level also the same for the dish's restaurant),
+* how popular it is now (global, area, area x meal time, short-term trend),
+* a learned affinity: the dot product of the item's embedding with a context vector built from the customer's
+  embedding, the area's, the cyclical time of day / day of week and the pooled embeddings of the customer's past
+  items (so customers with history but few training examples still get a representation),
+* a learned item bias,
+
+through a small MLP (Dropout, L2). Training uses softmax cross-entropy over the candidates of each order.
+
+>>> import numpy as np
+>>> model = FoodrecRanker(n_customers=3, n_areas=2, n_items=5, n_restaurants=3, dim=4, hidden=8)
+>>> inputs = example_inputs(batch=2, candidates=5, depth=3)
+>>> tuple(model(inputs).shape)
+(2, 5)
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import ops  # noqa: E402
+
+from foodrec.recommenders.keras.features import N_POP_FEATURES  # noqa: E402
+from foodrec.recommenders.keras.layers import CyclicalEncoding, HistoryMatch, HistoryPooling  # noqa: E402
+
+MASK_VALUE = -1e9
+
+
+@keras.saving.register_keras_serializable(package="foodrec")
+class FoodrecRanker(keras.Model):
+    """Candidate scorer; ``call`` takes the dict built by ``BatchBuilder`` and returns logits ``(B, C)``.
+
+    Args:
+        n_customers, n_areas, n_items, n_restaurants: vocabulary sizes including index 0 (unknown/padding).
+        dim: embedding size. hidden: width of the first MLP layer. dropout: dropout rate. l2: L2 penalty.
+        dish: whether candidates are dishes (adds restaurant-level history features).
+    """
+
+    def __init__(self, n_customers: int, n_areas: int, n_items: int, n_restaurants: int, dim: int = 32,
+                 hidden: int = 64, dropout: float = 0.2, l2: float = 1e-5, dish: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.n_customers, self.n_areas, self.n_items, self.n_restaurants = n_customers, n_areas, n_items, n_restaurants
+        self.dim, self.hidden, self.dropout_rate, self.l2, self.dish = dim, hidden, dropout, l2, dish
+        reg = keras.regularizers.L2(l2)
+        init = keras.initializers.RandomNormal(stddev=0.05)
+        self.customer_emb = keras.layers.Embedding(n_customers, dim, embeddings_initializer=init,
+                                                   embeddings_regularizer=reg, name="customer_emb")
+        self.area_emb = keras.layers.Embedding(n_areas, dim, embeddings_initializer=init,
+                                               embeddings_regularizer=reg, name="area_emb")
+        self.item_emb = keras.layers.Embedding(n_items, dim, embeddings_initializer=init,
+                                               embeddings_regularizer=reg, name="item_emb")
+        self.item_bias = keras.layers.Embedding(n_items, 1, embeddings_initializer="zeros",
+                                                embeddings_regularizer=reg, name="item_bias")
+        self.clock = CyclicalEncoding((24.0, 7.0), name="clock")
+        self.match = HistoryMatch(name="match")
+        self.rest_match = HistoryMatch(name="rest_match")
+        self.pool = HistoryPooling(name="pool")
+        self.context = keras.layers.Dense(dim, kernel_regularizer=reg, name="context")
+        self.hidden1 = keras.layers.Dense(hidden, activation="relu", kernel_regularizer=reg, name="hidden1")
+        self.drop = keras.layers.Dropout(dropout, name="drop")
+        self.hidden2 = keras.layers.Dense(max(hidden // 2, 4), activation="relu", kernel_regularizer=reg,
+                                          name="hidden2")
+        self.out = keras.layers.Dense(1, name="out")
+
+    def call(self, inputs, training=False):
+        cands = inputs["candidates"]
+        hist = inputs["history_items"]
+        age = inputs["history_age"]
+        clock = self.clock(inputs["clock"])  # (B, 4)
+        hist_emb = self.item_emb(hist)
+        pooled = self.pool([hist_emb, hist, age])
+        n_hist = ops.log1p(ops.sum(ops.cast(ops.greater(hist, 0), "float32"), axis=1, keepdims=True))
+        ctx = ops.concatenate([self.customer_emb(inputs["customer"]), self.area_emb(inputs["area"]), clock,
+                               pooled, n_hist], axis=-1)
+        user = self.context(ctx)  # (B, d)
+        cand_emb = self.item_emb(cands)  # (B, C, d)
+        affinity = ops.sum(cand_emb * ops.expand_dims(user, 1), axis=-1, keepdims=True)
+        per_query = ops.concatenate([clock, n_hist], axis=-1)
+        per_query = ops.expand_dims(per_query, 1) * ops.ones_like(affinity)  # (B, C, 5)
+        parts = [self.match([cands, hist, age]), ops.cast(inputs["popularity"], "float32"), affinity, per_query]
+        if self.dish:
+            parts.insert(1, self.rest_match([inputs["candidate_restaurants"], inputs["history_restaurants"], age]))
+        x = ops.concatenate(parts, axis=-1)
+        x = self.drop(self.hidden1(x), training=training)
+        score = ops.squeeze(self.out(self.hidden2(x)), -1) + ops.squeeze(self.item_bias(cands), -1)
+        return ops.where(ops.greater(cands, 0), score, MASK_VALUE)
+
+    def get_config(self):
+        return {**super().get_config(), "n_customers": self.n_customers, "n_areas": self.n_areas,
+                "n_items": self.n_items, "n_restaurants": self.n_restaurants, "dim": self.dim,
+                "hidden": self.hidden, "dropout": self.dropout_rate, "l2": self.l2, "dish": self.dish}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def softmax_loss(y_true, logits):
+    """Cross-entropy between the ordered items' share of the candidates and the softmax of the scores."""
+    logp = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
+    has_target = ops.cast(ops.greater(ops.sum(y_true, axis=-1), 0.0), "float32")
+    return -ops.sum(y_true * ops.maximum(logp, MASK_VALUE), axis=-1) * has_target
+
+
+def example_inputs(batch: int, candidates: int, depth: int, n_items: int = 5, seed: int = 0) -> dict:
+    """Random inputs of the right shapes (for tests and for building a model before loading weights)."""
+    rng = np.random.default_rng(seed)
+    return {
+        "customer": rng.integers(0, 2, batch).astype(np.int32),
+        "area": rng.integers(0, 2, batch).astype(np.int32),
+        "clock": np.stack([rng.uniform(0, 24, batch), rng.integers(0, 7, batch)], 1).astype(np.float32),
+        "candidates": rng.integers(1, n_items, (batch, candidates)).astype(np.int32),
+        "candidate_restaurants": rng.integers(1, 3, (batch, candidates)).astype(np.int32),
+        "history_items": rng.integers(0, n_items, (batch, depth)).astype(np.int32),
+        "history_restaurants": rng.integers(0, 3, (batch, depth)).astype(np.int32),
+        "history_age": rng.uniform(0, 30, (batch, depth)).astype(np.float32),
+        "popularity": rng.normal(size=(batch, candidates, N_POP_FEATURES)).astype(np.float32),
+    }

@@ -1,0 +1,198 @@
+"""``KerasRecommender``: the Keras ranker behind the one :class:`~foodrec.recommenders.base.Recommender` interface.
+
+Saved as a directory: ``model.keras`` (loaded with ``safe_mode=True``), ``features.json`` (vocabularies),
+``history.npz`` and ``popularity.npz`` (the training period's orders, as the features need them) and
+``manifest.json``. No pickle anywhere.
+
+Ranking uses a numpy copy of the network's weights (``NumpyRanker``): one query takes about a millisecond,
+without TensorFlow's per-call overhead; a test checks it matches the Keras model.
+
+>>> rec = KerasRecommender(epochs=3).fit(log)                         # doctest: +SKIP
+>>> rec.save("runs/model")                                            # doctest: +SKIP
+>>> from foodrec.recommenders.base import load_recommender
+>>> load_recommender("runs/model").recommend(queries, k=10).items    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from foodrec.data.orderlog import OrderLog
+from foodrec.errors import InputError
+from foodrec.recommenders.base import QUERY_COLUMNS, Ranking, Recommender
+from foodrec.recommenders.keras.features import BatchBuilder, Examples, FeatureSpace, History, Popularity
+from foodrec.recommenders.keras.metrics import top_k
+
+MODEL_FILE = "model.keras"
+
+
+class NumpyRanker:
+    """The forward pass of :class:`~foodrec.recommenders.keras.model.FoodrecRanker` in numpy (inference only)."""
+
+    def __init__(self, model: Any):
+        from keras import ops
+
+        w = lambda var: np.asarray(ops.convert_to_numpy(var), dtype=np.float32)  # noqa: E731
+        self.customer = w(model.customer_emb.embeddings)
+        self.area = w(model.area_emb.embeddings)
+        self.item = w(model.item_emb.embeddings)
+        self.bias = w(model.item_bias.embeddings)[:, 0]
+        self.ctx_w, self.ctx_b = w(model.context.kernel), w(model.context.bias)
+        self.h1_w, self.h1_b = w(model.hidden1.kernel), w(model.hidden1.bias)
+        self.h2_w, self.h2_b = w(model.hidden2.kernel), w(model.hidden2.bias)
+        self.out_w, self.out_b = w(model.out.kernel), w(model.out.bias)
+        self.periods = model.clock.periods
+        self.match_cfg = (model.match.half_lives, model.match.recency_half_life)
+        self.rest_cfg = (model.rest_match.half_lives, model.rest_match.recency_half_life)
+        self.pool_half_life = model.pool.half_life
+        self.dish = model.dish
+
+    @staticmethod
+    def _match(cands, hist, age, cfg):
+        half_lives, rec = cfg
+        m = ((cands[:, :, None] == hist[:, None, :]) & (hist[:, None, :] > 0)).astype(np.float32)
+        a = age[:, None, :]
+        feats = [np.log1p(m.sum(2))]
+        feats += [np.log1p((m * np.power(0.5, a / h)).sum(2)) for h in half_lives]
+        feats.append((m * np.power(0.5, a / rec)).max(2))
+        return np.stack(feats, -1)
+
+    def __call__(self, x: dict[str, np.ndarray]) -> np.ndarray:
+        cands, hist, age = x["candidates"], x["history_items"], x["history_age"]
+        phase = x["clock"] * np.asarray([2 * np.pi / p for p in self.periods], np.float32)
+        clock = np.concatenate([f(phase[:, j : j + 1]) for j in range(len(self.periods)) for f in (np.sin, np.cos)], 1)
+        wts = np.power(0.5, age / self.pool_half_life) * (hist > 0)
+        pooled = (self.item[hist] * wts[:, :, None]).sum(1) / np.maximum(wts.sum(1, keepdims=True), 1e-6)
+        n_hist = np.log1p((hist > 0).sum(1, keepdims=True).astype(np.float32))
+        ctx = np.concatenate([self.customer[x["customer"]], self.area[x["area"]], clock, pooled, n_hist], 1)
+        user = ctx @ self.ctx_w + self.ctx_b
+        cand_emb = self.item[cands]
+        affinity = np.einsum("bcd,bd->bc", cand_emb, user)[:, :, None]
+        per_query = np.broadcast_to(np.concatenate([clock, n_hist], 1)[:, None, :], (*cands.shape, 5))
+        parts = [self._match(cands, hist, age, self.match_cfg), x["popularity"], affinity, per_query]
+        if self.dish:
+            parts.insert(1, self._match(x["candidate_restaurants"], x["history_restaurants"], age, self.rest_cfg))
+        h = np.concatenate(parts, -1)
+        h = np.maximum(h @ self.h1_w + self.h1_b, 0.0)
+        h = np.maximum(h @ self.h2_w + self.h2_b, 0.0)
+        score = (h @ self.out_w + self.out_b)[..., 0] + self.bias[cands]
+        return np.where(cands > 0, score, -np.inf)
+
+
+class KerasRecommender(Recommender):
+    """History-aware neural ranker (see ``docs/model.md``). ``fit`` runs the honest training loop."""
+
+    name: ClassVar[str] = "keras"
+
+    def __init__(self, level: str | None = None, config: Any = None, work_dir: str | Path | None = None,
+                 progress: Any = None, **overrides: Any):
+        super().__init__(level)
+        from foodrec.recommenders.keras.training import TrainConfig
+
+        self.train_config = config if config is not None else TrainConfig()
+        for key, value in overrides.items():
+            if not hasattr(self.train_config, key):
+                raise InputError(f"unknown training setting {key!r}")
+            setattr(self.train_config, key, value)
+        self.work_dir = Path(work_dir) if work_dir is not None else None
+        self.progress = progress
+        self.model: Any = None
+        self.space: FeatureSpace | None = None
+        self.history: History | None = None
+        self.popularity: Popularity | None = None
+        self.outcome: Any = None
+        self.info: dict[str, Any] = {}
+        self._ranker: NumpyRanker | None = None
+
+    # -- fitting -----------------------------------------------------------------
+    def fit(self, log: OrderLog) -> KerasRecommender:
+        from foodrec.recommenders.keras.training import train
+
+        self.level = log.resolve_level(self.level)
+        outcome = train(log, self.level, self.train_config, self.work_dir, self.progress)
+        self.outcome = outcome
+        self.model = outcome.model
+        self.space = outcome.prep.space
+        self.history = outcome.prep.history
+        self.popularity = outcome.prep.popularity.last()
+        self.info = {"params": outcome.params, "validation": outcome.validation, "search": outcome.search,
+                     "train_seconds": round(outcome.seconds, 1), "training_end": float(outcome.prep.end)}
+        self._ranker = NumpyRanker(self.model)
+        return self
+
+    # -- ranking -------------------------------------------------------------------
+    def _builder(self) -> BatchBuilder:
+        cfg = self.train_config
+        return BatchBuilder(self.space, self.history, self.popularity, cfg.depth, cfg.n_candidates, cfg.full_max)
+
+    def recommend(self, queries: pd.DataFrame, k: int = 10) -> Ranking:
+        if self._ranker is None or self.space is None:
+            raise InputError("the Keras recommender is not fitted: run `foodrec train` first")
+        missing = [c for c in QUERY_COLUMNS if c not in queries.columns]
+        if missing:
+            raise InputError(f"queries lack column(s) {', '.join(missing)}")
+        n = len(queries)
+        items = np.full((n, k), None, dtype=object)
+        scores = np.full((n, k), -np.inf)
+        if n == 0:
+            return Ranking(items, scores)
+        ex = Examples.from_queries(self.space, queries.reset_index(drop=True))
+        build = self._builder()
+        chunk = 256
+        for lo in range(0, n, chunk):
+            idx = np.arange(lo, min(lo + chunk, n))
+            inputs, _ = build.build(ex.take(idx))
+            top, top_scores = top_k(inputs["candidates"], self._ranker(inputs), k)
+            valid = np.isfinite(top_scores) & (top > 0)
+            decoded = self.space.items.decode(np.where(valid, top, 0))
+            items[idx, : top.shape[1]] = decoded
+            scores[idx, : top.shape[1]] = np.where(valid, top_scores, -np.inf)
+        return Ranking(items, scores)
+
+    def keras_scores(self, queries: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Candidates and scores from the Keras model itself (slow path; tests compare it with numpy)."""
+        inputs, _ = self._builder().build(Examples.from_queries(self.space, queries.reset_index(drop=True)))
+        return inputs["candidates"], np.asarray(self.model(inputs, training=False)), self._ranker(inputs)
+
+    # -- persistence ---------------------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        from foodrec.recommenders.keras.training import config_dict
+
+        return {"level": self.level, "train": config_dict(self.train_config), **self.info}
+
+    def save_state(self, directory: Path) -> None:
+        if self.model is None:
+            raise InputError("nothing to save: the Keras recommender is not fitted")
+        self.model.save(directory / MODEL_FILE)
+        (directory / "features.json").write_text(json.dumps(self.space.to_json()))
+        self.history.save(directory / "history.npz")
+        self.popularity.save(directory / "popularity.npz")
+
+    @classmethod
+    def load_state(cls, directory: Path, manifest: dict[str, Any]) -> KerasRecommender:
+        import keras
+
+        from foodrec.recommenders.keras import layers as _layers  # noqa: F401  (registers the custom layers)
+        from foodrec.recommenders.keras import model as _model  # noqa: F401
+        from foodrec.recommenders.keras.training import TrainConfig, _limit_threads
+
+        _limit_threads()
+        cfg_data = manifest.get("config", {})
+        known = TrainConfig.__dataclass_fields__
+        cfg = TrainConfig(**{k: v for k, v in cfg_data.get("train", {}).items() if k in known})
+        rec = cls(level=manifest.get("level"), config=cfg)
+        try:
+            rec.model = keras.saving.load_model(directory / MODEL_FILE, safe_mode=True, compile=False)
+            rec.space = FeatureSpace.from_json(json.loads((directory / "features.json").read_text()))
+            rec.history = History.load(directory / "history.npz")
+            rec.popularity = Popularity.load(directory / "popularity.npz")
+        except (OSError, ValueError, KeyError) as err:
+            raise InputError(f"{directory}: cannot load the Keras model ({err})") from err
+        rec.info = {k: v for k, v in cfg_data.items() if k not in ("level", "train")}
+        rec._ranker = NumpyRanker(rec.model)
+        return rec

@@ -1,0 +1,340 @@
+"""The honest training loop of the Keras ranker.
+
+* Temporal validation: the last ``validation_fraction`` of the training period's days is validation; validation
+  examples see features from before the validation cutoff only (exactly like test queries later).
+* EarlyStopping on validation NDCG@10 with the best weights restored; Dropout and L2 in the model.
+* A small capacity x learning-rate search scored on validation only; logs with fewer than 50k orders score each
+  setting with time-blocked (forward-chaining) K-fold instead of one split.
+* BackupAndRestore: an interrupted run resumes from its last finished epoch (search results are kept too).
+* Curves: loss and NDCG@10 on a train sample and on validation, per epoch.
+
+>>> cfg = TrainConfig(epochs=2)
+>>> [c["dim"] for c in search_grid(cfg)]
+[16, 16, 48, 48]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from foodrec.data.orderlog import OrderLog
+from foodrec.errors import InputError
+from foodrec.recommenders.keras.features import (
+    BatchBuilder,
+    Examples,
+    FeatureSpace,
+    History,
+    Popularity,
+    order_lines,
+)
+from foodrec.recommenders.keras.metrics import ndcg_at_k, top_k
+
+KFOLD_MAX_ORDERS = 50_000
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run (recorded in the manifest)."""
+
+    dim: int = 32
+    hidden: int = 64
+    lr: float = 2e-3
+    dropout: float = 0.2
+    l2: float = 1e-5
+    batch_size: int = 256
+    epochs: int = 12
+    patience: int = 2
+    depth: int = 50
+    n_candidates: int = 200
+    full_max: int = 600
+    max_examples: int = 150_000
+    validation_fraction: float = 0.15
+    search: bool = True
+    search_epochs: int = 4
+    search_max_examples: int = 40_000
+    folds: int = 3
+    eval_sample: int = 3_000
+    seed: int = 0
+    sanity: bool = False
+
+    def params(self) -> dict:
+        return {"dim": self.dim, "hidden": self.hidden, "lr": self.lr}
+
+
+def search_grid(cfg: TrainConfig) -> list[dict]:
+    """Capacity x learning rate: a deliberately small grid (each point is a full training run)."""
+    return [{"dim": d, "hidden": 2 * d, "lr": lr} for d in (16, 48) for lr in (1e-3, 4e-3)]
+
+
+@dataclass
+class Prepared:
+    """Everything derived from the training log once: vocabularies, history, popularity, examples."""
+
+    space: FeatureSpace
+    history: History
+    popularity: Popularity
+    examples: Examples
+    end: float  # days: end of the training period
+    n_orders: int
+
+
+def prepare(log: OrderLog, level: str) -> Prepared:
+    from foodrec.recommenders.keras.features import to_days
+
+    space = FeatureSpace.fit(log, level)
+    lines = order_lines(log, space)
+    if lines["order"].nunique() < 20:
+        raise InputError(f"too few orders to train on ({lines['order'].nunique()}); need at least 20")
+    end = float(to_days([log.orders["ordered_at"].max()])[0]) + 1e-6
+    history = History.build(space, lines)
+    popularity = Popularity.build(space, lines, end)
+    return Prepared(space, history, popularity, Examples.from_lines(lines), end, int(lines["order"].nunique()))
+
+
+def builder(prep: Prepared, cfg: TrainConfig, cutoff: float = np.inf) -> BatchBuilder:
+    return BatchBuilder(prep.space, prep.history, prep.popularity, cfg.depth, cfg.n_candidates, cfg.full_max, cutoff)
+
+
+def _limit_threads() -> None:
+    import tensorflow as tf
+
+    n = int(os.environ.get("FOODREC_TF_THREADS", "1"))
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # already initialised in this process
+        pass
+
+
+def _dataset_cls():
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        """Shuffled batches of examples built on the fly (features need not fit in memory)."""
+
+        def __init__(self, build: BatchBuilder, examples: Examples, batch_size: int, seed: int, shuffle: bool):
+            super().__init__()
+            self.build, self.examples, self.batch_size, self.shuffle = build, examples, batch_size, shuffle
+            self.rng = np.random.default_rng(seed)
+            self.order = self.rng.permutation(len(examples)) if shuffle else np.arange(len(examples))
+
+        def __len__(self) -> int:
+            return math.ceil(len(self.examples) / self.batch_size)
+
+        def __getitem__(self, i: int):
+            idx = np.sort(self.order[i * self.batch_size : (i + 1) * self.batch_size])
+            return self.build.build(self.examples.take(idx), force_positives=True)
+
+        def on_epoch_end(self) -> None:
+            if self.shuffle:
+                self.order = self.rng.permutation(len(self.examples))
+
+    return Batches
+
+
+def score_examples(model, build: BatchBuilder, ex: Examples, k: int = 10, batch: int = 512) -> np.ndarray:
+    """Ranked item indices ``(n, k)`` of the model for examples (no forced positives: the real candidates)."""
+    out = []
+    for lo in range(0, len(ex), batch):
+        inputs, _ = build.build(ex.take(np.arange(lo, min(lo + batch, len(ex)))), force_positives=False)
+        logits = np.asarray(model(inputs, training=False))
+        out.append(top_k(inputs["candidates"], logits, k)[0])
+    return np.concatenate(out) if out else np.zeros((0, k), np.int32)
+
+
+def _callbacks_module(progress: Callable[[str, int, int], None] | None):
+    import keras
+
+    class Curves(keras.callbacks.Callback):
+        """Adds ``ndcg10`` (train sample) and ``val_ndcg10`` to the epoch logs and keeps every epoch's logs."""
+
+        def __init__(self, train_build, train_ex, val_build, val_ex, store: Path | None):
+            super().__init__()
+            self.args = (train_build, train_ex, val_build, val_ex)
+            self.store = store
+            self.rows: list[dict] = []
+            self.best: tuple[float, list] | None = None
+            if store is not None and store.is_file():
+                self.rows = json.loads(store.read_text())
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs if logs is not None else {}
+            tb, tex, vb, vex = self.args
+            logs["ndcg10"] = float(ndcg_at_k(score_examples(self.model, tb, tex), tex.positives).mean())
+            logs["val_ndcg10"] = float(ndcg_at_k(score_examples(self.model, vb, vex), vex.positives).mean())
+            if self.best is None or logs["val_ndcg10"] > self.best[0]:
+                self.best = (logs["val_ndcg10"], self.model.get_weights())
+            self.rows = [r for r in self.rows if r["epoch"] < epoch + 1]
+            self.rows.append({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}})
+            if self.store is not None:
+                self.store.write_text(json.dumps(self.rows))
+            if progress is not None:
+                progress(f"epoch {epoch + 1}: val NDCG@10 {logs['val_ndcg10']:.4f}", 0, 0)
+
+    class Progress(keras.callbacks.Callback):
+        def __init__(self, label: str, total: int):
+            super().__init__()
+            self.label, self.total, self.done = label, total, 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.done += 1
+            if progress is not None and self.done % 5 == 0:
+                progress(self.label, self.done, self.total)
+
+    return Curves, Progress
+
+
+@dataclass
+class RunResult:
+    model: object
+    curves: list[dict]
+    best_val_ndcg: float
+    best_epoch: int
+    seconds: float
+    params: dict = field(default_factory=dict)
+
+
+def train_one(prep: Prepared, cfg: TrainConfig, params: dict, train_ex: Examples, val_ex: Examples,
+              val_cutoff: float, epochs: int, backup_dir: Path | None = None,
+              progress: Callable[[str, int, int], None] | None = None, label: str = "training") -> RunResult:
+    """Train one model with early stopping on validation NDCG@10; best weights restored."""
+    import keras
+
+    from foodrec.recommenders.keras.model import FoodrecRanker, softmax_loss
+
+    _limit_threads()
+    keras.utils.set_random_seed(cfg.seed)
+    start = time.perf_counter()
+    train_build = builder(prep, cfg)
+    val_build = builder(prep, cfg, cutoff=val_cutoff)
+    rng = np.random.default_rng(cfg.seed)
+    sample = lambda ex: ex.take(np.sort(rng.choice(len(ex), min(len(ex), cfg.eval_sample), replace=False)))  # noqa: E731
+    train_sample, val_sample = sample(train_ex), sample(val_ex)
+    space = prep.space
+    model = FoodrecRanker(len(space.customers), len(space.areas), len(space.items), len(space.restaurants),
+                          dim=params["dim"], hidden=params["hidden"], dropout=cfg.dropout, l2=cfg.l2, dish=space.dish)
+    model.compile(optimizer=keras.optimizers.Adam(params["lr"]), loss=softmax_loss)
+    batches = _dataset_cls()(train_build, train_ex, cfg.batch_size, cfg.seed, shuffle=True)
+    val_batches = _dataset_cls()(val_build, val_sample, cfg.batch_size, cfg.seed, shuffle=False)
+    Curves, Progress = _callbacks_module(progress)
+    curves = Curves(train_build, train_sample, val_build, val_sample,
+                    backup_dir / "curves.json" if backup_dir is not None else None)
+    callbacks = [curves, keras.callbacks.EarlyStopping(monitor="val_ndcg10", mode="max", patience=cfg.patience,
+                                                       restore_best_weights=True),
+                 Progress(label, epochs * len(batches))]
+    if backup_dir is not None:
+        backup_dir.mkdir(parents=True, exist_ok=True)
+        callbacks.insert(1, keras.callbacks.BackupAndRestore(str(backup_dir / "backup"), delete_checkpoint=True))
+    model.fit(batches, validation_data=val_batches, epochs=epochs, callbacks=callbacks, verbose=0)
+    rows = curves.rows
+    best = max(rows, key=lambda r: r["val_ndcg10"]) if rows else {"val_ndcg10": 0.0, "epoch": 0}
+    # EarlyStopping restores only when it stopped early; make sure the best epoch's weights are the final ones.
+    if curves.best is not None:
+        model.set_weights(curves.best[1])
+    return RunResult(model, rows, float(best["val_ndcg10"]), int(best["epoch"]), time.perf_counter() - start, params)
+
+
+def validation_cutoff(examples: Examples, fraction: float, start: float | None = None) -> float:
+    """Days value such that the last ``fraction`` of the days of ``examples`` (after ``start``) is validation."""
+    lo = float(examples.at.min()) if start is None else start
+    hi = float(examples.at.max())
+    return float(np.floor(lo + (hi - lo) * (1.0 - fraction)))
+
+
+def _recent(ex: Examples, n: int) -> Examples:
+    return ex if len(ex) <= n else ex.take(np.arange(len(ex) - n, len(ex)))
+
+
+def folds(prep: Prepared, cfg: TrainConfig) -> list[tuple[Examples, Examples, float]]:
+    """(train, validation, cutoff) per fold: one temporal split, or forward-chaining time blocks for small logs."""
+    ex = prep.examples
+    if prep.n_orders >= KFOLD_MAX_ORDERS or cfg.folds < 2:
+        cut = validation_cutoff(ex, cfg.validation_fraction)
+        return [(ex.take(np.flatnonzero(ex.at < cut)), ex.take(np.flatnonzero(ex.at >= cut)), cut)]
+    lo, hi = float(ex.at.min()), float(ex.at.max())
+    # Blocks 0..k; fold j trains on blocks < j+1 ... the first block is warm-up history only.
+    edges = lo + (hi - lo) * np.linspace(0.4, 1.0, cfg.folds + 1)
+    out = []
+    for j in range(cfg.folds):
+        a, b = np.floor(edges[j]), np.floor(edges[j + 1]) if j < cfg.folds - 1 else np.inf
+        tr = ex.take(np.flatnonzero(ex.at < a))
+        va = ex.take(np.flatnonzero((ex.at >= a) & (ex.at < b)))
+        if len(tr) and len(va):
+            out.append((tr, va, float(a)))
+    return out
+
+
+def shuffled_targets(ex: Examples, seed: int) -> Examples:
+    """The same examples with the ordered items of randomly chosen other orders (the sanity run)."""
+    perm = np.random.default_rng(seed + 7).permutation(len(ex))
+    return replace(ex, positives=ex.positives[perm])
+
+
+@dataclass
+class TrainOutcome:
+    model: object
+    prep: Prepared
+    config: TrainConfig
+    params: dict
+    curves: list[dict]
+    search: list[dict]
+    validation: dict
+    seconds: float
+
+
+def train(log: OrderLog, level: str, cfg: TrainConfig, work_dir: Path | None = None,
+          progress: Callable[[str, int, int], None] | None = None) -> TrainOutcome:
+    """Search (optional) then train the final model; ``work_dir`` makes the run resumable."""
+    start = time.perf_counter()
+    if progress:
+        progress("building features", 0, 0)
+    prep = prepare(log, level)
+    params = cfg.params()
+    search_rows: list[dict] = []
+    if cfg.search and not cfg.sanity:
+        state = work_dir / "search.json" if work_dir is not None else None
+        done = json.loads(state.read_text()) if state is not None and state.is_file() else []
+        search_rows = list(done)
+        fold_list = [(_recent(tr, cfg.search_max_examples), _recent(va, cfg.eval_sample), cut)
+                     for tr, va, cut in folds(prep, cfg)]
+        for p in search_grid(cfg):
+            if any(r["params"] == p for r in search_rows):
+                continue
+            scores = []
+            for j, (tr, va, cut) in enumerate(fold_list):
+                res = train_one(prep, cfg, p, tr, va, cut, cfg.search_epochs, progress=progress,
+                                label=f"search dim={p['dim']} lr={p['lr']:g} fold {j + 1}/{len(fold_list)}")
+                scores.append(res.best_val_ndcg)
+            search_rows.append({"params": p, "val_ndcg10": float(np.mean(scores)), "folds": scores})
+            if state is not None:
+                state.write_text(json.dumps(search_rows))
+        params = max(search_rows, key=lambda r: r["val_ndcg10"])["params"]
+    ex = prep.examples
+    cut = validation_cutoff(ex, cfg.validation_fraction)
+    tr = _recent(ex.take(np.flatnonzero(ex.at < cut)), cfg.max_examples)
+    va = ex.take(np.flatnonzero(ex.at >= cut))
+    if len(tr) == 0 or len(va) == 0:
+        raise InputError("the training period is too short to hold out a validation slice; give more days")
+    if cfg.sanity:
+        tr = shuffled_targets(tr, cfg.seed)
+    final = train_one(prep, cfg, params, tr, va, cut, cfg.epochs,
+                      backup_dir=work_dir / "final" if work_dir is not None else None, progress=progress,
+                      label="final training")
+    validation = {"cutoff": pd.Timestamp(cut * 86400, unit="s", tz="UTC").isoformat(), "val_ndcg10":
+                  final.best_val_ndcg, "best_epoch": final.best_epoch, "n_train_examples": len(tr),
+                  "n_validation_examples": len(va)}
+    return TrainOutcome(final.model, prep, cfg, params, final.curves, search_rows, validation,
+                        time.perf_counter() - start)
+
+
+def config_dict(cfg: TrainConfig) -> dict:
+    return asdict(cfg)
