@@ -119,7 +119,7 @@ def _ratio_ci(est_t: float, est_c: float, var_t: float, var_c: float, z: float) 
     return lift, math.exp(math.log(est_t / est_c) - z * se) - 1, math.exp(math.log(est_t / est_c) + z * se) - 1
 
 
-def test_proportion(x_t: int, n_t: int, x_c: int, n_c: int, alpha: float = 0.05) -> dict[str, float]:
+def proportion_ztest(x_t: int, n_t: int, x_c: int, n_c: int, alpha: float = 0.05) -> dict[str, float]:
     """Two-proportion z-test (pooled variance for the p-value, unpooled for the CI)."""
     from statsmodels.stats.proportion import proportions_ztest
 
@@ -138,7 +138,7 @@ def test_proportion(x_t: int, n_t: int, x_c: int, n_c: int, alpha: float = 0.05)
     }  # fmt: skip
 
 
-def test_mean(y_t: np.ndarray, y_c: np.ndarray, alpha: float = 0.05, test: str = "Welch t-test") -> dict[str, float]:
+def welch_test(y_t: np.ndarray, y_c: np.ndarray, alpha: float = 0.05, test: str = "Welch t-test") -> dict[str, float]:
     """Welch's t-test on a per-customer metric, with CIs for the difference and the relative lift."""
     from scipy import stats
 
@@ -345,17 +345,17 @@ def analyze(
         tr = customers[customers["variant"] == trt]
         if len(tr) < 2 or len(ctl) < 2:
             raise InputError(f"events: variants {control!r} and {trt!r} need at least 2 exposed customers each")
-        res = test_proportion(int(tr["converted"].sum()), len(tr), int(ctl["converted"].sum()), len(ctl), a)
+        res = proportion_ztest(int(tr["converted"].sum()), len(tr), int(ctl["converted"].sum()), len(ctl), a)
         rows.append({"treatment": trt, "metric": "conversion", **res})
         rows.append({"treatment": trt, "metric": "orders_per_customer",
-                     **test_mean(tr["orders"].to_numpy(), ctl["orders"].to_numpy(), a)})  # fmt: skip
-        rev = test_mean(tr["revenue"].to_numpy(), ctl["revenue"].to_numpy(), a)
+                     **welch_test(tr["orders"].to_numpy(), ctl["orders"].to_numpy(), a)})  # fmt: skip
+        rev = welch_test(tr["revenue"].to_numpy(), ctl["revenue"].to_numpy(), a)
         if n_boot > 0:
             boot = bootstrap_mean_diff(tr["revenue"].to_numpy(), ctl["revenue"].to_numpy(), n_boot, a, seed)
             rev.update({f"boot_{k}": v for k, v in boot.items()})
         rows.append({"treatment": trt, "metric": "revenue_per_customer", **rev})
         if adjusted is not None:
-            cup = test_mean(adjusted[tr.index].to_numpy(), adjusted[ctl.index].to_numpy(), a, "Welch t-test (CUPED)")
+            cup = welch_test(adjusted[tr.index].to_numpy(), adjusted[ctl.index].to_numpy(), a, "Welch t-test (CUPED)")
             # the adjusted means equal the raw means in expectation; report the lift relative to raw control
             base = rev["control_value"]
             cup["control_value"], cup["treatment_value"] = base, base + cup["diff"]
@@ -406,7 +406,7 @@ def _event_guardrails(events: pd.DataFrame, control: str, trt: str, alpha: float
         lat = pd.to_numeric(imp["latency_ms"], errors="coerce")
         a, b = lat[imp["variant"] == trt].dropna().to_numpy(), lat[imp["variant"] == control].dropna().to_numpy()
         if len(a) > 1 and len(b) > 1:
-            res = test_mean(a, b, alpha)
+            res = welch_test(a, b, alpha)
             status = _guard_status(res["lift"], res["lift_low"], res["lift_high"], margin, higher_is_worse=True)
             out.append({"treatment": trt, "guardrail": "mean latency (ms)", "control_value": res["control_value"],
                         "treatment_value": res["treatment_value"], "lift": res["lift"], "lift_low": res["lift_low"],
@@ -418,7 +418,7 @@ def _event_guardrails(events: pd.DataFrame, control: str, trt: str, alpha: float
         n_t, n_c = int((imp["variant"] == trt).sum()), int((imp["variant"] == control).sum())
         x_t, x_c = int(flag[imp["variant"] == trt].sum()), int(flag[imp["variant"] == control].sum())
         if n_t and n_c:
-            res = test_proportion(x_t, n_t, x_c, n_c, alpha)
+            res = proportion_ztest(x_t, n_t, x_c, n_c, alpha)
             # error rates are near zero: judge the absolute difference (0.5 percentage points)
             status = "ok" if res["diff_high"] < 0.005 else ("breached" if res["diff_low"] > 0 else "inconclusive")
             out.append({"treatment": trt, "guardrail": "error rate", "control_value": res["control_value"],

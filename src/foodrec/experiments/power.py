@@ -43,14 +43,31 @@ def proportion_effect(p_control: float, mde: float) -> float:
     return abs(float(proportion_effectsize(p_treat, p_control)))
 
 
+def _solve_n(effect: float, alpha: float, power: float, what: str) -> int:
+    """Customers per arm for a standardised ``effect``; a one-line error when it cannot be sized."""
+    import warnings
+
+    if not (effect > 1e-6 and math.isfinite(effect)):
+        raise InputError(f"cannot size the test: the {what} is too small to detect (standardised effect {effect:.2g})")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            n = float(_solver().solve_power(effect_size=effect, alpha=alpha, power=power, ratio=1.0))
+        except ValueError as err:
+            raise InputError(f"cannot size the test for the {what}: {err}") from err
+    if not math.isfinite(n) or n <= 0:
+        raise InputError(f"cannot size the test for the {what} (effect {effect:.2g}, alpha {alpha}, power {power})")
+    return int(math.ceil(n))
+
+
 def sample_size_proportion(p_control: float, mde: float, alpha: float = 0.05, power: float = 0.8) -> int:
     """Customers per arm for a two-sided two-proportion z-test to detect a relative lift ``mde``."""
     _check(alpha, power, mde)
-    if not 0 < p_control < 1:
+    if not 0 < p_control < 1:  # also NaN
         raise InputError(f"baseline conversion must be strictly between 0 and 1 to size a test, got {p_control:.4f}")
-    effect = proportion_effect(p_control, mde)
-    n = _solver().solve_power(effect_size=effect, alpha=alpha, power=power, ratio=1.0, alternative="two-sided")
-    return int(math.ceil(float(n)))
+    if p_control * (1 + mde) >= 1:
+        raise InputError(f"a {mde:.0%} lift on a {p_control:.1%} conversion would exceed 100%: choose a smaller --mde")
+    return _solve_n(proportion_effect(p_control, mde), alpha, power, "lift in conversion")
 
 
 def power_proportion(p_control: float, mde: float, n_per_arm: float, alpha: float = 0.05) -> float:
@@ -65,11 +82,9 @@ def power_proportion(p_control: float, mde: float, n_per_arm: float, alpha: floa
 def sample_size_mean(mean: float, sd: float, mde: float, alpha: float = 0.05, power: float = 0.8) -> int:
     """Customers per arm for a two-sided test on a mean (e.g. revenue per customer) to detect a relative lift."""
     _check(alpha, power, mde)
-    if not (mean > 0 and sd > 0):
+    if not (mean > 0 and sd > 0 and math.isfinite(mean) and math.isfinite(sd)):
         raise InputError(f"need a positive control mean and spread to size a test (mean={mean:.4g}, sd={sd:.4g})")
-    effect = mde * mean / sd
-    n = _solver().solve_power(effect_size=effect, alpha=alpha, power=power, ratio=1.0, alternative="two-sided")
-    return int(math.ceil(float(n)))
+    return _solve_n(mde * mean / sd, alpha, power, "lift in the mean")
 
 
 def power_mean(mean: float, sd: float, mde: float, n_per_arm: float, alpha: float = 0.05) -> float:
