@@ -1,0 +1,89 @@
+"""The leaderboard: recommenders side by side, best first, as a rich table and as JSON.
+
+>>> board = leaderboard(results)                     # doctest: +SKIP
+>>> print_leaderboard(board, title="Baselines")      # doctest: +SKIP
+>>> write_json("results.json", {"leaderboard": board_records(board)})   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from foodrec.errors import InputError
+from foodrec.evaluation.evaluate import EvaluationResult
+from foodrec.evaluation.metrics import METRICS
+
+SORT_METRIC = "ndcg"
+_LABELS = {"hr": "HR", "ndcg": "NDCG", "mrr": "MRR", "map": "MAP"}
+
+
+def leaderboard(results: Sequence[EvaluationResult], sort_by: str = SORT_METRIC) -> pd.DataFrame:
+    """One row per recommender (``metric``, ``metric_lo``, ``metric_hi`` columns), best ``sort_by`` first."""
+    if sort_by not in METRICS:
+        raise InputError(f"cannot sort by {sort_by!r}: choose one of {', '.join(METRICS)}")
+    rows = []
+    for result in results:
+        row: dict[str, Any] = {"recommender": result.name, "k": result.k, "n_queries": result.n_queries}
+        for metric in METRICS:
+            stats = result.overall.loc[metric]
+            row[metric], row[f"{metric}_lo"], row[f"{metric}_hi"] = stats["mean"], stats["ci_low"], stats["ci_high"]
+        row["coverage"] = result.coverage
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    return frame.sort_values([sort_by, "hr", "recommender"], ascending=[False, False, True],
+                             kind="stable").reset_index(drop=True)
+
+
+def board_records(board: pd.DataFrame) -> list[dict[str, Any]]:
+    """The leaderboard as JSON-ready dicts (floats rounded, NaN as null)."""
+    records = []
+    for row in board.to_dict("records"):
+        records.append({k: (None if isinstance(v, float) and math.isnan(v) else
+                            round(v, 6) if isinstance(v, float) else v) for k, v in row.items()})
+    return records
+
+
+def print_leaderboard(board: pd.DataFrame, title: str = "Leaderboard", console: Any = None) -> None:
+    """Print the leaderboard as a rich table: HR@K, NDCG@K, MRR, MAP with 95% CIs, and coverage."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    k = int(board["k"].iloc[0]) if len(board) else 10
+    table = Table(title=title, caption="mean [95% bootstrap CI over queries]; best first by NDCG")
+    table.add_column("#", justify="right")
+    table.add_column("recommender", no_wrap=True)
+    for metric in METRICS:
+        label = _LABELS[metric] + (f"@{k}" if metric in ("hr", "ndcg", "map") else "")
+        table.add_column(label, justify="right", no_wrap=True)
+    table.add_column("coverage", justify="right")
+    for position, row in enumerate(board.to_dict("records"), start=1):
+        # MAP's interval is in the JSON; the table keeps to the headline metrics' intervals to stay readable.
+        cells = [
+            f"{row[m]:.3f}" if m == "map" else f"{row[m]:.3f} [{row[f'{m}_lo']:.3f}-{row[f'{m}_hi']:.3f}]"
+            for m in METRICS
+        ]
+        table.add_row(str(position), str(row["recommender"]), *cells, f"{row['coverage']:.3f}")
+    console.print(table)
+
+
+def write_json(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
+    """Write ``payload`` as indented JSON, atomically (a reader never sees half a file)."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(json.dumps(payload, indent=2, default=str))
+        os.replace(tmp, target)
+    except OSError as err:
+        raise InputError(f"cannot write {str(path)!r}: {err.strerror or err}") from err
+    return target

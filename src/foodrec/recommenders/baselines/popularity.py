@@ -1,0 +1,247 @@
+"""Popularity baselines, one class with a ``strategy`` (like scikit-learn's ``DummyClassifier``).
+
+Strategies, each backed by the one before it so that nobody is left without an answer:
+
+- ``global``: the most ordered items overall;
+- ``area``: the most ordered in the query's area (neighbourhood), shrunk towards global popularity;
+- ``area-mealtime``: the most ordered in the area at this meal time (local clock), shrunk towards the area;
+- ``customer-history``: the customer's own past items by frequency and recency (each past order weighs
+  ``0.5 ** (age_days / half_life_days)`` at the end of training), then area popularity for the rest.
+
+Shrinkage keeps small areas honest: ``p_area(i) = (n_area(i) + prior * p_global(i)) / (n_area + prior)``,
+so an unknown or missing area is exactly global popularity. Counts are orders containing the item.
+
+>>> import pandas as pd
+>>> from foodrec.data.orderlog import OrderLog
+>>> orders = pd.DataFrame({
+...     "order_id": ["o1", "o2", "o3", "o4"], "customer_id": ["c1", "c2", "c3", "c1"],
+...     "ordered_at": pd.to_datetime(["2026-01-01 12:00"] * 4, utc=True),
+...     "area": ["north", "north", "south", "south"], "restaurant_id": ["r1", "r1", "r2", "r3"]})
+>>> rec = AreaPopularity(area_prior=1.0).fit(OrderLog(orders))
+>>> rec.recommend(make_queries(["new"], ["south"], ["2026-01-02T12:00Z"]), k=3).items.tolist()
+[['r2', 'r3', 'r1']]
+>>> CustomerHistory().fit(OrderLog(orders)).recommend(
+...     make_queries(["c1"], ["north"], ["2026-01-02T12:00Z"]), k=2).items.tolist()
+[['r1', 'r3']]
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from foodrec.data.orderlog import OrderLog
+from foodrec.errors import InputError
+from foodrec.recommenders.base import Ranking, Recommender, make_queries  # noqa: F401  (make_queries: doctest)
+from foodrec.recommenders.baselines.common import (
+    SparseCounts,
+    area_meal_key,
+    as_str_objects,
+    check_queries,
+    encode_contexts,
+    item_vocabulary,
+    query_meal_codes,
+    rank_contexts,
+    training_pairs,
+)
+
+STRATEGIES: tuple[str, ...] = ("global", "area", "area-mealtime", "customer-history")
+_TABLES = {"area": "area.parquet", "area_meal": "area_meal.parquet", "history": "history.parquet"}
+
+
+class PopularityBaseline(Recommender):
+    """Count-based recommender; ``strategy`` picks what the counts are conditioned on (see module doc).
+
+    Args:
+        level: ``"dish"`` or ``"restaurant"``; ``None`` takes the log's default at :meth:`fit`.
+        strategy: one of :data:`STRATEGIES`.
+        area_prior: pseudo-orders of global popularity mixed into each area.
+        meal_prior: pseudo-orders of area popularity mixed into each (area, meal time) cell.
+        half_life_days: recency half-life of a customer's past orders (``customer-history``).
+    """
+
+    name: ClassVar[str] = "popularity"
+    default_strategy: ClassVar[str] = "area"
+
+    def __init__(
+        self,
+        level: str | None = None,
+        strategy: str | None = None,
+        area_prior: float = 10.0,
+        meal_prior: float = 10.0,
+        half_life_days: float = 14.0,
+    ):
+        super().__init__(level=level)
+        self.strategy = strategy or self.default_strategy
+        if self.strategy not in STRATEGIES:
+            raise InputError(f"unknown popularity strategy {self.strategy!r}: choose one of {', '.join(STRATEGIES)}")
+        self.area_prior = float(area_prior)
+        self.meal_prior = float(meal_prior)
+        self.half_life_days = float(half_life_days)
+        self.timezone = "UTC"
+        self.trained_until: str | None = None
+        self.items: np.ndarray | None = None
+        self.item_counts: np.ndarray | None = None
+        self.tables: dict[str, SparseCounts] = {}
+
+    # -- what each strategy needs ----------------------------------------------------
+    def _needed_tables(self) -> tuple[str, ...]:
+        return {
+            "global": (),
+            "area": ("area",),
+            "area-mealtime": ("area", "area_meal"),
+            "customer-history": ("area", "history"),
+        }[self.strategy]
+
+    def fit(self, log: OrderLog) -> PopularityBaseline:
+        self.level = log.resolve_level(self.level)
+        self.timezone = log.timezone
+        pairs = training_pairs(log, self.level)
+        self.items = item_vocabulary(pairs)
+        n_items = len(self.items)
+        codes = np.searchsorted(self.items, pairs["item"].to_numpy(dtype=object))
+        self.item_counts = np.bincount(codes, minlength=n_items).astype(np.float64)
+        end = pairs["at"].max()
+        self.trained_until = end.isoformat()
+        needed = self._needed_tables()
+        ones = np.ones(len(pairs))
+        if "area" in needed:
+            frame = pd.DataFrame({"key": pairs["area"], "item": codes, "weight": ones})
+            self.tables["area"] = SparseCounts.from_frame(frame, n_items)
+        if "area_meal" in needed:
+            frame = pd.DataFrame({"key": area_meal_key(pairs["area"], pairs["meal"].to_numpy()), "item": codes,
+                                  "weight": ones})
+            self.tables["area_meal"] = SparseCounts.from_frame(frame, n_items)
+        if "history" in needed:
+            age_days = (end - pairs["at"]).dt.total_seconds().to_numpy() / 86400.0
+            weight = 0.5 ** (age_days / self.half_life_days)
+            frame = pd.DataFrame({"key": pairs["customer_id"], "item": codes, "weight": weight})
+            self.tables["history"] = SparseCounts.from_frame(frame, n_items)
+        return self
+
+    # -- scoring -------------------------------------------------------------------
+    def _global_scores(self) -> np.ndarray:
+        counts = self._fitted_counts()
+        return ((counts + 1.0) / (counts.sum() + len(counts))).astype(np.float32)
+
+    def _area_block(self, area_rows: np.ndarray) -> np.ndarray:
+        area = self.tables["area"]
+        totals = area.totals()[area_rows].astype(np.float32)[:, None]
+        return (area.dense(area_rows) + self.area_prior * self._global_scores()[None, :]) / (totals + self.area_prior)
+
+    def recommend(self, queries: pd.DataFrame, k: int = 10) -> Ranking:
+        check_queries(queries)
+        counts = self._fitted_counts()
+        n_items = len(counts)
+        n = len(queries)
+        if self.strategy == "global":
+            scores = self._global_scores()
+            return rank_contexts(np.zeros(n, dtype=np.int64), 1, lambda ctx: np.tile(scores, (len(ctx), 1)),
+                                 self.items, n_items, k)
+        areas = as_str_objects(queries["area"]).reset_index(drop=True)
+        area_rows = self.tables["area"].codes(areas)
+        if self.strategy == "area":
+            context, distinct = encode_contexts(area_rows)
+            return rank_contexts(context, len(distinct), lambda ctx: self._area_block(distinct[ctx, 0]),
+                                 self.items, n_items, k)
+        if self.strategy == "area-mealtime":
+            cells = self.tables["area_meal"]
+            cell_rows = cells.codes(area_meal_key(areas, query_meal_codes(queries, self.timezone)))
+            context, distinct = encode_contexts(area_rows, cell_rows)
+            cell_totals = cells.totals().astype(np.float32)
+
+            def block(ctx: np.ndarray) -> np.ndarray:
+                rows = distinct[ctx, 1]
+                prior = self._area_block(distinct[ctx, 0])
+                return (cells.dense(rows) + self.meal_prior * prior) / (cell_totals[rows][:, None] + self.meal_prior)
+
+            return rank_contexts(context, len(distinct), block, self.items, n_items, k)
+        history = self.tables["history"]
+        customer_rows = history.codes(as_str_objects(queries["customer_id"]).reset_index(drop=True))
+        context, distinct = encode_contexts(area_rows, customer_rows)
+
+        def history_block(ctx: np.ndarray) -> np.ndarray:
+            own = history.dense(distinct[ctx, 1])
+            peak = own.max(axis=1, keepdims=True)
+            # Own items first (1 + share of the customer's strongest item), then area popularity (< 1).
+            own_score = np.where(own > 0, 1.0 + own / np.where(peak > 0, peak, 1.0), 0.0).astype(np.float32)
+            return own_score + self._area_block(distinct[ctx, 0])
+
+        return rank_contexts(context, len(distinct), history_block, self.items, n_items, k)
+
+    def _fitted_counts(self) -> np.ndarray:
+        if self.items is None or self.item_counts is None:
+            raise InputError(f"recommender {self.name!r} is not fitted yet: call fit(log) first")
+        return self.item_counts
+
+    # -- persistence ---------------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        return {
+            "level": self.level,
+            "strategy": self.strategy,
+            "area_prior": self.area_prior,
+            "meal_prior": self.meal_prior,
+            "half_life_days": self.half_life_days,
+            "timezone": self.timezone,
+            "trained_until": self.trained_until,
+        }
+
+    def save_state(self, directory: Path) -> None:
+        counts = self._fitted_counts()
+        pd.DataFrame({"item_id": self.items, "orders": counts}).to_parquet(directory / "items.parquet", index=False)
+        for name, table in self.tables.items():
+            table.to_frame(self.items).to_parquet(directory / _TABLES[name], index=False)
+
+    @classmethod
+    def load_state(cls, directory: Path, manifest: dict[str, Any]) -> PopularityBaseline:
+        config = dict(manifest.get("config", {}))
+        try:
+            rec = cls(
+                level=config.get("level"),
+                strategy=config.get("strategy"),
+                area_prior=config.get("area_prior", 10.0),
+                meal_prior=config.get("meal_prior", 10.0),
+                half_life_days=config.get("half_life_days", 14.0),
+            )
+            rec.timezone = config.get("timezone", "UTC")
+            rec.trained_until = config.get("trained_until")
+            items = pd.read_parquet(directory / "items.parquet")
+            rec.items = items["item_id"].astype(str).to_numpy(dtype=object)
+            rec.item_counts = items["orders"].to_numpy(np.float64)
+            for name in rec._needed_tables():
+                rec.tables[name] = SparseCounts.from_saved(pd.read_parquet(directory / _TABLES[name]), rec.items)
+        except (OSError, KeyError, ValueError, json.JSONDecodeError) as err:
+            raise InputError(f"{directory}: cannot load {cls.name!r} ({err})") from err
+        return rec
+
+
+class GlobalPopularity(PopularityBaseline):
+    """The most ordered items overall: the floor every recommender must clear."""
+
+    name = "global-popularity"
+    default_strategy = "global"
+
+
+class AreaPopularity(PopularityBaseline):
+    """The most ordered in the neighbourhood (the query's area), backed by global popularity."""
+
+    name = "area-popularity"
+    default_strategy = "area"
+
+
+class AreaMealtimePopularity(PopularityBaseline):
+    """The most ordered in the area at this meal time, backed by the area, then global popularity."""
+
+    name = "area-mealtime-popularity"
+    default_strategy = "area-mealtime"
+
+
+class CustomerHistory(PopularityBaseline):
+    """The customer's own past items (frequency and recency), then area popularity."""
+
+    name = "customer-history"
+    default_strategy = "customer-history"
