@@ -26,7 +26,7 @@ import typer
 from foodrec.errors import InputError
 
 EXIT_DRIFT = 3
-_NDCG_KEY = re.compile(r"^ndcg(@|_at_|_|)(?P<k>\d+)$", re.IGNORECASE)
+_NDCG_KEY = re.compile(r"^(val_|validation_)?ndcg(@|_at_|_|)(?P<k>\d+)$", re.IGNORECASE)
 
 
 def find_metric(metrics: Any, k: int = 10) -> float | None:
@@ -100,7 +100,11 @@ def run_drift(
         level = log.resolve_level(level or manifest.get("level") or rec.level)
         reference_until = reference_until or manifest_cutoff(manifest)
         windows = make_windows(log, window_days, reference_until, until)
-        value = find_metric(manifest.get("validation_metrics"), k)
+        config = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
+        value = next(
+            (v for m in (manifest.get("validation_metrics"), config.get("validation")) if (v := find_metric(m, k))),
+            None,
+        )
         if value is not None:
             training = TrainingQuality(value, "validation at training time (model manifest)")
         kind = "saved model"

@@ -1,8 +1,8 @@
 """Retraining on recent data, and the proof that it helps.
 
 When :mod:`foodrec.monitoring.check` asks for action, :func:`retrain_and_compare` refits the same kind
-of recommender (a baseline by name, a saved baseline, or a Keras model through ``foodrec train``'s
-Python API) and measures both models on the same held-out orders:
+of recommender with the same settings (a baseline by name, or a saved model — baseline or Keras —
+loaded and fitted again) and measures both models on the same held-out orders:
 
 * holdout: the last ``holdout_days`` of the recent window (default: half of it, at least one day);
 * the *stale* model is the one being monitored, untouched;
@@ -16,7 +16,6 @@ Python API) and measures both models on the same held-out orders:
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Any
 
@@ -44,39 +43,20 @@ def is_keras_model(rec: Recommender) -> bool:
     return type(rec) not in _baseline_classes()
 
 
-def fresh_recommender(spec: str, fitted: Recommender, level: str) -> Recommender:
-    """An unfitted recommender of the same kind and settings as ``fitted`` (named ``spec`` by the user)."""
+def fresh_recommender(spec: str, level: str) -> Recommender:
+    """An unfitted recommender of the same kind and settings as ``spec`` (a baseline name or a saved model).
+
+    A saved model is loaded again and refitted: ``fit`` starts from scratch with the saved settings
+    (for the Keras model: its recorded ``TrainConfig``), and the monitored instance stays untouched.
+    """
+    from foodrec.recommenders.base import load_recommender
     from foodrec.recommenders.registry import make_recommender
 
-    names = _baseline_classes()
     if not Path(spec).is_dir():
         return make_recommender(spec, level=level)
-    cls = type(fitted)
-    if cls in names:
-        options = {k: v for k, v in fitted.config().items() if k != "level"}
-        accepted = inspect.signature(cls.__init__).parameters
-        options = {k: v for k, v in options.items() if k in accepted}
-        return cls(level=level, **options)
-    raise InputError(
-        f"{spec!r} is a {cls.__name__}: retrain it with `foodrec train` (its Python API was not found), "
-        "or give a baseline name to --recommender"
-    )
-
-
-def _train_keras(spec: str, log: OrderLog, level: str, seed: int) -> Recommender:
-    """Fit a new Keras model like the one saved at ``spec`` through ``foodrec train``'s Python API."""
-    try:
-        from foodrec.recommenders import training  # type: ignore[attr-defined]
-    except ImportError as err:
-        raise InputError(
-            f"{spec!r} is a Keras model and foodrec's training API is not installed; retrain it with `foodrec train`"
-        ) from err
-    fit = getattr(training, "retrain_like", None) or getattr(training, "train_recommender", None)
-    if fit is None:
-        raise InputError(f"{spec!r}: foodrec.recommenders.training has no retrain_like/train_recommender function")
-    if fit.__name__ == "retrain_like":
-        return fit(spec, log, level=level, seed=seed)
-    return fit(log, level=level, seed=seed)
+    rec = load_recommender(spec)
+    rec.level = level
+    return rec
 
 
 def _restrict(log: OrderLog, end: pd.Timestamp, retrain_days: int | None) -> OrderLog:
@@ -95,7 +75,6 @@ def retrain_and_compare(
     holdout_days: int | None = None,
     retrain_days: int | None = None,
     k: int = 10,
-    seed: int = 0,
 ) -> dict[str, Any]:
     """Refit on recent data, compare with the stale model on the holdout, save the refit to ``out``."""
     window_days = max(1, round((windows.recent_end - windows.recent_start) / pd.Timedelta(days=1)))
@@ -110,7 +89,7 @@ def retrain_and_compare(
     keras = Path(spec).is_dir() and is_keras_model(stale)
 
     def fit(data: OrderLog) -> Recommender:
-        return _train_keras(spec, data, level, seed) if keras else fresh_recommender(spec, stale, level).fit(data)
+        return fresh_recommender(spec, level).fit(data)
 
     candidate = fit(train)
     stale_q = measure_window(stale, holdout, level, k)
