@@ -1,0 +1,123 @@
+"""Opportunistic micro-batching: one worker thread runs the model on whatever queries piled up meanwhile.
+
+Ranking one query at a time behind an HTTP server pays the per-call overhead of pandas/Keras for every
+request. The worker takes every job queued while it was busy (up to ``max_batch``), groups them by
+model and makes one call per group; under light load a batch is one query, so latency does not grow.
+The event loop only enqueues and awaits, so it keeps accepting connections while the model works.
+
+>>> import asyncio
+>>> batcher = MicroBatcher(lambda key, payloads: [p * 2 for p in payloads])
+>>> asyncio.run(batcher.submit("model", 21))
+42
+>>> batcher.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+class Overloaded(Exception):
+    """More jobs are waiting than the queue allows; the caller should shed the request (HTTP 503)."""
+
+
+@dataclass
+class _Job:
+    key: Hashable
+    payload: Any
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+
+
+def _resolve(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if future.done():  # the client went away and the request was cancelled
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
+
+
+class MicroBatcher:
+    """Runs ``run_batch(key, payloads) -> results`` (same length, same order) in one worker thread."""
+
+    def __init__(
+        self,
+        run_batch: Callable[[Any, Sequence[Any]], Sequence[Any]],
+        max_batch: int = 64,
+        max_pending: int = 1024,
+        on_batch: Callable[[int], None] | None = None,
+    ):
+        self._run_batch = run_batch
+        self.max_batch = max_batch
+        self.max_pending = max_pending
+        self._on_batch = on_batch
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._work, name="foodrec-recommend", daemon=True)
+        self._thread.start()
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    async def submit(self, key: Hashable, payload: Any) -> Any:
+        """Queue one job and wait for its result; :class:`Overloaded` when the queue is full."""
+        with self._lock:
+            if self._pending >= self.max_pending:
+                raise Overloaded(f"{self._pending} recommendation requests are queued")
+            self._pending += 1
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.put(_Job(key, payload, future, loop))
+        return await future
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=5)
+
+    def _work(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            jobs = [first]
+            stop = False
+            while len(jobs) < self.max_batch:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stop = True
+                    break
+                jobs.append(job)
+            with self._lock:
+                self._pending -= len(jobs)
+            if self._on_batch is not None:
+                self._on_batch(len(jobs))
+            groups: dict[int, list[_Job]] = {}
+            for job in jobs:
+                groups.setdefault(id(job.key), []).append(job)
+            for group in groups.values():
+                self._run_group(group)
+            if stop:
+                return
+
+    def _run_group(self, group: list[_Job]) -> None:
+        try:
+            results = self._run_batch(group[0].key, [job.payload for job in group])
+            if len(results) != len(group):
+                raise RuntimeError(f"batch function returned {len(results)} results for {len(group)} jobs")
+        except Exception as err:  # delivered to each waiting request, which decides what to answer
+            for job in group:
+                job.loop.call_soon_threadsafe(_resolve, job.future, None, err)
+            return
+        for job, result in zip(group, results, strict=True):
+            job.loop.call_soon_threadsafe(_resolve, job.future, result, None)

@@ -1,0 +1,34 @@
+"""Shared state of one running service, handed to the routers as a FastAPI dependency.
+
+>>> from fastapi import Depends
+>>> def endpoint(service: Service = Depends(get_service)): ...   # how a router asks for it
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from foodrec.serving.batching import MicroBatcher
+from foodrec.serving.events import EventStore
+from foodrec.serving.metrics import Metrics
+from foodrec.serving.state import ServiceState
+
+
+@dataclass
+class Service:
+    """The loaded models, the event store, metrics and limits of one app instance."""
+
+    state: ServiceState
+    events: EventStore
+    metrics: Metrics
+    batcher: MicroBatcher
+    admin_token: str | None = None
+    max_in_flight: int = 256
+    max_body_bytes: int = 1 << 20
+    in_flight: int = field(default=0)
+
+
+def get_service(request: Request) -> Service:
+    return request.app.state.service

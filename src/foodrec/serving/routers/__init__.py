@@ -1,0 +1,1 @@
+"""HTTP routes, one module per concern: recommendations, events, health/metrics, admin, the demo page."""

@@ -1,0 +1,68 @@
+"""``POST /v1/admin/reload``: swap in new model versions while requests keep being answered.
+
+Admin routes need ``Authorization: Bearer TOKEN`` with the token the server was started with
+(``--admin-token`` or ``FOODREC_ADMIN_TOKEN``); without a configured token they are disabled (403).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from foodrec.errors import FoodrecError
+from foodrec.serving.deps import Service, get_service
+from foodrec.serving.routers.health import variant_infos
+from foodrec.serving.schemas import ErrorResponse, ReloadRequest, ReloadResponse
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+bearer = HTTPBearer(auto_error=False, description="the server's admin token")
+log = logging.getLogger("foodrec.serving")
+
+
+def require_admin(
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer), service: Service = Depends(get_service)
+) -> None:
+    if not service.admin_token:
+        raise HTTPException(
+            403, "admin routes are disabled: start the server with --admin-token or FOODREC_ADMIN_TOKEN"
+        )
+    given = credentials.credentials if credentials is not None else ""
+    if not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), service.admin_token.encode()):
+        raise HTTPException(
+            401,
+            "missing or wrong admin token (send 'Authorization: Bearer TOKEN')",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+@router.post(
+    "/reload",
+    response_model=ReloadResponse,
+    dependencies=[Depends(require_admin)],
+    responses={
+        401: {"model": ErrorResponse},
+        403: {"model": ErrorResponse},
+        422: {"description": "the new model or A/B config could not be loaded; the old one keeps serving"},
+    },
+    summary="Reload models (and the A/B file) without dropping requests",
+)
+async def reload(body: ReloadRequest | None = None, service: Service = Depends(get_service)) -> ReloadResponse:
+    before = service.state.snapshot
+    try:
+        # Loading a model takes a while: do it off the event loop so requests keep being answered.
+        snapshot = await run_in_threadpool(service.state.reload, dict(body.variants) if body else None)
+    except FoodrecError as err:
+        service.metrics.inc("foodrec_model_reloads_total", result="failed")
+        raise HTTPException(422, f"reload failed, still serving the previous models: {err}") from None
+    service.metrics.inc("foodrec_model_reloads_total", result="ok")
+    log.warning("reloaded: %s", {name: m.version for name, m in snapshot.models.items()})
+    return ReloadResponse(
+        generation=snapshot.generation,
+        salt=snapshot.ab.salt,
+        variants=variant_infos(snapshot),
+        previous={name: m.version for name, m in before.models.items()},
+    )

@@ -1,0 +1,66 @@
+"""``POST /v1/events``: impressions, clicks and orders; each idempotency key is stored once.
+
+The answer comes after the events' transaction committed: an acknowledged event is durable.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+
+from foodrec.serving.deps import Service, get_service
+from foodrec.serving.events import Event
+from foodrec.serving.schemas import ErrorResponse, EventBatch, EventResult, EventsResponse
+
+router = APIRouter(prefix="/v1", tags=["events"])
+log = logging.getLogger("foodrec.serving")
+
+
+@router.post(
+    "/events",
+    response_model=EventsResponse,
+    responses={503: {"model": ErrorResponse, "description": "the event store is unavailable: nothing was stored"}},
+    summary="Record impressions, clicks and orders (idempotent by key)",
+)
+def post_events(
+    batch: EventBatch, response: Response, service: Service = Depends(get_service)
+) -> EventsResponse | JSONResponse:
+    snapshot = service.state.snapshot
+    received = datetime.now(UTC)
+    events = []
+    for e in batch.events:
+        variant = e.variant or snapshot.ab.assign(e.customer_id)
+        model = snapshot.models.get(variant)
+        events.append(
+            Event(
+                event_id=e.idempotency_key,
+                type=e.type,
+                customer_id=e.customer_id,
+                variant=variant,
+                items=tuple(e.items),
+                order_value=e.order_value,
+                request_id=e.request_id,
+                model_version=e.model_version or (model.version if model is not None else None),
+                area=e.area,
+                occurred_at=e.occurred_at or received,
+                received_at=received,
+            )
+        )
+    try:
+        stored = service.events.write(events)
+    except Exception as err:  # noqa: BLE001 - a database error: nothing was acknowledged, the client retries
+        log.error("event store write failed: %s", err)
+        return JSONResponse({"detail": f"event store unavailable, nothing stored: {type(err).__name__}"}, 503)
+    variants = {event.variant for event in events}
+    if len(variants) == 1:
+        response.headers["X-Foodrec-Variant"] = next(iter(variants))
+    results = []
+    for event, ok in zip(events, stored, strict=True):
+        result = "stored" if ok else "duplicate"
+        service.metrics.inc("foodrec_events_total", type=event.type, variant=event.variant, result=result)
+        results.append(EventResult(idempotency_key=event.event_id, status=result, variant=event.variant))
+    n_stored = sum(stored)
+    return EventsResponse(stored=n_stored, duplicates=len(stored) - n_stored, results=results)

@@ -1,0 +1,100 @@
+"""``GET /v1/recommendations``: ranked items for a customer, an area and a time, in the customer's A/B variant.
+
+>>> # curl 'http://127.0.0.1:8000/v1/recommendations?customer_id=c1&area=9q8yy&at=2026-03-01T12:30Z&k=5'
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from foodrec.serving.batching import Overloaded
+from foodrec.serving.deps import Service, get_service
+from foodrec.serving.schemas import (
+    MAX_ID_LENGTH,
+    MAX_K,
+    ErrorResponse,
+    RecommendationResponse,
+    RecommendedItem,
+    as_utc,
+)
+from foodrec.serving.state import Query as RankQuery
+from foodrec.serving.state import Ranked
+
+router = APIRouter(prefix="/v1", tags=["recommendations"])
+
+NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]*$"
+
+
+@router.get(
+    "/recommendations",
+    response_model=RecommendationResponse,
+    responses={503: {"model": ErrorResponse, "description": "overloaded: retry shortly"}},
+    summary="Rank items for a customer now (unknown customers and areas get the cold-start fallback)",
+)
+async def recommendations(
+    response: Response,
+    customer_id: Annotated[
+        str, Query(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_CONTROL_CHARS, description="who asks")
+    ],
+    area: Annotated[
+        str | None, Query(max_length=MAX_ID_LENGTH, pattern=NO_CONTROL_CHARS, description="where the food goes")
+    ] = None,
+    at: Annotated[datetime | None, Query(description="ISO 8601 time of the visit (default: now); naive = UTC")] = None,
+    k: Annotated[int, Query(ge=1, le=MAX_K, description="how many items")] = 10,
+    service: Service = Depends(get_service),
+) -> RecommendationResponse | JSONResponse:
+    try:
+        when = as_utc(at) if at is not None else datetime.now(UTC)
+    except ValueError as err:
+        raise RequestValidationError(
+            [{"loc": ("query", "at"), "msg": f"Value error, {err}", "type": "value_error"}]
+        ) from None
+    area = area or None
+    snapshot = service.state.snapshot
+    model = snapshot.model_for(customer_id)
+    response.headers["X-Foodrec-Variant"] = model.variant
+    fallback = snapshot.fallbacks.get(model.level)
+    try:
+        ranked: Ranked = await service.batcher.submit(model, (RankQuery(customer_id, area, when, k), fallback))
+    except Overloaded as err:
+        service.metrics.inc("foodrec_http_requests_shed_total", reason="recommendation queue full")
+        return JSONResponse(
+            {"detail": f"server busy ({err}); retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "1", "X-Foodrec-Variant": model.variant},
+        )
+    service.metrics.inc("foodrec_recommendations_total", variant=model.variant, model_version=model.version)
+    if ranked.fallback:
+        service.metrics.inc("foodrec_recommendation_fallback_items_total", ranked.fallback, variant=model.variant)
+    if ranked.error is not None:
+        service.metrics.inc("foodrec_recommender_errors_total", variant=model.variant)
+    n_model = len(ranked.items) - ranked.fallback
+    catalogue = snapshot.catalogue
+    items = [
+        RecommendedItem(
+            rank=i + 1,
+            item_id=item,
+            score=score,
+            source="model" if i < n_model else "fallback",
+            **catalogue.describe(item, model.level),
+        )
+        for i, (item, score) in enumerate(zip(ranked.items, ranked.scores, strict=True))
+    ]
+    return RecommendationResponse(
+        request_id=uuid.uuid4().hex,
+        customer_id=customer_id,
+        area=area,
+        at=when,
+        k=k,
+        level=model.level,
+        variant=model.variant,
+        model_version=model.version,
+        fallback=ranked.fallback > 0,
+        items=items,
+    )

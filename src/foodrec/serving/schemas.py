@@ -1,0 +1,159 @@
+"""Request and response models of the HTTP API (they are the OpenAPI schema at ``/openapi.json``).
+
+Identifiers are bounded strings without control characters, lists are bounded, numbers finite, so
+whatever passes validation can be stored in SQLite and PostgreSQL alike.
+
+>>> EventIn(idempotency_key="k1", type="order", customer_id="c1", items=["i1"], order_value=12.5).type
+'order'
+>>> EventIn(idempotency_key="k1", type="like", customer_id="c1")
+Traceback (most recent call last):
+...
+pydantic_core._pydantic_core.ValidationError: 1 validation error for EventIn
+...
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+MAX_ID_LENGTH = 128
+MAX_K = 100
+MAX_ITEMS_PER_EVENT = 200
+MAX_EVENTS_PER_REQUEST = 1000
+MAX_ORDER_VALUE = 1_000_000.0
+# Query times outside these bounds are almost surely mistakes (and outside pandas' timestamp range).
+EARLIEST_AT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_AT = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _clean_id(value: str) -> str:
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain control characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValueError("must be valid UTF-8 text") from err
+    return value
+
+
+Ident = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(_clean_id)]
+
+
+def as_utc(value: datetime) -> datetime:
+    """Naive times are taken as UTC; aware ones are converted to UTC; the range is checked."""
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if not EARLIEST_AT <= value < LATEST_AT:
+        raise ValueError(f"must be between {EARLIEST_AT:%Y-%m-%d} and {LATEST_AT:%Y-%m-%d}")
+    return value
+
+
+UtcTime = Annotated[datetime, AfterValidator(as_utc)]
+
+
+class RecommendedItem(BaseModel):
+    """One ranked item with what the catalogue knows about it."""
+
+    rank: int = Field(description="1 = first")
+    item_id: str = Field(description="dish id at dish level, restaurant id at restaurant level")
+    score: float | None = Field(description="the recommender's score (higher is better); None when not finite")
+    source: Literal["model", "fallback"] = Field(description="model, or the cold-start fallback (area/global)")
+    name: str | None = None
+    restaurant_id: str | None = None
+    restaurant_name: str | None = None
+    price: float | None = None
+
+
+class RecommendationResponse(BaseModel):
+    request_id: str = Field(description="quote it on the events this answer leads to")
+    customer_id: str
+    area: str | None
+    at: datetime
+    k: int
+    level: Literal["dish", "restaurant"]
+    variant: str = Field(description="the customer's A/B variant")
+    model_version: str
+    fallback: bool = Field(description="true when some items came from the cold-start fallback")
+    items: list[RecommendedItem]
+
+
+class EventIn(BaseModel):
+    """One impression, click or order. ``idempotency_key`` makes retries safe: a key is stored once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    idempotency_key: Ident
+    type: Literal["impression", "click", "order"]
+    customer_id: Ident
+    request_id: Ident | None = None
+    variant: Ident | None = Field(None, description="defaults to the customer's current A/B variant")
+    model_version: Ident | None = Field(None, description="defaults to the version serving that variant")
+    items: list[Ident] = Field(default_factory=list, max_length=MAX_ITEMS_PER_EVENT)
+    order_value: float | None = Field(None, ge=0, le=MAX_ORDER_VALUE, allow_inf_nan=False)
+    area: Ident | None = None
+    occurred_at: UtcTime | None = Field(None, description="defaults to the time the server received it")
+
+
+class EventBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_EVENTS_PER_REQUEST)
+
+
+class EventResult(BaseModel):
+    idempotency_key: str
+    status: Literal["stored", "duplicate"]
+    variant: str
+
+
+class EventsResponse(BaseModel):
+    stored: int
+    duplicates: int
+    results: list[EventResult]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class VariantInfo(BaseModel):
+    recommender: str
+    model_version: str
+    level: str
+    share: float
+    loaded_at: datetime
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    variants: dict[str, VariantInfo]
+    event_store: str
+    detail: str | None = None
+
+
+class ReloadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    variants: dict[Ident, Annotated[str, Field(min_length=1, max_length=4096)]] = Field(
+        default_factory=dict, max_length=32, description="variant -> new recommender (baseline name or model path)"
+    )
+
+
+class ReloadResponse(BaseModel):
+    generation: int
+    salt: str
+    variants: dict[str, VariantInfo]
+    previous: dict[str, str] = Field(description="variant -> model version served before the reload")
+
+
+class DemoOptions(BaseModel):
+    customers: list[str]
+    areas: list[str]
+    variants: list[str]
+    level: str
+
+
+class ErrorResponse(BaseModel):
+    detail: str

@@ -1,0 +1,303 @@
+"""What the service serves: one fitted recommender per A/B variant, the catalogue, the fallback; hot reload.
+
+Everything a request needs lives in one immutable :class:`Snapshot`. A request takes the current
+snapshot once and uses it to the end; :meth:`ServiceState.reload` builds a complete new snapshot on the
+side and swaps it in with one assignment, so no request is dropped or sees half a reload.
+
+>>> state = ServiceState(recommender="runs/model", store="runs/store")   # doctest: +SKIP
+>>> snap = state.snapshot                                                  # doctest: +SKIP
+>>> snap.models["default"].version                                         # doctest: +SKIP
+'area-popularity@3f9a1c02de'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from foodrec.data.orderlog import OrderLog
+from foodrec.errors import InputError
+from foodrec.recommenders.base import Recommender, make_queries
+from foodrec.serving.ab import ABConfig, Variant, load_ab_config
+from foodrec.serving.fallback import PopularityFallback
+
+MAX_EXAMPLES = 30
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A fitted recommender serving one variant, with the version recorded on responses and events."""
+
+    variant: str
+    source: str
+    recommender: Recommender
+    version: str
+    level: str
+    loaded_at: datetime
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Names, restaurants and prices by id, from the store's catalogue tables (empty when there are none)."""
+
+    item_name: dict[str, str] = field(default_factory=dict)
+    item_restaurant: dict[str, str] = field(default_factory=dict)
+    item_price: dict[str, float] = field(default_factory=dict)
+    restaurant_name: dict[str, str] = field(default_factory=dict)
+    customers: tuple[str, ...] = ()
+    areas: tuple[str, ...] = ()
+
+    @classmethod
+    def from_log(cls, log: OrderLog | None) -> Catalogue:
+        if log is None:
+            return cls()
+        item_name: dict[str, str] = {}
+        item_restaurant: dict[str, str] = {}
+        item_price: dict[str, float] = {}
+        restaurant_name: dict[str, str] = {}
+        if log.items is not None and "item_id" in log.items.columns:
+            items = log.items
+            ids = items["item_id"].astype(str).tolist()
+            if "name" in items.columns:
+                item_name = _present(ids, items["name"].tolist())
+            if "restaurant_id" in items.columns:
+                item_restaurant = _present(ids, items["restaurant_id"].tolist())
+            if "unit_price" in items.columns:
+                prices = pd.to_numeric(items["unit_price"], errors="coerce").tolist()
+                item_price = {
+                    i: float(p) for i, p in zip(ids, prices, strict=True) if p is not None and math.isfinite(p)
+                }
+        if log.restaurants is not None and {"restaurant_id", "name"} <= set(log.restaurants.columns):
+            restaurant_name = _present(
+                log.restaurants["restaurant_id"].astype(str).tolist(), log.restaurants["name"].tolist()
+            )
+        orders = log.orders
+        customers = orders["customer_id"].astype(str).value_counts().index[:MAX_EXAMPLES].tolist()
+        areas = orders["area"].dropna().astype(str).value_counts().index[:MAX_EXAMPLES].tolist()
+        return cls(item_name, item_restaurant, item_price, restaurant_name, tuple(customers), tuple(areas))
+
+    def describe(self, item_id: str, level: str) -> dict[str, Any]:
+        """``name, restaurant_id, restaurant_name, price`` for a ranked id (None where unknown)."""
+        if level == "restaurant":
+            return {
+                "name": self.restaurant_name.get(item_id),
+                "restaurant_id": item_id,
+                "restaurant_name": self.restaurant_name.get(item_id),
+                "price": None,
+            }
+        restaurant = self.item_restaurant.get(item_id)
+        return {
+            "name": self.item_name.get(item_id),
+            "restaurant_id": restaurant,
+            "restaurant_name": self.restaurant_name.get(restaurant) if restaurant is not None else None,
+            "price": self.item_price.get(item_id),
+        }
+
+
+def _present(keys: list[str], values: list[Any]) -> dict[str, Any]:
+    return {k: str(v) for k, v in zip(keys, values, strict=True) if v is not None and v == v}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything one request needs, swapped as a whole on reload."""
+
+    ab: ABConfig
+    models: dict[str, LoadedModel]
+    catalogue: Catalogue
+    fallbacks: dict[str, PopularityFallback]
+    loaded_at: datetime
+    generation: int
+
+    def model_for(self, customer_id: str) -> LoadedModel:
+        return self.models[self.ab.assign(customer_id)]
+
+
+@dataclass(frozen=True)
+class Query:
+    customer_id: str
+    area: str | None
+    at: datetime
+    k: int
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A completed ranking: ``fallback`` counts the slots filled by the cold-start fallback."""
+
+    items: list[str]
+    scores: list[float | None]
+    fallback: int
+    error: str | None = None
+
+
+class ServiceState:
+    """Loads and reloads the variants' recommenders; :attr:`snapshot` is what requests use."""
+
+    def __init__(
+        self,
+        recommender: str | None = None,
+        store: str | os.PathLike[str] | None = None,
+        ab: str | os.PathLike[str] | ABConfig | None = None,
+        level: str | None = None,
+        log: OrderLog | None = None,
+    ):
+        if recommender is None and ab is None:
+            raise InputError("give --recommender NAME_OR_PATH or an A/B config with --ab")
+        if recommender is not None and ab is not None:
+            raise InputError("give either --recommender or --ab (the A/B config names each variant's recommender)")
+        self._recommender = recommender
+        self._store = Path(store) if store is not None else None
+        self._ab_source = ab
+        self._level = level
+        self._fixed_log = log  # tests pass an OrderLog instead of a store
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._snapshot = self._build(self._load_ab(), {})
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    def _load_ab(self) -> ABConfig:
+        if isinstance(self._ab_source, ABConfig):
+            return self._ab_source
+        if self._ab_source is not None:
+            return load_ab_config(self._ab_source)
+        assert self._recommender is not None
+        return ABConfig.single(self._recommender)
+
+    def _log(self) -> OrderLog | None:
+        if self._fixed_log is not None:
+            return self._fixed_log
+        if self._store is None:
+            return None
+        from foodrec.data.store import Store
+
+        return Store.open(self._store).order_log()
+
+    def _build(self, ab: ABConfig, overrides: dict[str, str]) -> Snapshot:
+        unknown = set(overrides) - set(ab.names)
+        if unknown:
+            raise InputError(f"unknown variant(s) {', '.join(sorted(unknown))}: choose from {', '.join(ab.names)}")
+        if overrides:
+            ab = ABConfig(
+                salt=ab.salt,
+                variants=tuple(Variant(v.name, overrides.get(v.name, v.recommender), v.share) for v in ab.variants),
+                source=ab.source,
+            )
+        log = self._log()
+        fingerprint = _log_fingerprint(self._store, log)
+        now = datetime.now(UTC)
+        models: dict[str, LoadedModel] = {}
+        for variant in ab.variants:
+            models[variant.name] = _load_model(variant, log, self._level, fingerprint, now)
+        fallbacks: dict[str, PopularityFallback] = {}
+        if log is not None:
+            for level in {m.level for m in models.values()}:
+                # A model at dish level on a log without items gets no fallback at that level.
+                with contextlib.suppress(InputError):
+                    fallbacks[level] = PopularityFallback(level=level).fit(log)
+        self._generation += 1
+        return Snapshot(ab, models, Catalogue.from_log(log), fallbacks, now, self._generation)
+
+    def reload(self, overrides: dict[str, str] | None = None) -> Snapshot:
+        """Build a new snapshot (re-reading the store, the models and the A/B file) and swap it in atomically.
+
+        ``overrides`` maps variant names to a new recommender (baseline name or model path). Requests keep
+        being answered by the old snapshot while the new one is built; on error the old one stays. With an
+        A/B file, the file is the source of truth: a later reload re-reads it (dropping earlier overrides).
+        """
+        with self._lock:
+            if self._ab_source is not None and not isinstance(self._ab_source, ABConfig):
+                ab = load_ab_config(self._ab_source)
+            else:
+                ab = self._snapshot.ab
+            snapshot = self._build(ab, overrides or {})
+            self._snapshot = snapshot
+            return snapshot
+
+
+def _load_model(
+    variant: Variant, log: OrderLog | None, level: str | None, fingerprint: str, now: datetime
+) -> LoadedModel:
+    from foodrec.recommenders.registry import resolve_recommender
+
+    path = Path(variant.recommender)
+    rec = resolve_recommender(variant.recommender, log=log, level=level)
+    # A saved model is versioned by its files; a baseline by the data it was fitted on.
+    version = f"{rec.name}@{_directory_hash(path)}" if path.is_dir() else f"{variant.recommender}@{fingerprint}"
+    resolved_level = rec.level or (log.default_level if log is not None else "restaurant")
+    return LoadedModel(variant.name, variant.recommender, rec, version, resolved_level, now)
+
+
+def _directory_hash(path: Path) -> str:
+    """Content hash of a saved model directory: a new save gives a new version."""
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(str(file.relative_to(path)).encode())
+        with file.open("rb") as handle:
+            for chunk in iter(lambda h=handle: h.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()[:10]
+
+
+def _log_fingerprint(store: Path | None, log: OrderLog | None) -> str:
+    """Identifies the data a baseline was fitted on: the store's order parts, else the log's size and span."""
+    digest = hashlib.sha256()
+    if store is not None and (store / "orders").is_dir():
+        for part in sorted((store / "orders").glob("part-*.parquet")):
+            digest.update(part.name.encode())
+            digest.update(str(part.stat().st_size).encode())
+    elif log is not None:
+        digest.update(f"{len(log.orders)}|{log.start}|{log.end}".encode())
+    return digest.hexdigest()[:10]
+
+
+def rank_batch(model: LoadedModel, fallback: PopularityFallback | None, queries: Sequence[Query]) -> list[Ranked]:
+    """Rank a batch with one recommend() call, then fill empty slots from the fallback.
+
+    A recommender that raises does not fail the requests: they are answered by the fallback alone
+    (``error`` says why, and the service counts it).
+    """
+    k = max(q.k for q in queries)
+    error: str | None = None
+    try:
+        frame = make_queries([q.customer_id for q in queries], [q.area for q in queries], [q.at for q in queries])
+        ranking = model.recommender.recommend(frame, k=k)
+        items = np.asarray(ranking.items, dtype=object)
+        scores = np.asarray(ranking.scores, dtype=float)
+        if items.shape[0] != len(queries):
+            raise RuntimeError(f"recommend() returned {items.shape[0]} rows for {len(queries)} queries")
+    except Exception as err:  # noqa: BLE001 - keep serving; the error is reported on the response
+        error = f"{type(err).__name__}: {err}"
+        items = np.full((len(queries), k), None, dtype=object)
+        scores = np.full((len(queries), k), -np.inf)
+    results = []
+    for i, query in enumerate(queries):
+        ids: list[str] = []
+        values: list[float | None] = []
+        for item, score in zip(items[i, : query.k].tolist(), scores[i, : query.k].tolist(), strict=True):
+            if item is None or (isinstance(item, float) and item != item):
+                continue
+            ids.append(str(item))
+            values.append(float(score) if math.isfinite(score) else None)
+        filled = 0
+        if len(ids) < query.k and fallback is not None:
+            extra, extra_scores = fallback.ranked(query.area, query.k - len(ids), exclude=set(ids))
+            ids.extend(extra)
+            values.extend(extra_scores)
+            filled = len(extra)
+        results.append(Ranked(ids, values, filled, error))
+    return results
