@@ -1,7 +1,80 @@
-"""Commands of this workflow step (being written)."""
+"""``foodrec ingest``: validated ingest of order logs into a store (see ``docs/data.md``).
+
+>>> from foodrec.cli import main
+>>> main(["ingest", "runs/city", "--store", "runs/store"])           # doctest: +SKIP
+0
+"""
+
+from __future__ import annotations
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
-    """Add this step's commands to the foodrec CLI."""
+    """Add ``ingest`` to the foodrec CLI."""
+    app.command("ingest")(ingest_command)
+
+
+def ingest_command(
+    sources: list[str] = typer.Argument(
+        ..., help="CSV/Parquet files, DHRD files or folders, or a `foodrec generate` directory.", show_default=False
+    ),
+    store: str = typer.Option(..., "--store", help="Store directory (created when missing)."),
+    timezone: str | None = typer.Option(
+        None, "--timezone", help="IANA zone for timestamps without one [default: the city's from city.json, else UTC]."
+    ),
+    column_map: str | None = typer.Option(
+        None, "--map", help="Rename columns: ours=theirs,... (e.g. order_id=OrderNo,ordered_at=Time)."
+    ),
+    fmt: str = typer.Option("auto", "--format", help="auto | canonical | dhrd."),
+    anchor_date: str | None = typer.Option(
+        None, "--anchor-date", help="DHRD day 0 as YYYY-MM-DD [default: city.json's, else 2023-01-01]."
+    ),
+    json_out: str | None = typer.Option(None, "--json", help="Also write the summary JSON here."),
+) -> None:
+    """Read, validate, dedupe and store order logs; print what was accepted, quarantined and dropped."""
+    import json
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from foodrec.data.ingest import ingest
+
+    console = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  console=console, transient=True) as progress:  # fmt: skip
+        task = progress.add_task("ingest", total=None)
+
+        def on_progress(label: str, done: int, total: int) -> None:
+            progress.update(task, description=f"ingest {label}", completed=done, total=total)
+
+        summary = ingest(
+            sources, store, timezone=timezone, column_map=column_map, fmt=fmt, anchor_date=anchor_date,
+            on_progress=on_progress,
+        )  # fmt: skip
+    print_summary(summary)
+    if json_out:
+        Path(json_out).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+
+
+def print_summary(summary: dict) -> None:
+    """The accounting as a rich table on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"ingest into {summary['store']} (time zone {summary['timezone']})")
+    for name in ("source", "table", "read", "accepted", "quarantined", "duplicates", "note"):
+        table.add_column(name, justify="left" if name in ("source", "table", "note") else "right")
+    for row in summary["sources"]:
+        note = row["skipped"] or ", ".join(f"{k}: {v}" for k, v in sorted(row["reasons"].items(), key=lambda x: -x[1]))
+        if row["ignored_columns"]:
+            note = (note + "; " if note else "") + "ignored columns: " + ", ".join(row["ignored_columns"])
+        table.add_row(row["source"], row["table"], *(f"{row[k]:,}" for k in ("read", "accepted", "quarantined",
+                      "duplicates")), note)  # fmt: skip
+    totals = summary["totals"]
+    table.add_row("total", "", *(f"{totals[k]:,}" for k in ("read", "accepted", "quarantined", "duplicates")), "")
+    console = Console()
+    console.print(table)
+    rows = summary["store_rows"]
+    console.print("store now holds " + ", ".join(f"{v:,} {k}" for k, v in rows.items()) + " rows")

@@ -7,6 +7,8 @@ Layout::
       orders/part-*.parquet   accepted canonical order lines
       quarantine/part-*.parquet  rejected rows, raw values as text, with a reason
       restaurants.parquet, items.parquet, customers.parquet   catalogue tables when known
+      ingest_summary.json     the last ingest's accounting (read = accepted + quarantined + duplicates)
+      truth/, city.json       ground truth and city settings, copied from a `foodrec generate` directory
 
 Reading is what most of foodrec needs:
 
@@ -20,7 +22,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -31,6 +36,8 @@ from foodrec.data.schema import CATALOGUE_TABLES, ORDER_COLUMNS
 from foodrec.errors import StoreError
 
 CATALOGUE_FILE = "catalogue.duckdb"
+SUMMARY_FILE = "ingest_summary.json"
+STAGING_PREFIX = ".staging-"
 
 
 class Store:
@@ -81,7 +88,7 @@ class Store:
     def set_meta(self, **values: object) -> None:
         with self.connect() as con:
             for key, value in values.items():
-                con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, json.dumps(value)])
+                con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, json.dumps(value)]).fetchall()
 
     @property
     def timezone(self) -> str:
@@ -120,6 +127,25 @@ class Store:
         path = self.path / f"{name}.parquet"
         return pd.read_parquet(path) if path.is_file() else None
 
+    def quarantine(self) -> pd.DataFrame:
+        """Quarantined rows: ``source, line, table, reason, raw`` (raw = the row's values as a JSON object of text)."""
+        parts = sorted((self.path / "quarantine").glob("part-*.parquet"))
+        if not parts:
+            return pd.DataFrame(columns=["source", "line", "table", "reason", "raw"])
+        with duckdb.connect() as con:
+            sql = "SELECT * FROM read_parquet(?, union_by_name=true) ORDER BY source, line"
+            return con.execute(sql, [[str(p) for p in parts]]).df()
+
+    def ingest_summary(self) -> dict[str, object] | None:
+        """The last ingest's summary (``STORE/ingest_summary.json``), or None before any ingest."""
+        path = self.path / SUMMARY_FILE
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+    def sources(self) -> pd.DataFrame:
+        """Sources ingested so far, one row each (fingerprint, counts, when)."""
+        with self.connect(read_only=True) as con:
+            return con.execute("SELECT * FROM sources ORDER BY ingested_at").df()
+
     def order_log(self, until: object = None) -> OrderLog:
         """Orders (before ``until``) and all catalogue tables as an :class:`OrderLog`."""
         return OrderLog(
@@ -143,6 +169,133 @@ class Store:
         if name not in CATALOGUE_TABLES:
             raise StoreError(f"unknown table {name!r}: choose one of {', '.join(CATALOGUE_TABLES)}")
         _atomic_parquet(frame, self.path / f"{name}.parquet")
+
+
+class StagedIngest:
+    """Writes of one ingest, staged beside the store and moved in by :meth:`commit`.
+
+    Nothing in the store changes before :meth:`commit`; :meth:`abort` (or an exception inside
+    :func:`staged_ingest`) removes the staging folder, so a failed ingest leaves the store as it was.
+    A new store is built whole in a sibling folder and renamed into place (atomic); an existing one
+    gets its new files moved in first and its catalogue replaced last.
+
+    >>> with staged_ingest("runs/store") as stage:            # doctest: +SKIP
+    ...     stage.orders_part_path()                          # write a Parquet part there
+    ...     stage.record_source({...}); stage.set_meta(timezone="Europe/Berlin")
+    """
+
+    def __init__(self, target: str | os.PathLike[str]):
+        self.target = Path(target)
+        if self.target.exists() and not self.target.is_dir():
+            raise StoreError(f"store path {str(target)!r} exists and is not a directory")
+        self.existing = (self.target / CATALOGUE_FILE).is_file()
+        if self.target.is_dir() and not self.existing and any(self.target.iterdir()):
+            raise StoreError(f"{str(target)!r} is a non-empty directory but not a foodrec store; pick another --store")
+        token = uuid.uuid4().hex[:12]
+        if self.existing:
+            self.stage = self.target / f"{STAGING_PREFIX}{token}"
+        else:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            self.stage = self.target.parent / f".{self.target.name}{STAGING_PREFIX}{token}"
+        (self.stage / "orders").mkdir(parents=True)
+        (self.stage / "quarantine").mkdir()
+        self._meta: dict[str, object] = {}
+        self._sources: list[dict[str, object]] = []
+        self._tables: set[str] = set()
+        self._copies: list[str] = []
+        self._summary: dict[str, object] | None = None
+
+    def orders_part_path(self) -> Path:
+        """Where to write the next Parquet part of accepted order lines."""
+        return self.stage / "orders" / f"part-{uuid.uuid4().hex}.parquet"
+
+    def quarantine_part_path(self) -> Path:
+        """Where to write the next Parquet part of quarantined rows."""
+        return self.stage / "quarantine" / f"part-{uuid.uuid4().hex}.parquet"
+
+    def table_path(self, name: str) -> Path:
+        """Where to write the new version of a catalogue table (replaces the store's at commit)."""
+        if name not in CATALOGUE_TABLES:
+            raise StoreError(f"unknown table {name!r}: choose one of {', '.join(CATALOGUE_TABLES)}")
+        self._tables.add(name)
+        return self.stage / f"{name}.parquet"
+
+    def copy_in(self, source: Path, name: str | None = None) -> None:
+        """Copy a file or directory (``truth/``, ``city.json``) into the store at commit."""
+        name = name or source.name
+        dest = self.stage / "copies" / name
+        dest.parent.mkdir(exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, dest)
+        else:
+            shutil.copy2(source, dest)
+        self._copies.append(name)
+
+    def set_meta(self, **values: object) -> None:
+        self._meta.update(values)
+
+    def record_source(self, row: dict[str, object]) -> None:
+        """A row of the catalogue's ``sources`` table (fingerprint, source, kind, ingested_at, counts, part)."""
+        self._sources.append(row)
+
+    def write_summary(self, summary: dict[str, object]) -> None:
+        self._summary = summary
+
+    def commit(self) -> Store:
+        """Move everything staged into the store; returns the store."""
+        stage, target = self.stage, self.target
+        if self._summary is not None:
+            (stage / SUMMARY_FILE).write_text(json.dumps(self._summary, indent=2) + "\n", encoding="utf-8")
+        if self.existing:
+            shutil.copy2(target / CATALOGUE_FILE, stage / CATALOGUE_FILE)
+        self._write_catalogue(Store(stage))
+        if not self.existing:
+            for name in self._copies:
+                os.replace(stage / "copies" / name, stage / name)
+            shutil.rmtree(stage / "copies", ignore_errors=True)
+            if target.is_dir():
+                target.rmdir()  # an empty directory the user made for the store
+            os.replace(stage, target)
+            return Store(target)
+        for folder in ("orders", "quarantine"):
+            for part in sorted((stage / folder).glob("part-*.parquet")):
+                os.replace(part, target / folder / part.name)
+        for name in sorted(self._tables):
+            os.replace(stage / f"{name}.parquet", target / f"{name}.parquet")
+        for name in self._copies:
+            old = target / name
+            if old.is_dir():
+                os.replace(old, stage / f"old-{name}")
+            os.replace(stage / "copies" / name, old)
+        if self._summary is not None:
+            os.replace(stage / SUMMARY_FILE, target / SUMMARY_FILE)
+        os.replace(stage / CATALOGUE_FILE, target / CATALOGUE_FILE)  # the commit point of the catalogue
+        shutil.rmtree(stage, ignore_errors=True)
+        return Store(target)
+
+    def _write_catalogue(self, store: Store) -> None:
+        Store.create(store.path)
+        store.set_meta(**self._meta)
+        if self._sources:
+            with store.connect() as con:
+                columns = ["fingerprint", "source", "kind", "ingested_at", "rows_read", "accepted", "quarantined",
+                           "duplicates", "part"]  # fmt: skip
+                sql = f"INSERT OR REPLACE INTO sources VALUES ({', '.join('?' for _ in columns)})"
+                for row in self._sources:
+                    con.execute(sql, [row.get(c) for c in columns]).fetchall()
+
+    def abort(self) -> None:
+        shutil.rmtree(self.stage, ignore_errors=True)
+
+
+@contextmanager
+def staged_ingest(target: str | os.PathLike[str]) -> Iterator[StagedIngest]:
+    """Stage an ingest into ``target``; the caller commits, any exception (or no commit) discards the stage."""
+    stage = StagedIngest(target)
+    try:
+        yield stage
+    finally:
+        stage.abort()
 
 
 def _atomic_parquet(frame: pd.DataFrame, target: Path) -> None:

@@ -1,0 +1,366 @@
+"""The ingest pipeline: read -> normalise -> validate -> dedupe -> write, with exact accounting.
+
+Every row read from a source ends up exactly once in *accepted* (written to the store),
+*quarantined* (``STORE/quarantine/``, raw values as text, with source, line and reason) or
+*duplicates* (an exact copy of a row already accepted, in the same file, an earlier source of this
+run or the store). A file already ingested with the same options (same fingerprint) is skipped.
+All writes are staged and committed at the end, so a bad file leaves the store exactly as it was.
+
+>>> summary = ingest(["runs/city"], "runs/store")                # doctest: +SKIP
+>>> t = summary["totals"]; t["read"] == t["accepted"] + t["quarantined"] + t["duplicates"]   # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from foodrec.data.readers import RawTable, SourceFile, parse_map, plan_sources, read_source
+from foodrec.data.readers.detect import check_timezone, parse_anchor
+from foodrec.data.readers.tables import LINE, quote
+from foodrec.data.schema import CATALOGUE_TABLES, ORDER_COLUMNS
+from foodrec.data.store import CATALOGUE_FILE, Store, staged_ingest
+from foodrec.data.validate import REASON_SEP, catalogue_sql, orders_sql
+
+COUNTS = ("read", "accepted", "quarantined", "duplicates")
+
+
+@dataclass
+class SourceResult:
+    """The accounting of one file: ``read == accepted + quarantined + duplicates``."""
+
+    source: str
+    table: str
+    kind: str
+    fingerprint: str
+    read: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    skipped: str | None = None
+    reasons: dict[str, int] = field(default_factory=dict)
+    ignored_columns: list[str] = field(default_factory=list)
+
+
+def fingerprint(src: SourceFile, options: dict[str, object]) -> str:
+    """sha256 of the file's bytes and the options that change how it is read."""
+    digest = hashlib.sha256()
+    with open(src.path, "rb") as fh:
+        digest.update(hashlib.file_digest(fh, "sha256").digest())
+    digest.update(json.dumps(options, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def ingest(
+    sources: list[str],
+    store: str | Path,
+    timezone: str | None = None,
+    column_map: str | dict[str, str] | None = None,
+    fmt: str = "auto",
+    anchor_date: str | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, object]:
+    """Ingest ``sources`` into the store at ``store`` and return the summary (also saved in the store).
+
+    ``timezone`` reads naive timestamps (default: the city's from a city.json, else UTC);
+    ``column_map`` is ``ours=theirs,...``; ``on_progress(label, done, total)`` is called per file.
+    Raises :class:`~foodrec.errors.InputError` / :class:`~foodrec.errors.StoreError` before anything is written.
+    """
+    mapping = parse_map(column_map) if not isinstance(column_map, dict) else column_map
+    if timezone is not None:
+        check_timezone(timezone)
+    anchor = parse_anchor(anchor_date, "--anchor-date") if anchor_date else None
+    plan = plan_sources(list(sources), fmt=fmt, column_map=mapping, anchor=anchor)
+    store_path = Path(store)
+    existing = Store.open(store_path) if (store_path / CATALOGUE_FILE).is_file() else None
+    parse_tz = timezone or plan.timezone or "UTC"
+    store_tz = plan.timezone or timezone or (existing.timezone if existing else "UTC")
+    known = set(existing.sources()["fingerprint"]) if existing else set()
+    now = dt.datetime.now(dt.UTC)
+    results: list[SourceResult] = []
+    with staged_ingest(store_path) as stage, _Connection() as con:
+        con.run("SET TimeZone='UTC'")
+        con.run("SET preserve_insertion_order=false")
+        run = _Run(con, stage, existing)
+        for number, src in enumerate(plan.files):
+            if on_progress:
+                on_progress(src.label, number, len(plan.files))
+            options = {"table": src.table, "kind": src.kind, "map": src.column_map, "timezone": parse_tz}
+            if src.kind == "dhrd":
+                options["anchor"] = src.anchor.isoformat()
+            fp = fingerprint(src, options)
+            result = SourceResult(src.label, src.table, src.kind, fp)
+            results.append(result)
+            if fp in known:
+                result.skipped = "already ingested with the same options"
+                continue
+            known.add(fp)
+            raw = read_source(src)
+            result.ignored_columns = raw.ignored
+            if src.table == "orders":
+                run.orders(raw, result, parse_tz)
+            else:
+                run.catalogue(raw, result)
+            stage.record_source(
+                {"fingerprint": fp, "source": src.label, "kind": f"{src.kind}:{src.table}", "ingested_at": now,
+                 "rows_read": result.read, "accepted": result.accepted, "quarantined": result.quarantined,
+                 "duplicates": result.duplicates, "part": run.last_part}  # fmt: skip
+            )
+        if on_progress:
+            on_progress("committing", len(plan.files), len(plan.files))
+        run.finish()
+        for folder in plan.copy_dirs:
+            stage.copy_in(folder)
+        for file in plan.copy_files:
+            stage.copy_in(file)
+        stage.set_meta(timezone=store_tz)
+        summary = _summary(store_path, store_tz, now, results, run.store_rows())
+        stage.write_summary(summary)
+        stage.commit()
+    return summary
+
+
+def _summary(
+    store: Path, tz: str, now: dt.datetime, results: list[SourceResult], store_rows: dict[str, int]
+) -> dict[str, object]:
+    tables: dict[str, dict[str, int]] = {}
+    for r in results:
+        counts = tables.setdefault(r.table, dict.fromkeys(COUNTS, 0))
+        for key in COUNTS:
+            counts[key] += getattr(r, key)
+    totals = {key: sum(getattr(r, key) for r in results) for key in COUNTS}
+    return {
+        "store": str(store),
+        "timezone": tz,
+        "ingested_at": now.isoformat(),
+        "sources": [asdict(r) for r in results],
+        "tables": tables,
+        "totals": totals,
+        "store_rows": store_rows,
+    }
+
+
+class _Run:
+    """State of one ingest: a DuckDB session, the staged parts and the reference tables."""
+
+    def __init__(self, con: _Connection, stage, existing: Store | None):
+        self.con, self.stage, self.existing = con, stage, existing
+        self.order_parts: list[str] = [str(p) for p in existing._order_parts()] if existing else []
+        self.existing_orders = len(self.order_parts)
+        self.accepted_orders = 0
+        self.quarantined_rows = 0
+        self.refs: set[str] = set()
+        self.changed_tables: set[str] = set()
+        self.last_part: str | None = None
+        for name in CATALOGUE_TABLES:
+            path = existing.path / f"{name}.parquet" if existing else None
+            if path is not None and path.is_file():
+                con.run(f"CREATE TEMP TABLE cat_{name} AS SELECT * FROM read_parquet(?)", [str(path)])
+                self._refresh_ref(name)
+
+    # -- helpers ----------------------------------------------------------------------------------------
+    def _count(self, sql: str, params: list[object] | None = None) -> int:
+        return int(self.con.run(sql, params)[0][0])
+
+    def _refresh_ref(self, name: str) -> None:
+        if name == "restaurants":
+            self.con.run(
+                "CREATE OR REPLACE TEMP TABLE ref_restaurants AS SELECT DISTINCT restaurant_id FROM cat_restaurants"
+            )
+            self.refs.add("ref_restaurants")
+        elif name == "items":
+            self.con.run(
+                "CREATE OR REPLACE TEMP TABLE ref_items AS SELECT item_id, any_value(restaurant_id) AS restaurant_id"
+                " FROM cat_items GROUP BY item_id"
+            )
+            self.refs.add("ref_items")
+
+    def _register(self, raw: RawTable) -> None:
+        self.con.register("raw_data", raw.data)
+
+    def _quarantine(self, raw: RawTable, result: SourceResult, checked: str, extra: str | None = None) -> None:
+        """Quarantine rows of ``checked`` with a reason, ``extra`` rows (__line, __reason) and the parser's bad rows."""
+        con, label, table = self.con, _lit(raw.source.label), _lit(raw.source.table)
+        raw_json = "to_json(struct_pack(" + ", ".join(
+            f"{quote(c)} := CAST(r.{quote(c)} AS VARCHAR)" for c in raw.raw_columns
+        ) + "))"
+        bad = f"SELECT {LINE}, __reason FROM {checked} WHERE __reason <> ''"
+        if extra:
+            bad += f" UNION ALL {extra}"
+        con.run(
+            f"CREATE OR REPLACE TEMP TABLE q AS SELECT {label} AS source, b.{LINE} AS line, {table} AS \"table\","
+            f" b.__reason AS reason, CAST({raw_json} AS VARCHAR) AS raw FROM ({bad}) b JOIN raw_data r USING ({LINE})"
+        )
+        if raw.bad_rows:
+            rows = pa.table(
+                {
+                    "source": [raw.source.label] * len(raw.bad_rows),
+                    "line": pa.array([n for n, _, _ in raw.bad_rows], pa.int64()),
+                    "table": [raw.source.table] * len(raw.bad_rows),
+                    "reason": [reason for _, reason, _ in raw.bad_rows],
+                    "raw": [json.dumps({"_text": text}) for _, _, text in raw.bad_rows],
+                }
+            )
+            con.register("bad_rows", rows)
+            con.run("INSERT INTO q SELECT * FROM bad_rows")
+            con.unregister("bad_rows")
+        n = self._count("SELECT count(*) FROM q")
+        result.quarantined = n
+        self.quarantined_rows += n
+        if n:
+            for reason_list, count in con.run("SELECT reason, count(*) FROM q GROUP BY reason"):
+                for reason in str(reason_list).split(REASON_SEP):
+                    key = reason.split(" (")[0]
+                    result.reasons[key] = result.reasons.get(key, 0) + count
+            path = self.stage.quarantine_part_path()
+            con.run(f"COPY (SELECT * FROM q ORDER BY line) TO {_lit(str(path))} (FORMAT parquet)")
+
+    # -- order lines -------------------------------------------------------------------------------------
+    def orders(self, raw: RawTable, result: SourceResult, tz: str) -> None:
+        con = self.con
+        self._register(raw)
+        result.read = raw.rows_read
+        con.run(f"SET TimeZone={_lit(tz)}")
+        con.run(f"CREATE OR REPLACE TEMP TABLE checked AS {orders_sql(raw, 'raw_data', tz, self.refs)}")
+        con.run("SET TimeZone='UTC'")
+        self._quarantine(raw, result, "checked")
+        cols = ", ".join(ORDER_COLUMNS)
+        valid = raw.data.num_rows - (result.quarantined - len(raw.bad_rows))
+        con.run(
+            f"CREATE OR REPLACE TEMP TABLE uniq AS SELECT {cols}, min({LINE}) AS {LINE} FROM checked"
+            f" WHERE __reason = '' GROUP BY ALL"
+        )
+        if self.order_parts:
+            on = " AND ".join(
+                "u.order_id = e.order_id" if c == "order_id" else f"u.{c} IS NOT DISTINCT FROM e.{c}"
+                for c in ORDER_COLUMNS
+            )
+            con.run(
+                f"CREATE OR REPLACE TEMP TABLE uniq AS SELECT u.* FROM uniq u ANTI JOIN"
+                f" (SELECT {cols} FROM read_parquet(?, union_by_name=true)) e ON {on}",
+                [self.order_parts],
+            )
+        result.accepted = self._count("SELECT count(*) FROM uniq")
+        result.duplicates = valid - result.accepted
+        self.last_part = None
+        if result.accepted:
+            path = self.stage.orders_part_path()
+            ordered = f"SELECT {cols} FROM uniq ORDER BY ordered_at, order_id"
+            con.run(f"COPY ({ordered}) TO {_lit(str(path))} (FORMAT parquet)")
+            self.order_parts.append(str(path))
+            self.last_part = path.name
+            self.accepted_orders += result.accepted
+        con.unregister("raw_data")
+        con.run("DROP TABLE checked")
+        con.run("DROP TABLE uniq")
+
+    # -- catalogue tables ---------------------------------------------------------------------------------
+    def catalogue(self, raw: RawTable, result: SourceResult) -> None:
+        con, name = self.con, raw.source.table
+        columns, keys = CATALOGUE_TABLES[name]
+        cols, key = ", ".join(columns), keys[0]
+        self._register(raw)
+        result.read = raw.rows_read
+        con.run(f"CREATE OR REPLACE TEMP TABLE checked AS {catalogue_sql(raw, 'raw_data', self.refs)}")
+        # Exact copies of an earlier row are duplicates; a repeated key with other values is a conflict.
+        con.run(
+            f"CREATE OR REPLACE TEMP TABLE uniq AS SELECT {cols}, min({LINE}) AS {LINE}, count(*) AS __n FROM checked"
+            f" WHERE __reason = '' GROUP BY ALL"
+        )
+        con.run(
+            f"CREATE OR REPLACE TEMP TABLE conflicts AS SELECT {LINE}, 'conflicting duplicate {key}' AS __reason"
+            f" FROM (SELECT {LINE}, row_number() OVER (PARTITION BY {key} ORDER BY {LINE}) AS k FROM uniq) WHERE k > 1"
+        )
+        # Rows exactly equal to a conflicting row share its fate: quarantine all their lines.
+        extra = (
+            f"SELECT ch.{LINE}, 'conflicting duplicate {key}' FROM checked ch JOIN"
+            f" (SELECT u.* FROM uniq u SEMI JOIN conflicts c USING ({LINE})) x ON "
+            + " AND ".join(f"ch.{c} IS NOT DISTINCT FROM x.{c}" for c in columns)
+            + " WHERE ch.__reason = ''"
+        )
+        self._quarantine(raw, result, "checked", extra)
+        con.run(f"DELETE FROM uniq WHERE {LINE} IN (SELECT {LINE} FROM conflicts)")
+        valid = raw.data.num_rows - (result.quarantined - len(raw.bad_rows))
+        unique = self._count("SELECT count(*) FROM uniq")
+        have = self._count(
+            f"SELECT count(*) FROM information_schema.tables WHERE table_name = 'cat_{name}'"
+        )
+        same = 0
+        if have:
+            on = " AND ".join(f"u.{c} IS NOT DISTINCT FROM t.{c}" for c in columns)
+            same = self._count(f"SELECT count(*) FROM uniq u SEMI JOIN cat_{name} t ON {on}")
+            con.run(f"DELETE FROM uniq u WHERE EXISTS (SELECT 1 FROM cat_{name} t WHERE {on})")
+        result.accepted = unique - same
+        result.duplicates = valid - result.accepted
+        if result.accepted:
+            if have:
+                con.run(
+                    f"CREATE OR REPLACE TEMP TABLE cat_{name} AS SELECT {cols} FROM cat_{name} t"
+                    f" WHERE {key} NOT IN (SELECT {key} FROM uniq) UNION ALL SELECT {cols} FROM uniq"
+                )
+            else:
+                con.run(f"CREATE TEMP TABLE cat_{name} AS SELECT {cols} FROM uniq")
+            self.changed_tables.add(name)
+            self._refresh_ref(name)
+        self.last_part = f"{name}.parquet" if result.accepted else None
+        con.unregister("raw_data")
+        con.run("DROP TABLE checked")
+        con.run("DROP TABLE uniq")
+        con.run("DROP TABLE conflicts")
+
+    # -- end ------------------------------------------------------------------------------------------------
+    def finish(self) -> None:
+        for name in sorted(self.changed_tables):
+            _, keys = CATALOGUE_TABLES[name]
+            path = self.stage.table_path(name)
+            ordered = f"SELECT * FROM cat_{name} ORDER BY {keys[0]}"
+            self.con.run(f"COPY ({ordered}) TO {_lit(str(path))} (FORMAT parquet)")
+
+    def store_rows(self) -> dict[str, int]:
+        rows = {"orders": 0, "quarantine": 0}
+        if self.order_parts:
+            sql = "SELECT count(*) FROM read_parquet(?, union_by_name=true)"
+            rows["orders"] = self._count(sql, [self.order_parts])
+        if self.existing:
+            parts = [str(p) for p in (self.existing.path / "quarantine").glob("part-*.parquet")]
+            if parts:
+                rows["quarantine"] = self._count("SELECT count(*) FROM read_parquet(?, union_by_name=true)", [parts])
+        rows["quarantine"] += self.quarantined_rows
+        for name in CATALOGUE_TABLES:
+            if self._count(f"SELECT count(*) FROM information_schema.tables WHERE table_name = 'cat_{name}'"):
+                rows[name] = self._count(f"SELECT count(*) FROM cat_{name}")
+        return rows
+
+
+class _Connection:
+    """An in-memory DuckDB connection whose statements always run to completion (DuckDB 2 wants results fetched)."""
+
+    def __init__(self) -> None:
+        self._con = duckdb.connect()
+
+    def run(self, sql: str, params: list[object] | None = None) -> list[tuple]:
+        return self._con.execute(sql, params or []).fetchall()
+
+    def register(self, name: str, table: pa.Table) -> None:
+        self._con.register(name, table)
+
+    def unregister(self, name: str) -> None:
+        self._con.unregister(name)
+
+    def __enter__(self) -> _Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._con.close()
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
