@@ -54,25 +54,26 @@ def board_records(board: pd.DataFrame) -> list[dict[str, Any]]:
 
 def print_leaderboard(board: pd.DataFrame, title: str = "Leaderboard", console: Any = None) -> None:
     """Print the leaderboard as a rich table: HR@K, NDCG@K, MRR, MAP with 95% CIs, and coverage."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     console = console or Console()
     k = int(board["k"].iloc[0]) if len(board) else 10
-    table = Table(title=title, caption="mean [95% bootstrap CI over queries]; best first by NDCG")
-    table.add_column("#", justify="right")
-    table.add_column("recommender", no_wrap=True)
+    table = Table(title=title, caption="mean ± half-width of the 95% bootstrap CI (bounds in the JSON);"
+                  " best first by NDCG", box=box.SIMPLE_HEAD)
+    table.add_column("recommender", no_wrap=True, min_width=min(24, int(board["recommender"].str.len().max())))
     for metric in METRICS:
         label = _LABELS[metric] + (f"@{k}" if metric in ("hr", "ndcg", "map") else "")
         table.add_column(label, justify="right", no_wrap=True)
-    table.add_column("coverage", justify="right")
-    for position, row in enumerate(board.to_dict("records"), start=1):
+    table.add_column("cover", justify="right")
+    for row in board.to_dict("records"):
         # MAP's interval is in the JSON; the table keeps to the headline metrics' intervals to stay readable.
         cells = [
-            f"{row[m]:.3f}" if m == "map" else f"{row[m]:.3f} [{row[f'{m}_lo']:.3f}-{row[f'{m}_hi']:.3f}]"
+            f"{row[m]:.3f}" if m == "map" else f"{row[m]:.3f} ±{(row[f'{m}_hi'] - row[f'{m}_lo']) / 2:.3f}"
             for m in METRICS
         ]
-        table.add_row(str(position), str(row["recommender"]), *cells, f"{row['coverage']:.3f}")
+        table.add_row(str(row["recommender"]), *cells, f"{row['coverage']:.3f}")
     console.print(table)
 
 

@@ -10,6 +10,7 @@ history as every other recommender (``GroundTruth.scores`` gets the training ord
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -74,7 +75,10 @@ class Oracle(Recommender):
         start = 0
         while start < len(queries):
             part = queries.iloc[start : start + chunk].reset_index(drop=True)
-            item_ids, utilities = self._truth.scores(part, self.history, self.level)
+            with warnings.catch_warnings():
+                # numpy's notice about dropping the (UTC) zone when the truth converts timestamps is noise here.
+                warnings.filterwarnings("ignore", message="no explicit representation of timezones")
+                item_ids, utilities = self._truth.scores(part, self.history, self.level)
             item_ids = np.asarray(item_ids, dtype=object)
             idx, scores = top_k_rows(np.asarray(utilities, dtype=np.float64), k)
             labels = np.append(item_ids.astype(str).astype(object), None).astype(object)
