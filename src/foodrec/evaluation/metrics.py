@@ -51,7 +51,10 @@ def ranking_metrics(ranking: Ranking, targets: Sequence[set[str]], k: int = 10) 
     """Per-query ``hr, ndcg, mrr, map`` at ``k`` (one row per query, in order)."""
     if k < 1:
         raise InputError(f"k must be at least 1, got {k}")
-    items = np.asarray(ranking.items, dtype=object)[:, :k]
+    items = np.asarray(ranking.items, dtype=object)
+    if items.ndim != 2:
+        raise InputError(f"a ranking must be 2-D (queries x k), got shape {items.shape}")
+    items = items[:, :k]
     n, kk = items.shape
     hits = hit_matrix(items, targets).astype(np.float64)
     n_targets = np.fromiter((len(t) for t in targets), dtype=np.int64, count=n)
