@@ -103,7 +103,7 @@ class World:
     rest_latent: np.ndarray  # (R, K) float
     rest_log_price: np.ndarray  # (R,) float, log price level minus its mean
     rest_open: np.ndarray  # (R, 24) bool, open at local hour
-    rest_radius: np.ndarray  # (R,) int 0 (own area) or 1 (and neighbours)
+    rest_radius: np.ndarray  # (R,) int delivery radius in grid steps (0 = own area only)
     rest_chain: np.ndarray  # (R,) int, -1 for independents
     rest_names: np.ndarray  # (R,) str
     # items (sorted by restaurant, then category)
@@ -154,12 +154,10 @@ class World:
         return d == 1
 
     def delivery_penalty(self) -> np.ndarray:
-        """(A, R): 0 for the restaurant's own area, -distance_penalty for served neighbours, -inf elsewhere."""
-        same = self.area_xy[:, None, :] == self.area_xy[self.rest_area][None, :, :]
+        """(A, R): ``-distance_penalty * grid steps`` where the restaurant delivers (within its radius), else -inf."""
         d = np.abs(self.area_xy[:, None, :] - self.area_xy[self.rest_area][None, :, :]).max(axis=2)
-        pen = np.full(d.shape, -np.inf)
-        pen[same.all(axis=2)] = 0.0
-        pen[(d == 1) & (self.rest_radius[None, :] >= 1)] = -float(self.params["distance_penalty"])
+        pen = -float(self.params["distance_penalty"]) * d.astype(np.float64)
+        pen[d > self.rest_radius[None, :]] = -np.inf
         return pen
 
     # -- persistence -------------------------------------------------------------------
@@ -207,9 +205,9 @@ def default_params(config: CityConfig) -> dict:
     params: dict = {
         "latent_dim": LATENT_DIM,
         "habit_tau_days": 21.0,  # habits fade with this time constant
-        "distance_penalty": 1.0,  # utility lost when the restaurant is in a neighbouring area
+        "distance_penalty": 0.6,  # utility lost per grid step between the restaurant and the delivery area
         "dish_price_weight": 0.6,  # price sensitivity inside a restaurant, relative to between restaurants
-        "p_second_main": 0.22,
+        "p_second_main": 0.28,
         "p_extra": {"side": 0.35, "drink": 0.40, "dessert": 0.12},
         "work_lunch_share": 0.65,  # weekday lunch orders of customers with a work area go there
         "visit_share": 0.03,  # orders to a neighbouring area (visiting friends)
@@ -271,7 +269,7 @@ def build_world(config: CityConfig, rng: np.random.Generator | None = None) -> W
     rest_area = rng.choice(len(xy), n_r, p=_normalise(area_weight**1.2))
     shares = np.array([CUISINES[c][0] for c in CUISINE_NAMES])
     rest_cuisine = rng.choice(n_cuisines, n_r, p=shares / shares.sum())
-    rest_quality = rng.normal(0, 1.0, n_r)
+    rest_quality = rng.normal(0, 1.15, n_r)
     rest_chain = np.full(n_r, -1)
     n_chains = max(1, n_r // 40)
     chain_members = rng.choice(n_r, size=min(n_r, n_chains * 4), replace=False)
@@ -282,14 +280,14 @@ def build_world(config: CityConfig, rng: np.random.Generator | None = None) -> W
         rest_quality[r] = rest_quality[lead] + 0.3
     rest_latent = cuisine_latent[rest_cuisine] + rng.normal(0, 0.6, (n_r, k))
     price_mult = np.array([CUISINES[c][1] for c in CUISINE_NAMES])[rest_cuisine]
-    price_level = 15.5 * price_mult * rng.lognormal(0, 0.22, n_r)
+    price_level = 22.0 * price_mult * rng.lognormal(0, 0.22, n_r)
     rest_log_price = np.log(price_level) - np.log(price_level).mean()
     hours_type = rng.choice(list(_HOURS_TYPES), n_r, p=[0.6, 0.25, 0.10, 0.05])
     hours_type[rest_cuisine == ci["breakfast"]] = "day"
     rest_open = np.zeros((n_r, 24), dtype=bool)
     for name, hours in _HOURS_TYPES.items():
         rest_open[np.ix_(hours_type == name, hours)] = True
-    rest_radius = (rng.random(n_r) < 0.6).astype(np.int64)
+    rest_radius = rng.choice(np.array([0, 1, 2]), n_r, p=[0.25, 0.55, 0.20])
     prefix = rng.integers(len(_PREFIXES), size=n_r)
     rest_names = np.array(
         [f"{_PREFIXES[prefix[i]]} {CUISINE_NAMES[c].title()} {i}" for i, c in enumerate(rest_cuisine)], dtype=object
@@ -332,11 +330,11 @@ def build_world(config: CityConfig, rng: np.random.Generator | None = None) -> W
     cust_work[cust_work == cust_home] = -1
     cust_taste = rng.normal(0, 0.45, (n_c, k))
     cust_price_sens = rng.lognormal(np.log(0.9), 0.45, n_c)
-    cust_loyalty = np.clip(rng.normal(1.9, 0.5, n_c), 0.3, 3.5)
+    cust_loyalty = np.clip(rng.normal(3.0, 0.6, n_c), 0.5, 5.0)
     cust_dish_loyalty = np.clip(rng.normal(1.6, 0.5, n_c), 0.2, 3.0)
-    cust_rate = rng.lognormal(0.0, 1.2, n_c) / 30.0  # median one order a month, heavy tail
+    cust_rate = rng.lognormal(-0.8, 1.35, n_c) / 30.0  # heavy tail: median ~1 order a month, p99 ~16
     cust_join = np.where(rng.random(n_c) < 0.75, 0, rng.integers(1, max(2, config.days), n_c))
-    base_slots = np.array([0.04, 0.34, 0.06, 0.48, 0.08])
+    base_slots = np.array([0.04, 0.36, 0.05, 0.52, 0.03])
     cust_slots = rng.dirichlet(base_slots * 8.0, n_c)
     customer_ids = np.array([f"c{i:07d}" for i in range(n_c)], dtype=object)
 

@@ -28,8 +28,8 @@ from foodrec.data.synthetic.presets import CityConfig
 NS_PER_DAY = 86_400 * 10**9
 # meal slot windows in local minutes after midnight, and the peak minute (triangular distribution)
 _SLOT_WINDOWS = np.array(
-    [[7 * 60, 10 * 60 + 30, 8 * 60 + 30], [11 * 60, 14 * 60 + 30, 12 * 60 + 20], [14 * 60 + 30, 17 * 60, 15 * 60 + 30],
-     [17 * 60, 21 * 60 + 30, 18 * 60 + 50], [21 * 60 + 30, 25 * 60 + 30, 22 * 60]], dtype=np.float64,
+    [[7 * 60, 10 * 60 + 30, 8 * 60 + 30], [10 * 60 + 30, 14 * 60, 11 * 60 + 45], [14 * 60, 16 * 60 + 30, 15 * 60],
+     [16 * 60 + 30, 21 * 60 + 30, 18 * 60 + 15], [20 * 60 + 30, 24 * 60, 21 * 60]], dtype=np.float64,
 )  # fmt: skip
 
 

@@ -24,10 +24,10 @@ class CityConfig:
     """Everything that decides a city; the same config and seed give the same files."""
 
     seed: int = 42
-    customers: int = 8000
+    customers: int = 16000
     restaurants: int = 300
     days: int = 56
-    grid: tuple[int, int] = (5, 4)  # areas: a grid of geohash-5 cells (about 5 km each)
+    grid: tuple[int, int] = (4, 3)  # areas: a grid of geohash-5 cells (about 5 km each)
     level: str = "dish"
     start: dt.date = dt.date(2026, 1, 5)  # a Monday
     timezone: str = "America/Los_Angeles"

@@ -124,7 +124,7 @@ class GroundTruth:
         home = np.where(cust >= 0, self.world.cust_home[np.maximum(cust, 0)], -1)
         area = np.where(area >= 0, area, home)
         at = pd.to_datetime(queries["at"], utc=True)
-        ns = at.astype("datetime64[ns, UTC]").to_numpy().astype("datetime64[ns]").astype(np.int64)
+        ns = pd.DatetimeIndex(at).as_unit("ns").asi8
         local = pd.DatetimeIndex(at).tz_convert(self.timezone)
         return {
             "cust": cust.astype(np.int64),
@@ -143,7 +143,7 @@ class GroundTruth:
         at = pd.to_datetime(history["ordered_at"], utc=True, errors="coerce")
         ok = at.notna().to_numpy()
         hist = history.loc[ok]
-        t = at[ok].astype("datetime64[ns, UTC]").to_numpy().astype("datetime64[ns]").astype(np.int64) / NS_PER_DAY
+        t = pd.DatetimeIndex(at[ok]).as_unit("ns").asi8 / NS_PER_DAY
         cust = self._cust_index.get_indexer(_ids(hist["customer_id"]))
         rest = self._rest_index.get_indexer(_ids(hist["restaurant_id"]))
         order = hist["order_id"].astype("object").to_numpy()

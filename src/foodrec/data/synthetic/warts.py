@@ -52,7 +52,7 @@ def pick_row_warts(rng: np.random.Generator, n_orders: int, n_rows: int) -> RowW
     outlier = rng.random(n_orders) < OUTLIER_SHARE
     if n_orders >= 500 and not outlier.any():
         outlier[rng.integers(n_orders)] = True
-    factor = np.where(outlier, rng.uniform(12.0, 35.0, n_orders), 1.0)
+    factor = np.where(outlier, rng.uniform(10.0, 30.0, n_orders), 1.0)
     n_dup = int(round(n_rows * DUPLICATE_SHARE))
     n_bad = min(len(BAD_TIMESTAMPS), max(1, n_rows // 2000)) if n_rows >= 100 else 0
     picked = rng.choice(n_rows, size=min(n_rows, n_dup + n_bad), replace=False) if n_rows else np.empty(0, np.int64)
