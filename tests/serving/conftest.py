@@ -130,6 +130,12 @@ class LiveServer:
         self.sock.close()
 
 
+@pytest.fixture()
+def live_server() -> type[LiveServer]:
+    """``with live_server(app) as server: httpx.get(server.url + ...)``"""
+    return LiveServer
+
+
 class ServerProcess:
     """``python -m foodrec.cli serve ...`` as a child process, on a free port."""
 

@@ -1,0 +1,46 @@
+"""`foodrec serve` refuses bad input with one line and exit code 2 (before binding a port)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from foodrec.cli import main
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "give --recommender"),
+        (["--recommender", "area-popularity"], "give --store"),
+        (["--recommender", "no-such-baseline", "--store", "{store}"], "unknown recommender"),
+        (["--recommender", "area-popularity", "--store", "{root}/nowhere"], "does not exist"),
+        (["--ab", "{root}/missing.toml", "--store", "{store}"], "does not exist"),
+        (["--recommender", "{model}", "--ab", "{root}/missing.toml"], "either --recommender or --ab"),
+        (["--recommender", "{model}", "--events", "mysql://x/y"], "use a file path"),
+        (["--recommender", "{model}", "--host", "no.such.host.invalid"], "--host"),
+    ],
+)
+def test_bad_serve_options_are_one_line_errors(capsys, city, args, message):
+    filled = [a.format(store=city["store"], root=city["root"], model=city["model"]) for a in args]
+    assert main(["serve", *filled]) == 2
+    assert message in one_line_error(capsys)
+
+
+def test_a_port_in_use_is_a_one_line_error(capsys, city, tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        code = main(
+            ["serve", "--recommender", str(city["model"]), "--port", str(port), "--events", str(tmp_path / "e.sqlite")]
+        )
+    assert code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in one_line_error(capsys)
