@@ -89,6 +89,9 @@ def prepare(lines: pd.DataFrame, timezone: str = "UTC") -> Prepared:
     orders["n_lines"] = np.bincount(df["_ord"][df["_ord"] >= 0], minlength=int(orders["_ord"].max()) + 1)[
         orders["_ord"]
     ]
+    for col in ("area", "driver_id"):  # first non-missing value of the order's lines
+        if col in df.columns and df[col].isna().any():
+            orders[col] = df[col].groupby(df["_ord"]).first().reindex(orders["_ord"]).to_numpy()
     for col in MONEY_COLUMNS:
         if col != "unit_price" and _has(df, col):
             orders[col], _ = _order_money(df, orders, col)
@@ -514,8 +517,12 @@ def _totals(o: pd.DataFrame, total: pd.Series) -> dict[str, Any]:
     fence = _log_fence(valid)
     out_mask = np.isfinite(t) & (t > fence)
     positive = valid[valid > 0]
-    edges = np.geomspace(max(positive.min(), 0.01), positive.max() * 1.0001, 41) if positive.size else np.array([0, 1])
-    hist, _ = np.histogram(positive, bins=edges)
+    edges = np.array([0.0, 1.0])
+    if positive.size:
+        lo = max(float(positive.min()), 1e-6)
+        hi = max(float(positive.max()), lo * 1.01) * 1.0001
+        edges = np.geomspace(lo, hi, 41)
+    hist, _ = np.histogram(np.clip(positive, edges[0], edges[-1]), bins=edges)
     big = o.loc[out_mask, ["order_id", "customer_id", "restaurant_id", "_local"]].assign(order_total=t[out_mask])
     big = big.sort_values("order_total", ascending=False, kind="stable").head(TOP_N)
     big["_local"] = big["_local"].map(lambda v: v.isoformat() if pd.notna(v) else None)
@@ -540,6 +547,8 @@ def drivers(p: Prepared) -> dict[str, Any]:
     if not _has(p.lines, "driver_id"):
         return _unavailable("the log has no driver_id column: no delivery-person figures")
     o = p.orders.dropna(subset=["driver_id"])
+    if o.empty:
+        return _unavailable("no order names its driver")
     per = o.groupby("driver_id").size()
     out: dict[str, Any] = {
         "available": True,

@@ -24,7 +24,7 @@ MEAL_COLOURS = dict(zip(MEAL_TIMES, ("#8fbcd4", "#e8a33d", "#b9d48f", "#c0504d",
 
 
 def _figure(size: tuple[float, float] = WIDE, ncols: int = 1, **kwargs: Any) -> tuple[Figure, Any]:
-    fig = Figure(figsize=size, layout="constrained")
+    fig = Figure(figsize=size)  # no layout engine: HtmlReport saves with a tight bounding box
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, ncols, **kwargs)
     return fig, axes
@@ -42,6 +42,7 @@ def orders_per_day(volume: dict[str, Any]) -> Figure | None:
     days = np.array([d["date"] for d in volume["per_day"]], dtype="datetime64[D]")
     counts = np.array([d["orders"] for d in volume["per_day"]], dtype=float)
     fig, (ax, ax2) = _figure((10, 3.4), 2, width_ratios=[3, 1])
+    fig.subplots_adjust(wspace=0.25)
     ax.plot(days, counts, color="#4a7ab5", lw=1, label="orders")
     if len(counts) >= 7:
         rolling = np.convolve(counts, np.ones(7) / 7, mode="valid")
