@@ -89,6 +89,13 @@ def _offline_scores(results: Results) -> tuple[RecommenderScore | None, list[Rec
     return model, baselines
 
 
+def _label(score: RecommenderScore) -> str:
+    """How a recommender is named on the page: the model is 'MODEL' (plus its folder name), rules by name."""
+    if score.is_model:
+        return f"MODEL ({Path(score.name).name})" if "/" in score.name else f"MODEL ({score.name})"
+    return score.name
+
+
 def _best_baseline(baselines: list[RecommenderScore]) -> RecommenderScore | None:
     fair = [b for b in baselines if b.ndcg is not None and b.name != "oracle"]
     return max(fair, key=lambda b: b.ndcg.mean) if fair else None  # type: ignore[union-attr]
@@ -229,13 +236,13 @@ def offline(report: HtmlReport, results: Results) -> None:
         rows.sort(key=lambda r: r.ndcg.mean, reverse=True)  # type: ignore[union-attr]
         fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
         colors = ["#d62728" if r.is_model else ("#bbbbbb" if r.name == "oracle" else "#1f77b4") for r in rows]
-        _bar_with_ci(ax, [("MODEL: " if r.is_model else "") + r.name for r in rows], [r.ndcg for r in rows], colors)
+        _bar_with_ci(ax, [_label(r) for r in rows], [r.ndcg for r in rows], colors)
         ax.set_xlabel("NDCG@10 (higher is better)")
         fig.tight_layout()
         report.figure(fig, caption="Red: the model. Blue: simple rules. Grey: 'oracle', the best possible with perfect "
                       "knowledge of each customer's tastes (only a synthetic city has it).")  # fmt: skip
     table = pd.DataFrame(
-        [{"recommender": ("MODEL: " if r.is_model else "") + r.name,
+        [{"recommender": _label(r),
           "NDCG@10": r.ndcg.mean if r.ndcg else None, "hit rate @10": r.hr.mean if r.hr else None} for r in rows]
     )  # fmt: skip
     if not table.empty:
@@ -309,6 +316,7 @@ def segments(report: HtmlReport, results: Results, orders: pd.DataFrame | None) 
                 "baseline": f"{best.name if best else ''}",
             }
         )
+        table["orders"] = table["orders"].round().astype("Int64")
         report.table(table, max_rows=30)
     customers = _segment_rows(model, "customer_type")
     if customers is None:
@@ -321,6 +329,7 @@ def segments(report: HtmlReport, results: Results, orders: pd.DataFrame | None) 
         if base_rows is not None:
             rule = base_rows[["value", "ndcg"]].rename(columns={"value": "customers", "ndcg": "rule NDCG@10"})
             table = table.merge(rule, on="customers", how="left")
+        table["orders"] = table["orders"].round().astype("Int64")
         report.table(table, caption="New customers (no order before) vs returning ones")
         by = customers.set_index("value")["ndcg"]
         if {"new", "returning"} <= set(by.index):
@@ -345,10 +354,14 @@ def abtest(report: HtmlReport, results: Results) -> None:
     keep = [c for c in ("variant", "customers", "conversion", "orders_per_customer", "revenue_per_customer", "aov")
             if c in variants.columns]  # fmt: skip
     if keep:
-        report.table(variants[keep].rename(columns={"conversion": "conversion (share who ordered)",
+        variants = variants[keep].copy()
+        for col in ("conversion",):
+            if col in variants:
+                variants[col] = variants[col].map(lambda v: _pct(v, 1) if isinstance(v, int | float) else "—")
+        report.table(variants.rename(columns={"conversion": "conversion (share who ordered)",
                                                     "revenue_per_customer": "revenue per customer",
                                                     "orders_per_customer": "orders per customer",
-                                                    "aov": "average order value"}))  # fmt: skip
+                                                    "aov": "average order value"}), float_format="{:,.2f}")  # fmt: skip
     comps = pd.DataFrame(ab.get("comparisons") or [])
     if not comps.empty and {"metric", "lift"} <= set(comps.columns):
         comps = comps[comps["lift"].notna()]
@@ -448,8 +461,11 @@ def limitations(report: HtmlReport, results: Results, synthetic: bool) -> None:
 
 
 def glossary(report: HtmlReport) -> None:
+    import html
+
     report.section("Glossary", anchor="glossary")
-    report.table(pd.DataFrame(GLOSSARY, columns=["word", "what it means"]))
+    items = "".join(f"<dt><b>{html.escape(w)}</b></dt><dd>{html.escape(t)}</dd>" for w, t in GLOSSARY)
+    report.raw(f"<dl>{items}</dl>")
 
 
 def build_report(
