@@ -1,7 +1,166 @@
-"""Commands of this workflow step (being written)."""
+"""``foodrec train``: fit the Keras recommender on a store's past and save it as a model directory.
+
+.. code-block:: text
+
+    foodrec train --store runs/demo/store --out runs/demo/model
+    foodrec train --store STORE --out MODEL --until 2026-03-01 --level restaurant --epochs 8 --seed 1
+    foodrec train --store STORE --sanity          # shuffled-target run: must fall to popularity
+
+Without ``--until`` the training cutoff is the one ``foodrec evaluate`` uses by default (the last ~20% of days are
+left for test). The model directory holds ``model.keras``, the features' state, ``manifest.json`` (versions, data
+fingerprint, cutoff, validation metrics) and ``training_report.html``; ``train.json`` repeats the facts for
+machines. An interrupted run resumes where it stopped (``MODEL.work/`` keeps the search and epoch backups).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
 
 import typer
 
+from foodrec.errors import InputError
+
+
+def data_fingerprint(orders: Any) -> str:
+    """A short hash of the training orders (ids, customers, times, targets): same data, same fingerprint."""
+    import pandas as pd
+
+    cols = [c for c in ("order_id", "customer_id", "ordered_at", "area", "restaurant_id", "item_id") if c in orders]
+    hashed = pd.util.hash_pandas_object(orders[cols], index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
+
+
+def _versions() -> dict[str, str]:
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from foodrec import __version__
+
+    return {"foodrec": __version__, "keras": keras.__version__, "tensorflow": tf.__version__, "numpy": np.__version__,
+            "python": sys.version.split()[0], "keras_backend": keras.backend.backend()}
+
+
+def run_train(store_dir: Path, out: Path | None, until: str | None = None, level: str | None = None,
+              sanity: bool = False, epochs: int | None = None, seed: int = 0, search: bool = True,
+              progress: Any = None, **settings: Any) -> dict[str, Any]:
+    """The whole ``foodrec train`` as a function (demo and benchmarks call it); returns ``train.json``'s content."""
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from foodrec.data.orderlog import to_utc_timestamp
+    from foodrec.data.store import Store
+    from foodrec.evaluation.split import default_cutoff
+    from foodrec.recommenders.keras.recommender import KerasRecommender
+    from foodrec.recommenders.keras.sanity import popularity_ndcg, sanity_verdict
+    from foodrec.recommenders.keras.training import TrainConfig
+    from foodrec.recommenders.keras.training_report import write_training_report
+
+    if epochs is not None and epochs < 1:
+        raise InputError(f"--epochs must be at least 1, got {epochs}")
+    store = Store.open(store_dir)
+    full = store.order_log()
+    cutoff = to_utc_timestamp(until) if until is not None else default_cutoff(full)
+    log = full.before(cutoff)
+    if log.orders.empty:
+        raise InputError(f"no orders before the cutoff {cutoff.isoformat()}: nothing to train on")
+    level = log.resolve_level(level)
+    cfg = TrainConfig(seed=seed, sanity=sanity, search=search and not sanity, **settings)
+    if epochs is not None:
+        cfg.epochs = epochs
+    work = None
+    if out is not None:
+        work = out.with_name(f"{out.name}.work{'-sanity' if sanity else ''}")
+        work.mkdir(parents=True, exist_ok=True)
+    rec = KerasRecommender(level=level, config=cfg, work_dir=work, progress=progress)
+    rec.fit(log)
+    outcome = rec.outcome
+    pop = popularity_ndcg(outcome)
+    info = {"level": level, "cutoff": cutoff.isoformat(), "orders": outcome.prep.n_orders,
+            "data_fingerprint": data_fingerprint(log.orders), "params": outcome.params,
+            "validation": {k: v for k, v in outcome.validation.items() if k != "cutoff_days"},
+            "popularity_val_ndcg10": pop, "train_seconds": round(outcome.seconds, 1), "search": outcome.search,
+            "seed": seed, "sanity": sanity}
+    result: dict[str, Any] = {**info, "versions": _versions()}
+    if sanity:
+        passed, message = sanity_verdict(outcome.validation["val_ndcg10"], pop)
+        result.update(sanity_passed=passed, message=message)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            write_training_report(out / "sanity_report.html", outcome.curves, info, pop,
+                                  title="Sanity run: shuffled targets")
+            (out / "sanity.json").write_text(json.dumps(result, indent=2, default=str))
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+        return result
+    assert out is not None
+    manifest_extra = {
+        "cutoff": cutoff.isoformat(),
+        "data_fingerprint": info["data_fingerprint"],
+        "versions": result["versions"],
+        "metrics": {"val_ndcg@10": outcome.validation["val_ndcg10"], "popularity_val_ndcg@10": pop},
+        "validation": info["validation"],
+        "curves": outcome.curves,
+    }
+    rec.save(out, extra=manifest_extra)
+    label, text = write_training_report(out / "training_report.html", outcome.curves, info, pop)
+    result.update(verdict=label, verdict_text=text, model=str(out))
+    (out / "train.json").write_text(json.dumps(result, indent=2, default=str))
+    if work is not None:
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
 
 def register(app: typer.Typer) -> None:
-    """Add this step's commands to the foodrec CLI."""
+    """Add ``foodrec train`` to the CLI."""
+
+    @app.command("train")
+    def train_command(
+        store: Path = typer.Option(..., "--store", help="Store directory written by `foodrec ingest`."),
+        out: Path | None = typer.Option(None, "--out", help="Model directory to write (required unless --sanity)."),
+        until: str | None = typer.Option(None, "--until", help="Training cutoff (ISO 8601); default: leave the "
+                                         "last ~20% of days for test, like `foodrec evaluate`."),
+        level: str | None = typer.Option(None, "--level", help="dish or restaurant (default: dish when the log has "
+                                         "item ids)."),
+        sanity: bool = typer.Option(False, "--sanity", help="Train on shuffled targets: must fall to popularity."),
+        epochs: int | None = typer.Option(None, "--epochs", help="Maximum epochs of the final training."),
+        seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same data: same model)."),
+        no_search: bool = typer.Option(False, "--no-search", help="Skip the capacity x learning-rate search."),
+    ) -> int:
+        """Train the Keras recommender on the store's past; writes MODEL_DIR and its training report."""
+        if out is None and not sanity:
+            raise InputError("--out MODEL_DIR is required (only --sanity runs without it)")
+        if out is not None and out.exists() and not out.is_dir():
+            raise InputError(f"--out {str(out)!r} exists and is not a directory")
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        console = Console(stderr=True)
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      TimeElapsedColumn(), console=console, transient=False) as bar:
+            task = bar.add_task("loading the store", total=None)
+
+            def progress(label: str, done: int, total: int) -> None:
+                if total:
+                    bar.update(task, description=label, completed=done, total=total)
+                else:
+                    bar.console.print(f"  {label}")
+
+            result = run_train(store, out, until=until, level=level, sanity=sanity, epochs=epochs, seed=seed,
+                               search=not no_search, progress=progress)
+        if sanity:
+            if result["sanity_passed"]:
+                typer.echo(result["message"])
+                return 0
+            print(result["message"], file=sys.stderr)
+            return 1
+        val = result["validation"]
+        typer.echo(f"model saved to {out} (level {result['level']}, cutoff {result['cutoff']}): validation NDCG@10 "
+                   f"{val['val_ndcg10']:.4f} vs popularity {result['popularity_val_ndcg10']:.4f}; "
+                   f"verdict: {result['verdict']}; report {out / 'training_report.html'}")
+        return 0

@@ -157,8 +157,9 @@ def _callbacks_module(progress: Callable[[str, int, int], None] | None):
     class Curves(keras.callbacks.Callback):
         """Adds ``ndcg10`` (train sample) and ``val_ndcg10`` to the epoch logs and keeps every epoch's logs."""
 
-        def __init__(self, train_build, train_ex, val_build, val_ex, store: Path | None):
+        def __init__(self, train_build, train_ex, val_build, val_ex, store: Path | None, verbose_epochs: bool):
             super().__init__()
+            self.verbose_epochs = verbose_epochs
             self.args = (train_build, train_ex, val_build, val_ex)
             self.store = store
             self.rows: list[dict] = []
@@ -177,8 +178,10 @@ def _callbacks_module(progress: Callable[[str, int, int], None] | None):
             self.rows.append({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}})
             if self.store is not None:
                 self.store.write_text(json.dumps(self.rows))
-            if progress is not None:
-                progress(f"epoch {epoch + 1}: val NDCG@10 {logs['val_ndcg10']:.4f}", 0, 0)
+            if progress is not None and self.verbose_epochs:
+                progress(f"epoch {epoch + 1}: loss {logs.get('loss', float('nan')):.4f}, val loss "
+                         f"{logs.get('val_loss', float('nan')):.4f}, NDCG@10 train {logs['ndcg10']:.4f}, "
+                         f"validation {logs['val_ndcg10']:.4f}", 0, 0)
 
     class Progress(keras.callbacks.Callback):
         def __init__(self, label: str, total: int):
@@ -223,11 +226,12 @@ def train_one(prep: Prepared, cfg: TrainConfig, params: dict, train_ex: Examples
     model = FoodrecRanker(len(space.customers), len(space.areas), len(space.items), len(space.restaurants),
                           dim=params["dim"], hidden=params["hidden"], dropout=cfg.dropout, l2=cfg.l2, dish=space.dish)
     model.compile(optimizer=keras.optimizers.Adam(params["lr"]), loss=softmax_loss)
+    model(val_build.build(val_sample.take(np.arange(min(2, len(val_sample)))))[0])  # build the weights
     batches = _dataset_cls()(train_build, train_ex, cfg.batch_size, cfg.seed, shuffle=True)
     val_batches = _dataset_cls()(val_build, val_sample, cfg.batch_size, cfg.seed, shuffle=False)
     Curves, Progress = _callbacks_module(progress)
-    curves = Curves(train_build, train_sample, val_build, val_sample,
-                    backup_dir / "curves.json" if backup_dir is not None else None)
+    store = backup_dir / "curves.json" if backup_dir is not None else None
+    curves = Curves(train_build, train_sample, val_build, val_sample, store, verbose_epochs=label == "final training")
     callbacks = [curves, keras.callbacks.EarlyStopping(monitor="val_ndcg10", mode="max", patience=cfg.patience,
                                                        restore_best_weights=True),
                  Progress(label, epochs * len(batches))]
@@ -315,6 +319,9 @@ def train(log: OrderLog, level: str, cfg: TrainConfig, work_dir: Path | None = N
                                 label=f"search dim={p['dim']} lr={p['lr']:g} fold {j + 1}/{len(fold_list)}")
                 scores.append(res.best_val_ndcg)
             search_rows.append({"params": p, "val_ndcg10": float(np.mean(scores)), "folds": scores})
+            if progress:
+                progress(f"search dim={p['dim']} lr={p['lr']:g}: validation NDCG@10 {np.mean(scores):.4f} "
+                         f"({len(scores)} fold{'s' if len(scores) > 1 else ''})", 0, 0)
             if state is not None:
                 state.write_text(json.dumps(search_rows))
         params = max(search_rows, key=lambda r: r["val_ndcg10"])["params"]
@@ -329,7 +336,8 @@ def train(log: OrderLog, level: str, cfg: TrainConfig, work_dir: Path | None = N
     final = train_one(prep, cfg, params, tr, va, cut, cfg.epochs,
                       backup_dir=work_dir / "final" if work_dir is not None else None, progress=progress,
                       label="final training")
-    validation = {"cutoff": pd.Timestamp(cut * 86400, unit="s", tz="UTC").isoformat(), "val_ndcg10":
+    validation = {"cutoff": pd.Timestamp(cut * 86400, unit="s", tz="UTC").isoformat(), "cutoff_days": cut,
+                  "val_ndcg10":
                   final.best_val_ndcg, "best_epoch": final.best_epoch, "n_train_examples": len(tr),
                   "n_validation_examples": len(va)}
     return TrainOutcome(final.model, prep, cfg, params, final.curves, search_rows, validation,

@@ -1,0 +1,90 @@
+"""The training report: loss and NDCG@10 curves (train vs validation) and a plain verdict.
+
+Verdict rules (on validation NDCG@10 per epoch, the metric model selection uses):
+
+* **overfitting from epoch N** - validation NDCG peaked at epoch N, then fell by more than 1% while the training
+  NDCG kept rising (the weights of epoch N are the ones kept);
+* **underfitting** - the model is no better than popularity on validation, or it was still improving by more than
+  1% per epoch when the epoch budget ran out (train longer or give it more capacity);
+* **fine** otherwise.
+
+>>> rows = [{"epoch": e, "ndcg10": 0.3 + 0.05 * e, "val_ndcg10": v, "loss": 1.0, "val_loss": 1.0}
+...         for e, v in [(1, 0.30), (2, 0.34), (3, 0.33), (4, 0.31)]]
+>>> verdict(rows)[0]
+'overfitting from epoch 2'
+>>> verdict(rows[:2], popularity_ndcg=0.2)[0]
+'underfitting'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from foodrec.reports.html import HtmlReport
+
+
+def verdict(curves: list[dict], popularity_ndcg: float | None = None) -> tuple[str, str]:
+    """``(label, explanation)`` from per-epoch rows with ``ndcg10`` and ``val_ndcg10``."""
+    if not curves:
+        return "no epochs", "No epoch finished, so there is nothing to judge."
+    val = [r["val_ndcg10"] for r in curves]
+    train = [r["ndcg10"] for r in curves]
+    best_i = max(range(len(val)), key=val.__getitem__)
+    best = val[best_i]
+    if popularity_ndcg is not None and best <= popularity_ndcg * 1.01:
+        return "underfitting", (f"Validation NDCG@10 {best:.4f} is no better than popularity ({popularity_ndcg:.4f}): "
+                                "the model has not learned anything beyond what is popular.")
+    if best_i < len(val) - 1 and val[-1] < best * 0.99 and train[-1] > train[best_i]:
+        return f"overfitting from epoch {curves[best_i]['epoch']}", (
+            f"Validation NDCG@10 peaked at {best:.4f} in epoch {curves[best_i]['epoch']} and then fell to {val[-1]:.4f}"
+            f" while training NDCG@10 kept rising; the weights of epoch {curves[best_i]['epoch']} are kept.")
+    if best_i == len(val) - 1 and len(val) >= 2 and val[-1] > val[-2] * 1.01:
+        return "underfitting", (f"Validation NDCG@10 was still rising ({val[-2]:.4f} -> {val[-1]:.4f}) when training "
+                                "stopped: more epochs or more capacity would likely help.")
+    return "fine", (f"Validation NDCG@10 reached {best:.4f} in epoch {curves[best_i]['epoch']} and stopped improving "
+                    "without a sign of overfitting.")
+
+
+def write_training_report(path: Path, curves: list[dict], info: dict, popularity_ndcg: float | None = None,
+                          title: str = "Training report") -> tuple[str, str]:
+    """Write the HTML report; returns the verdict."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    label, text = verdict(curves, popularity_ndcg)
+    report = HtmlReport(title, subtitle=f"level {info.get('level', '?')}, training cutoff {info.get('cutoff', '?')}")
+    report.section("Verdict", "")
+    report.note(f"{label}: {text}", kind="good" if label == "fine" else "warn")
+    frame = pd.DataFrame(curves)
+    if not frame.empty:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+        for ax, (metric, name) in zip(axes, [("loss", "loss (softmax cross-entropy)"), ("ndcg10", "NDCG@10")],
+                                      strict=True):
+            ax.plot(frame["epoch"], frame[metric], marker="o", label="train")
+            if f"val_{metric}" in frame:
+                ax.plot(frame["epoch"], frame[f"val_{metric}"], marker="o", label="validation")
+            if metric == "ndcg10" and popularity_ndcg is not None:
+                ax.axhline(popularity_ndcg, color="grey", linestyle="--", label="popularity (validation)")
+            ax.set_xlabel("epoch")
+            ax.set_title(name)
+            ax.legend()
+        report.section("Curves", "Training NDCG@10 is measured on a sample of training orders with the same "
+                       "candidates as serving; validation orders only see features from before the validation cutoff.")
+        report.figure(fig, caption="Loss and NDCG@10 per epoch, train vs validation")
+        report.table(frame, caption="Per-epoch values")
+    search = info.get("search") or []
+    if search:
+        rows = [{**r["params"], "val_ndcg10": r["val_ndcg10"], "folds": len(r.get("folds", []))} for r in search]
+        report.section("Capacity x learning-rate search", "Scored on validation only (time-blocked folds for "
+                       "logs under 50k orders); the best setting is trained again as the final model.")
+        report.table(pd.DataFrame(rows), float_format="{:,.4g}")
+    facts = {k: v for k, v in info.items() if k not in ("search",) and not isinstance(v, dict | list)}
+    facts.update({f"validation.{k}": v for k, v in (info.get("validation") or {}).items()})
+    report.section("Run")
+    report.table(pd.DataFrame({"setting": list(facts), "value": [str(v) for v in facts.values()]}))
+    report.write(path)
+    return label, text
