@@ -43,11 +43,11 @@ def test_abtest_on_sqlite_writes_json_and_html_and_rolls_out(sqlite_events, tmp_
 
 
 def test_abtest_uses_store_pre_period_for_cuped(tmp_path, capsys):
-    events, pre = synthetic_events(3000, lift=0.0, seed=22, with_pre_spend=True)
+    events, pre = synthetic_events(3000, lift=0.0, seed=22, with_pre_period=True)
     events.to_csv(tmp_path / "ev.csv", index=False)
     store = Store.create(tmp_path / "store")
     start = events["occurred_at"].min()
-    pre = pre[pre > 0]
+    pre = pre.loc[pre["spend"] > 0, "spend"]
     store.write_orders_part(pd.DataFrame({
         "order_id": [f"p{i}" for i in range(len(pre))], "customer_id": pre.index.astype(str),
         "ordered_at": start - pd.Timedelta(days=3), "area": "a1", "restaurant_id": "r1", "order_total": pre.to_numpy(),
@@ -57,7 +57,7 @@ def test_abtest_uses_store_pre_period_for_cuped(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["cuped"]["available"] and data["cuped"]["customers_with_history"] == len(pre)
-    assert any(c["metric"] == "revenue_per_customer_cuped" for c in data["comparisons"])
+    assert {"revenue_per_customer_cuped", "orders_per_customer_cuped"} <= {c["metric"] for c in data["comparisons"]}
 
 
 @pytest.mark.parametrize(

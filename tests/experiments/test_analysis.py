@@ -103,15 +103,18 @@ def test_srm_flags_a_broken_split_and_accepts_a_planned_uneven_one():
         srm_check({"control": 10, "model": 10}, {"control": 0.5, "other": 0.5})
 
 
-def test_analyze_finds_a_true_lift_and_cuped_narrows_the_revenue_ci():
-    events, pre = synthetic_events(20000, lift=0.15, seed=4, with_pre_spend=True)
-    res = analyze(events, control="control", pre_spend=pre, n_boot=200)
+def test_analyze_finds_a_true_lift_and_cuped_narrows_the_cis():
+    events, pre = synthetic_events(20000, lift=0.15, seed=4, with_pre_period=True)
+    res = analyze(events, control="control", pre_period=pre, n_boot=200)
     conv = res.comparison("treatment", "conversion")
     assert conv["significant"] and conv["lift_low"] < 0.15 < conv["lift_high"]
-    raw = res.comparison("treatment", "revenue_per_customer")
-    cup = res.comparison("treatment", "revenue_per_customer_cuped")
-    assert cup["diff_high"] - cup["diff_low"] < raw["diff_high"] - raw["diff_low"]
-    assert res.cuped["available"] and 0 < res.cuped["variance_reduction"] < 1
+    for metric in ("revenue_per_customer", "orders_per_customer"):
+        raw = res.comparison("treatment", metric)
+        cup = res.comparison("treatment", f"{metric}_cuped")
+        assert cup["diff_high"] - cup["diff_low"] < raw["diff_high"] - raw["diff_low"]
+        assert cup["diff_low"] < raw["diff"] < cup["diff_high"]
+        assert 0 < res.cuped[metric]["variance_reduction"] < 1
+    assert res.cuped["available"]
     assert res.srm["ok"]
     assert set(res.guardrails["guardrail"]) == {"average order value"}
 

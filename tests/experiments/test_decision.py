@@ -32,17 +32,18 @@ def test_sizing_bad_inputs_raise_input_errors(p, mde):
     assert n > 0
 
 
-def test_decision_rolls_out_a_clear_winner():
-    res = analyze(synthetic_events(20000, lift=0.15, seed=11), n_boot=0)
+@pytest.mark.parametrize("primary", ["conversion", "orders_per_customer"])
+def test_decision_rolls_out_a_clear_winner(primary):
+    res = analyze(synthetic_events(20000, lift=0.15, seed=11), n_boot=0, primary=primary)
     d = decide(res, mde=0.05)
     assert d.action == ROLL_OUT and d.variant == "treatment"
-    assert any("raises conversion" in r for r in d.reasons)
+    assert f"raises {primary.replace('_', ' ')}" in d.reasons[0]
 
 
 def test_decision_stops_a_clear_loser():
     d = decide(analyze(synthetic_events(20000, lift=-0.15, seed=12), n_boot=0), mde=0.05)
     assert d.action == STOP and d.variant is None
-    assert "lowers conversion" in d.reasons[0]
+    assert "lowers orders per customer" in d.reasons[0]
 
 
 def test_decision_keeps_running_an_underpowered_test_and_says_how_many_more():
@@ -55,7 +56,7 @@ def test_decision_keeps_running_an_underpowered_test_and_says_how_many_more():
 
 
 def test_decision_stops_a_well_powered_null_and_on_sample_ratio_mismatch():
-    res = analyze(synthetic_events(8000, lift=0.0, seed=14), n_boot=0)
+    res = analyze(synthetic_events(8000, lift=0.0, seed=14), n_boot=0, primary="conversion")
     d = decide(res, mde=0.25)  # 8000 customers are plenty for a 25% lift
     if res.comparison("treatment", "conversion")["significant"]:  # 5% chance by construction; seed fixed
         pytest.fail("seed 14 was chosen to give a null result")
@@ -66,8 +67,10 @@ def test_decision_stops_a_well_powered_null_and_on_sample_ratio_mismatch():
     assert d.action == STOP and "sample-ratio mismatch" in d.reasons[0]
 
 
-def test_revenue_as_primary_uses_cuped_to_need_fewer_customers():
-    events, pre = synthetic_events(4000, lift=0.0, seed=16, with_pre_spend=True)
-    plain = decide(analyze(events, primary="revenue_per_customer", n_boot=0), mde=0.05)
-    cuped = decide(analyze(events, primary="revenue_per_customer", pre_spend=pre, n_boot=0), mde=0.05)
+@pytest.mark.parametrize("primary", ["revenue_per_customer", "orders_per_customer"])
+def test_cuped_on_the_primary_metric_needs_fewer_customers(primary):
+    events, pre = synthetic_events(4000, lift=0.0, seed=16, with_pre_period=True)
+    plain = decide(analyze(events, primary=primary, n_boot=0), mde=0.05)
+    cuped = decide(analyze(events, primary=primary, pre_period=pre, n_boot=0), mde=0.05)
     assert cuped.required_per_arm < plain.required_per_arm
+    assert cuped.power_detail.get("cuped") and "(CUPED)" in cuped.reasons[0]

@@ -40,7 +40,9 @@ METRICS: dict[str, tuple[str, str]] = {
     "orders_per_customer": ("orders per exposed customer", "mean"),
     "revenue_per_customer": ("revenue per exposed customer", "mean"),
 }
-PRIMARY_CHOICES = ("conversion", "revenue_per_customer", "orders_per_customer")
+PRIMARY_CHOICES = ("orders_per_customer", "conversion", "revenue_per_customer")
+# metric -> (per-customer column, pre-period covariate) for CUPED
+CUPED_COVARIATES = {"orders_per_customer": ("orders", "pre_orders"), "revenue_per_customer": ("revenue", "pre_spend")}
 
 
 # -- reading events ---------------------------------------------------------------------------
@@ -67,10 +69,11 @@ def normalise_events(events: pd.DataFrame) -> pd.DataFrame:
     return ev.reset_index(drop=True)
 
 
-def customer_outcomes(events: pd.DataFrame, pre_spend: pd.Series | None = None) -> pd.DataFrame:
+def customer_outcomes(events: pd.DataFrame, pre_period: pd.Series | pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per exposed customer: variant, first exposure, impressions, clicks, orders, revenue, converted.
 
-    ``pre_spend`` (customer_id -> spend before the experiment) adds a ``pre_spend`` column (0 for new customers).
+    ``pre_period`` (indexed by customer id: a Series of spend, or a frame with ``spend`` and ``orders`` before
+    the experiment) adds ``pre_spend`` / ``pre_orders`` columns (0 for customers without history).
     """
     ev = normalise_events(events)
     imp = ev[ev["type"] == "impression"].sort_values(["occurred_at", "event_id"], na_position="last")
@@ -95,10 +98,13 @@ def customer_outcomes(events: pd.DataFrame, pre_spend: pd.Series | None = None) 
     out["orders"] = orders.groupby("customer_id").size().reindex(out.index, fill_value=0).astype(int)
     out["revenue"] = orders.groupby("customer_id")["order_value"].sum().reindex(out.index, fill_value=0.0)
     out["converted"] = (out["orders"] > 0).astype(int)
-    if pre_spend is not None:
-        spend = pd.Series(pre_spend, dtype="float64")
-        spend.index = spend.index.astype(str)
-        out["pre_spend"] = spend.reindex(out.index).fillna(0.0).to_numpy()
+    if pre_period is not None:
+        pre = pre_period.to_frame("spend") if isinstance(pre_period, pd.Series) else pre_period
+        pre = pre.set_axis(pre.index.astype(str), axis=0)
+        for col in ("spend", "orders"):
+            if col in pre.columns:
+                values = pd.to_numeric(pre[col], errors="coerce").astype("float64")
+                out[f"pre_{col}"] = values.reindex(out.index).fillna(0.0).to_numpy()
     out.index.name = "customer_id"
     return out.reset_index()
 
@@ -293,24 +299,25 @@ def analyze(
     events: pd.DataFrame,
     control: str | None = None,
     alpha: float = 0.05,
-    pre_spend: pd.Series | None = None,
+    pre_period: pd.Series | pd.DataFrame | None = None,
     n_boot: int = 2000,
     seed: int = 0,
     expected_split: dict[str, float] | None = None,
-    primary: str = "conversion",
+    primary: str = "orders_per_customer",
     aov_margin: float = 0.05,
     latency_margin: float = 0.20,
 ) -> AbResult:
     """Analyse an events frame: every treatment variant against ``control``.
 
     ``alpha`` is split over the treatments (Bonferroni) when there are several. ``aov_margin`` and
-    ``latency_margin`` are the relative deteriorations a guardrail tolerates.
+    ``latency_margin`` are the relative deteriorations a guardrail tolerates. With ``pre_period`` (see
+    :func:`customer_outcomes`) revenue and orders also get a CUPED-adjusted test (``<metric>_cuped`` rows).
     """
     if not 0 < alpha < 1:
         raise InputError(f"--alpha must be between 0 and 1, got {alpha}")
     if primary not in PRIMARY_CHOICES:
         raise InputError(f"--primary must be one of {', '.join(PRIMARY_CHOICES)}, got {primary!r}")
-    customers = customer_outcomes(events, pre_spend)
+    customers = customer_outcomes(events, pre_period)
     names = sorted(customers["variant"].unique())
     if len(names) < 2:
         raise InputError(f"events: need at least two variants to compare, found {', '.join(names) or 'none'}")
@@ -330,14 +337,18 @@ def analyze(
     variants = variant_summary(customers)
     ctl = customers[customers["variant"] == control]
     cuped_info: dict[str, Any] = {"available": False}
-    adjusted = None
-    if "pre_spend" in customers.columns and customers["pre_spend"].var() > 0:
-        adj, theta, rho2 = cuped_adjust(customers["revenue"].to_numpy(), customers["pre_spend"].to_numpy())
-        adjusted = pd.Series(adj, index=customers.index)
-        cuped_info = {"available": True, "theta": theta, "variance_reduction": rho2,
-                      "customers_with_history": int((customers["pre_spend"] > 0).sum())}  # fmt: skip
-    elif pre_spend is not None:
-        notes.append("CUPED skipped: no exposed customer has pre-period spend.")
+    adjusted: dict[str, pd.Series] = {}
+    for metric, (col, cov) in CUPED_COVARIATES.items():
+        if cov in customers.columns and customers[cov].var() > 0:
+            adj, theta, rho2 = cuped_adjust(customers[col].to_numpy(), customers[cov].to_numpy())
+            adjusted[metric] = pd.Series(adj, index=customers.index)
+            cuped_info[metric] = {"covariate": cov, "theta": theta, "variance_reduction": rho2}
+    if adjusted:
+        cov_cols = [c for c in ("pre_spend", "pre_orders") if c in customers.columns]
+        cuped_info["available"] = True
+        cuped_info["customers_with_history"] = int((customers[cov_cols] > 0).any(axis=1).sum())
+    elif pre_period is not None:
+        notes.append("CUPED skipped: no exposed customer has pre-period orders.")
 
     rows: list[dict[str, Any]] = []
     guards: list[dict[str, Any]] = []
@@ -354,15 +365,16 @@ def analyze(
             boot = bootstrap_mean_diff(tr["revenue"].to_numpy(), ctl["revenue"].to_numpy(), n_boot, a, seed)
             rev.update({f"boot_{k}": v for k, v in boot.items()})
         rows.append({"treatment": trt, "metric": "revenue_per_customer", **rev})
-        if adjusted is not None:
-            cup = welch_test(adjusted[tr.index].to_numpy(), adjusted[ctl.index].to_numpy(), a, "Welch t-test (CUPED)")
-            # the adjusted means equal the raw means in expectation; report the lift relative to raw control
-            base = rev["control_value"]
+        for metric, adj in adjusted.items():
+            raw = next(r for r in rows if r["treatment"] == trt and r["metric"] == metric)
+            cup = welch_test(adj[tr.index].to_numpy(), adj[ctl.index].to_numpy(), a, "Welch t-test (CUPED)")
+            # the adjusted means equal the raw means in expectation; express the lift relative to raw control
+            base = raw["control_value"]
             cup["control_value"], cup["treatment_value"] = base, base + cup["diff"]
             if base > 0:
                 for key in ("", "_low", "_high"):
                     cup[f"lift{key}"] = cup[f"diff{key}"] / base
-            rows.append({"treatment": trt, "metric": "revenue_per_customer_cuped", **cup})
+            rows.append({"treatment": trt, "metric": f"{metric}_cuped", **cup})
         guards.append(_aov_guardrail(tr, ctl, trt, a, aov_margin))
         guards.extend(_event_guardrails(events, control, trt, a, latency_margin))
 
@@ -435,12 +447,12 @@ def synthetic_events(
     seed: int = 0,
     variants: tuple[str, str] = ("control", "treatment"),
     split: float = 0.5,
-    with_pre_spend: bool = False,
+    with_pre_period: bool = False,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.Series]:
     """Events of a simulated experiment: heterogeneous customers, ``lift`` relative on conversion.
 
     Customers have a propensity (Beta) that drives both pre-period spend and conversion, so CUPED has
-    something to remove. With ``with_pre_spend`` returns ``(events, pre_spend)``.
+    something to remove. With ``with_pre_period`` returns ``(events, pre_period)`` (columns spend, orders).
     """
     rng = np.random.default_rng(seed)
     ids = np.array([f"c{i}" for i in range(n_customers)], dtype=object)
@@ -448,7 +460,8 @@ def synthetic_events(
     strength = 2.0
     prop = rng.beta(base_conversion * strength, (1 - base_conversion) * strength, n_customers)
     p = np.clip(prop * np.where(arm == 1, 1 + lift, 1.0), 0, 1)
-    pre = rng.poisson(prop * 4) * rng.lognormal(3.2, 0.4, n_customers)
+    pre_orders = rng.poisson(prop * 4)
+    pre = pre_orders * rng.lognormal(3.2, 0.4, n_customers)
     n_orders = np.where(rng.random(n_customers) < p, 1 + rng.poisson(prop * 0.8), 0)
     t0 = pd.Timestamp("2026-03-01T11:00Z")
     exposure = t0 + pd.to_timedelta(rng.integers(0, 14 * 86400, n_customers), unit="s")
@@ -465,6 +478,6 @@ def synthetic_events(
             "variant": names[who], "occurred_at": exposure[who] + pd.Timedelta(minutes=5), "order_value": values,
         }))  # fmt: skip
     events = pd.concat(frames, ignore_index=True)
-    if with_pre_spend:
-        return events, pd.Series(pre, index=ids)
+    if with_pre_period:
+        return events, pd.DataFrame({"spend": pre, "orders": pre_orders}, index=ids)
     return events

@@ -53,8 +53,8 @@ def read_events(url_or_path: str) -> Any:
         store.close()
 
 
-def pre_period_spend(store_dir: str, before: Any, days: int = 28) -> Any:
-    """Spend per customer in the ``days`` before ``before`` (the experiment's start), from a foodrec store.
+def pre_period(store_dir: str, before: Any, days: int = 28) -> Any:
+    """Spend and orders per customer in the ``days`` before ``before`` (the experiment's start), from a store.
 
     An order's value is its ``order_total`` (once per order), else the sum of ``unit_price * quantity``.
     """
@@ -67,7 +67,7 @@ def pre_period_spend(store_dir: str, before: Any, days: int = 28) -> Any:
     orders = store.orders(until=end)
     orders = orders[orders["ordered_at"] >= end - pd.Timedelta(days=days)]
     if orders.empty:
-        return pd.Series(dtype="float64")
+        return pd.DataFrame({"spend": pd.Series(dtype="float64"), "orders": pd.Series(dtype="float64")})
     if "order_total" in orders.columns and orders["order_total"].notna().any():
         per_order = orders.groupby("order_id").agg(customer_id=("customer_id", "first"), value=("order_total", "first"))
     elif "unit_price" in orders.columns:
@@ -76,9 +76,9 @@ def pre_period_spend(store_dir: str, before: Any, days: int = 28) -> Any:
         per_order = orders.groupby("order_id").agg(customer_id=("customer_id", "first"), value=("value", "sum"))
     else:
         per_order = orders.groupby("order_id").agg(customer_id=("customer_id", "first")).assign(value=1.0)
-    spend = per_order.groupby("customer_id")["value"].sum().astype("float64")
-    spend.index = spend.index.astype(str)
-    return spend
+    per_customer = per_order.groupby("customer_id")["value"].agg(spend="sum", orders="size").astype("float64")
+    per_customer.index = per_customer.index.astype(str)
+    return per_customer
 
 
 def _parse_split(text: str | None) -> dict[str, float] | None:
@@ -166,10 +166,10 @@ def register(app: typer.Typer) -> None:
         control: str = typer.Option(None, "--control", help="Control variant (default: 'control' if present)."),
         mde: float = typer.Option(0.05, "--mde", help="Minimum detectable effect, relative (0.05 = 5% lift)."),
         alpha: float = typer.Option(0.05, "--alpha", help="Significance level (split over treatments when several)."),
-        power: float = typer.Option(0.8, "--power", help="Power wanted at the MDE for the sample-size calculation."),
-        primary: str = typer.Option("conversion", help="conversion, revenue_per_customer or orders_per_customer."),
+        power: float = typer.Option(0.8, "--power", help="Power wanted at the MDE (sample size)."),
+        primary: str = typer.Option("orders_per_customer", help="orders_per_customer|conversion|revenue_per_customer"),
         store: str = typer.Option(None, "--store", help="foodrec store: pre-period spend for CUPED."),
-        pre_days: int = typer.Option(28, "--pre-days", help="Days before the test that count as pre-period for CUPED."),
+        pre_days: int = typer.Option(28, "--pre-days", help="Days before the test used for CUPED."),
         split: str = typer.Option(None, "--split", help="Planned split for the SRM check: control=0.5,model=0.5."),
         n_boot: int = typer.Option(2000, "--n-boot", help="Bootstrap resamples for the revenue CI (0 turns it off)."),
         seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
@@ -195,14 +195,14 @@ def register(app: typer.Typer) -> None:
             ev = normalise_events(frame)
             start = ev.loc[ev["type"] == "impression", "occurred_at"].min()
             if start == start:  # not NaT
-                pre = pre_period_spend(store, start, pre_days)
+                pre = pre_period(store, start, pre_days)
         truth_data = None
         if truth:
             try:
                 truth_data = json.loads(Path(truth).read_text())
             except (OSError, ValueError) as err:
                 raise InputError(f"--truth {truth!r}: {err}") from err
-        result = analyze(frame, control=control, alpha=alpha, pre_spend=pre, n_boot=n_boot, seed=seed,
+        result = analyze(frame, control=control, alpha=alpha, pre_period=pre, n_boot=n_boot, seed=seed,
                          expected_split=_parse_split(split), primary=primary)  # fmt: skip
         decision = decide(result, mde=mde, power=power)
         _print_result(result, decision)

@@ -11,7 +11,7 @@ Rules, in order (the first that applies wins):
 6. not significant with enough customers → **stop**: no effect as large as the MDE, keep control
 
 >>> from foodrec.experiments.analysis import analyze, synthetic_events
->>> d = decide(analyze(synthetic_events(3000, lift=0.0, seed=2), n_boot=0), mde=0.05)
+>>> d = decide(analyze(synthetic_events(3000, lift=0.0, seed=2), n_boot=0), mde=0.05)   # orders per customer
 >>> d.action, d.more_customers > 0
 ('keep running', True)
 """
@@ -63,9 +63,9 @@ def plan(result: AbResult, mde: float, power: float = 0.8) -> dict[str, Any]:
             col = "revenue" if result.primary == "revenue_per_customer" else "orders"
             y = cust.loc[cust["variant"] == result.control, col]
             mean, sd = float(y.mean()), float(y.std(ddof=1))
-            if col == "revenue" and result.cuped.get("available"):
+            if result.primary in result.cuped:
                 # CUPED shrinks the variance by rho²: the test needs that many fewer customers
-                sd *= math.sqrt(max(1 - result.cuped["variance_reduction"], 1e-6))
+                sd *= math.sqrt(max(1 - result.cuped[result.primary]["variance_reduction"], 1e-6))
                 info["cuped"] = True
             info.update(baseline=mean, sd=sd)
             info["required_per_arm"] = sample_size_mean(mean, sd, mde, a, power)
@@ -101,7 +101,9 @@ def decide(result: AbResult, mde: float = 0.05, power: float = 0.8) -> Decision:
         return Decision(STOP, None, [*why, "keep control"], **common)
 
     metric = result.primary
-    label = metric.replace("_", " ")
+    if (result.comparisons["metric"] == f"{metric}_cuped").any():
+        metric = f"{metric}_cuped"  # the same comparison with less noise
+    label = metric.replace("_cuped", " (CUPED)").replace("_", " ")
     comps = result.comparisons[result.comparisons["metric"] == metric]
     worse = comps[comps["significant"] & (comps["diff"] < 0)]
     better = comps[comps["significant"] & (comps["diff"] > 0)]
@@ -144,14 +146,15 @@ def decide(result: AbResult, mde: float = 0.05, power: float = 0.8) -> Decision:
 
 def _secondary(result: AbResult, treatment: str) -> list[str]:
     out = []
-    for metric in ("revenue_per_customer_cuped", "revenue_per_customer", "conversion"):
+    for metric in ("conversion", "orders_per_customer", "revenue_per_customer"):
         if metric == result.primary:
             continue
+        if (result.comparisons["metric"] == f"{metric}_cuped").any():
+            metric = f"{metric}_cuped"
         try:
             r = result.comparison(treatment, metric)
         except KeyError:
             continue
-        out.append(f"{metric.replace('_', ' ')}: {r['lift']:+.1%} (CI {r['lift_low']:+.1%} to {r['lift_high']:+.1%})")
-        if metric == "revenue_per_customer_cuped":
-            break  # the CUPED row supersedes the raw revenue row
+        label = metric.replace("_cuped", " (CUPED)").replace("_", " ")
+        out.append(f"{label}: {r['lift']:+.1%} (CI {r['lift_low']:+.1%} to {r['lift_high']:+.1%})")
     return out

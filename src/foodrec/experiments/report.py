@@ -19,7 +19,7 @@ from foodrec.experiments.analysis import METRICS, AbResult
 from foodrec.experiments.decision import ROLL_OUT, STOP, Decision
 from foodrec.reports.html import HtmlReport
 
-_LABELS = {**{k: v[0] for k, v in METRICS.items()}, "revenue_per_customer_cuped": "revenue per customer (CUPED)"}
+_LABELS = {**{k: v[0] for k, v in METRICS.items()}, **{f"{k}_cuped": f"{v[0]} (CUPED)" for k, v in METRICS.items()}}
 
 
 def build_report(
@@ -63,10 +63,12 @@ def build_report(
                 f"Welch {r.diff_low:+.2f} to {r.diff_high:+.2f}."
             )
     if result.cuped.get("available"):
+        parts = [f"{_LABELS[m]} by {info['variance_reduction']:.0%} (theta {info['theta']:.3f})"
+                 for m, info in result.cuped.items() if isinstance(info, dict)]  # fmt: skip
         report.paragraph(
-            f"CUPED uses each customer's spend before the test to remove noise that has nothing to do with the "
-            f"variant: revenue variance reduced by {result.cuped['variance_reduction']:.0%} "
-            f"(theta {result.cuped['theta']:.3f}, {result.cuped['customers_with_history']} customers with history)."
+            "CUPED uses each customer's orders and spend before the test to remove noise that has nothing to do "
+            f"with the variant: variance reduced for {'; '.join(parts)}; "
+            f"{result.cuped['customers_with_history']} exposed customers had history."
         )
     else:
         report.paragraph("CUPED not applied: no pre-period spend (pass --store with the order log).")
