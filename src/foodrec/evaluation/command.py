@@ -24,8 +24,10 @@ def _progress() -> Any:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    console = Console(stderr=True)
+    # Only on a terminal: in pipes and logs a progress bar is noise (and would precede a one-line error).
     return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                    TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+                    TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal)
 
 
 def _check_level(level: str | None) -> str | None:
@@ -163,7 +165,8 @@ def evaluate(
         result = evaluate_recommender(rec, cases, k=k, n_boot=n_boot, seed=seed, name=recommender if not saved
                                       else rec.name)
         progress.update(task, completed=1, total=1)
-    peers = [n for n in BASELINES if n not in ("oracle", recommender)]
+    # The strongest *other* baseline: a saved baseline is not compared with a fresh copy of itself.
+    peers = [n for n in BASELINES if n not in ("oracle", recommender, rec.name)]
     peer_results = _run_baselines(peers, split, cases, level, k, n_boot, seed, "baselines for comparison")
     strongest = leaderboard(peer_results).iloc[0]["recommender"]
     best = next(r for r in peer_results if r.name == strongest)
@@ -227,6 +230,10 @@ def read_queries(path: Path) -> Any:
     if frame["at"].isna().any():
         row = int(frame.index[frame["at"].isna()][0])
         raise InputError(f"{path}: row {row} has no 'at' timestamp")
+    parsed = pd.to_datetime(frame["at"].str.strip(), utc=True, format="ISO8601", errors="coerce")
+    if parsed.isna().any():
+        row = int(frame.index[parsed.isna()][0])
+        raise InputError(f"{path}: row {row}: 'at' value {frame['at'].iloc[row]!r} is not an ISO 8601 timestamp")
     try:
         return make_queries(frame["customer_id"], frame["area"], frame["at"])
     except InputError as err:
