@@ -415,7 +415,43 @@ def missing_values(p: Prepared, ingest: dict[str, Any] | None = None) -> dict[st
         "lines": n,
         "per_column": rows,
         "absent_optional_columns": [c for c in OPTIONAL_ORDER_COLUMNS if c not in p.columns],
-        "ingest": ingest,
+        "ingest": summarize_ingest(ingest),
+    }
+
+
+INGEST_COUNTS = ("read", "accepted", "quarantined", "duplicates")
+
+
+def summarize_ingest(ingest: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Per-source counts, totals and quarantine reasons (summed) from ``STORE/ingest_summary.json``.
+
+    Tolerant of the summary's exact nesting: ``sources`` as a list or a dict, ``totals`` or top-level counts.
+
+    >>> summarize_ingest({"sources": [{"source": "/x/orders.csv", "table": "orders", "read": 3, "accepted": 2,
+    ...     "quarantined": 1, "duplicates": 0, "reasons": {"missing area": 1}}]})["quarantine_reasons"]
+    {'missing area': 1}
+    """
+    if not isinstance(ingest, dict):
+        return None
+    sources = ingest.get("sources")
+    if isinstance(sources, dict):
+        sources = [{"source": k, **v} for k, v in sources.items() if isinstance(v, dict)]
+    rows, reasons = [], {}
+    for i, src in enumerate(sources if isinstance(sources, list) else []):
+        if not isinstance(src, dict):
+            continue
+        name = str(src.get("source", src.get("name", i))).replace("\\", "/").rsplit("/", 1)[-1]
+        rows.append({"source": name, "table": src.get("table"), **{k: src.get(k) for k in INGEST_COUNTS}})
+        for reason, count in (src.get("reasons") or {}).items():
+            if isinstance(count, int | float):
+                reasons[str(reason)] = reasons.get(str(reason), 0) + int(count)
+    totals = ingest.get("totals") if isinstance(ingest.get("totals"), dict) else None
+    if totals is None and any(k in ingest for k in INGEST_COUNTS):
+        totals = {k: ingest.get(k) for k in INGEST_COUNTS}
+    return {
+        "sources": rows,
+        "totals": {k: totals.get(k) for k in INGEST_COUNTS} if totals else None,
+        "quarantine_reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
     }
 
 

@@ -55,7 +55,7 @@ def orders_per_day(volume: dict[str, Any]) -> Figure | None:
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     _tidy(ax)
     week = volume["per_weekday"]
-    ax2.bar([w["day"] for w in week], [w["mean_per_day"] or 0 for w in week], color="#4a7ab5")
+    ax2.bar([w["day"][:2] for w in week], [w["mean_per_day"] or 0 for w in week], color="#4a7ab5")
     ax2.set_ylabel("mean orders per day")
     _tidy(ax2)
     return fig
@@ -78,6 +78,7 @@ def hour_of_day(volume: dict[str, Any], timezone: str) -> Figure | None:
     ax.set_ylabel("orders")
     handles = [ax.bar([0], [0], color=MEAL_COLOURS[m], label=m) for m in MEAL_TIMES]
     ax.legend(handles=handles, frameon=False, ncols=5, loc="upper left", fontsize=8)
+    ax.set_ylim(0, max(hours.max(), 1) * 1.2)  # room for the legend above the bars
     _tidy(ax)
     return fig
 
@@ -178,7 +179,7 @@ def driver_funnel(drivers: dict[str, Any]) -> Figure | None:
     ax.axhline(p * 100, color="#222", lw=1, label="overall rate")
     ax.set_xlabel("orders delivered by the driver")
     ax.set_ylabel("refund rate (%)")
-    ax.legend(frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     _tidy(ax)
     return fig
 

@@ -56,6 +56,22 @@ def num(value: float | None, digits: int = 0) -> str:
     return "n/a" if value is None else f"{value:,.{digits}f}"
 
 
+def when(iso: str | None) -> str:
+    """An ISO timestamp as local wall-clock minutes (the report states the zone once, at the top).
+
+    >>> when("2026-01-26T22:08:14-08:00")
+    '2026-01-26 22:08'
+    """
+    return "?" if not iso else iso[:16].replace("T", " ")
+
+
+def _missing_area(figs: dict[str, Any]) -> str:
+    text = pct(_get(figs, "areas", "missing_area_share"), 2)
+    reasons = _get(figs, "missing", "ingest", "quarantine_reasons") or {}
+    quarantined = sum(v for k, v in reasons.items() if "area" in k.lower())
+    return text + (f" in the store; {num(quarantined)} rows quarantined at ingest for it" if quarantined else "")
+
+
 def _hours(hours: list[int]) -> str:
     return ", ".join(f"{h:02d}:00" for h in hours) or "none"
 
@@ -90,8 +106,8 @@ def glance_rows(figs: dict[str, Any]) -> pd.DataFrame:
         ),
         (
             "time span (local days)",
-            f"{num(g('overview', 'days'))} days, {g('overview', 'first_order') or '?'}"
-            f" to {g('overview', 'last_order') or '?'}",
+            f"{num(g('overview', 'days'))} days, {when(g('overview', 'first_order'))}"
+            f" to {when(g('overview', 'last_order'))}",
         ),
         (
             "orders per customer: median / p90 / p99 / max",
@@ -136,7 +152,7 @@ def glance_rows(figs: dict[str, Any]) -> pd.DataFrame:
             if totals.get("available")
             else "n/a (no order_total or unit_price column)",
         ),
-        ("orders with a missing area", pct(g("areas", "missing_area_share"), 2)),
+        ("orders with a missing area", _missing_area(figs)),
         (
             "customers ordering one thing many times a day (flagged)",
             num(g("customers", "same_item_per_day", "customers")),
@@ -149,14 +165,19 @@ def glance_rows(figs: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["property", "value"])
 
 
-def _records_table(report: HtmlReport, rows: list[dict[str, Any]] | None, caption: str, **renames: str) -> None:
+def _records_table(
+    report: HtmlReport, rows: list[dict[str, Any]] | None, caption: str, max_rows: int = 10, **renames: str
+) -> None:
     if not rows:
         return
     frame = pd.DataFrame(rows)
+    for col in ("from", "to", "ordered_at_local"):
+        if col in frame.columns:
+            frame[col] = frame[col].map(when)
     for col in frame.columns:
         if col == "share" or col.endswith("_share") or col == "rate":
             frame[col] = frame[col].map(pct)
-    report.table(frame.rename(columns=renames), caption=caption, float_format="{:,.2f}")
+    report.table(frame.rename(columns=renames), caption=caption, float_format="{:,.2f}", max_rows=max_rows)
 
 
 def _plot(report: HtmlReport, fig: Any, caption: str) -> None:
@@ -212,7 +233,7 @@ def _overview(r: HtmlReport, b: dict[str, Any]) -> None:
         f"by {num(b['customers'])} customers from {num(b['restaurants'])} restaurants"
         + (f" and {num(b['items'])} dishes" if b.get("items") else "")
         + f", delivered to {num(b['areas'])} areas, over {b['days']} local days "
-        f"({b['first_order']} to {b['last_order']}). Recommendations are at {b['level']} level."
+        f"({when(b['first_order'])} to {when(b['last_order'])}). Recommendations are at {b['level']} level."
     )
     absent = b.get("optional_columns_absent") or []
     if absent:
@@ -327,7 +348,7 @@ def _repeat(r: HtmlReport, b: dict[str, Any]) -> None:
     cold = b.get("cold_start")
     if cold:
         rows = [
-            ("split (last days kept for test)", f"{cold['test_days']} days from {cold['cutoff']}"),
+            ("split (last days kept for test)", f"{cold['test_days']} days from {when(cold['cutoff'])}"),
             ("test orders", num(cold["test_orders"])),
             ("test orders by customers never seen in training", pct(cold["new_customer_order_share"])),
             ("new customers in test", num(cold["new_customers_in_test"])),
@@ -349,12 +370,13 @@ def _missing(r: HtmlReport, b: dict[str, Any]) -> None:
     any_missing = bool(rows["missing"].sum()) if len(rows) else False
     r.paragraph(
         "Which columns have gaps (null or blank values), per order line? Required columns should have none "
-        "except area, which ingest accepts missing."
+        "(ingest quarantines rows that lack them)."
     )
     _plot(r, plots.missing_values(b), "Share of order lines with a missing value, per column.")
     if not any_missing:
         r.note("No missing values in any column.", "good")
     rows["share"] = rows["share"].map(lambda v: pct(v, 2))
+    rows["required"] = rows["required"].map({True: "yes", False: ""})
     r.table(rows, caption="Missing values per column.")
     if b.get("absent_optional_columns"):
         r.note(f"Columns absent altogether: {', '.join(b['absent_optional_columns'])}.", "missing")
@@ -368,31 +390,17 @@ def _missing(r: HtmlReport, b: dict[str, Any]) -> None:
 
 
 def _ingest_table(r: HtmlReport, ingest: dict[str, Any]) -> None:
-    keys = ("read", "accepted", "quarantined", "duplicates")
-    rows = []
-    for name, block in _ingest_blocks(ingest):
-        rows.append({"source": name, **{k: block.get(k) for k in keys}})
+    rows = list(ingest.get("sources") or [])
+    if ingest.get("totals"):
+        rows.append({"source": "total", "table": "", **ingest["totals"]})
     if rows:
         r.table(pd.DataFrame(rows))
-    reasons = ingest.get("reasons") or _get(ingest, "totals", "reasons")
-    if isinstance(reasons, dict) and reasons:
-        r.table(pd.DataFrame(sorted(reasons.items(), key=lambda kv: -kv[1]), columns=["quarantine reason", "rows"]))
-
-
-def _ingest_blocks(ingest: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(name, counts) pairs from an ingest summary, whatever its exact nesting."""
-    blocks: list[tuple[str, dict[str, Any]]] = []
-    sources = ingest.get("sources")
-    if isinstance(sources, dict):
-        blocks += [(str(k), v) for k, v in sources.items() if isinstance(v, dict)]
-    elif isinstance(sources, list):
-        blocks += [(str(v.get("source", v.get("name", i))), v) for i, v in enumerate(sources) if isinstance(v, dict)]
-    totals = ingest.get("totals") if isinstance(ingest.get("totals"), dict) else None
-    if totals is None and any(k in ingest for k in ("read", "accepted")):
-        totals = ingest
-    if totals:
-        blocks.append(("total", totals))
-    return blocks
+    reasons = ingest.get("quarantine_reasons")
+    if reasons:
+        r.table(
+            pd.DataFrame(list(reasons.items()), columns=["quarantine reason", "rows"]),
+            caption="Why rows were quarantined.",
+        )
 
 
 def _timestamps(r: HtmlReport, b: dict[str, Any]) -> None:
@@ -465,7 +473,8 @@ def _drivers(r: HtmlReport, b: dict[str, Any]) -> None:
         r.paragraph(
             f"Refund rates per driver {verdict} (chi-square test across drivers, p = {num(p, 4)}); "
             f"{ref['drivers_z_over_3']} driver(s) are more than 3 standard errors above the overall rate "
-            f"{pct(ref['overall_rate'], 2)}."
+            f"{pct(ref['overall_rate'], 2)} (chance alone puts about {b['drivers_compared'] * 0.00135:.2f} of "
+            f"{b['drivers_compared']} drivers there)."
         )
         _plot(r, plots.driver_funnel(b), "Refund rate per driver; points above the dashed line are unusually high.")
         _records_table(r, ref.get("worst"), "Drivers with the highest refund rates relative to chance (z-score).")
