@@ -76,20 +76,22 @@ class DecayedCounts:
         out[hit] = self.value[pos[hit]] * np.exp(-(t[hit] - self.last[pos[hit]]) / self.tau)
         return out
 
-    def rows(self, owners: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Dense ``(len(owners), width)`` matrix of decayed counts at times ``t``."""
-        n = len(owners)
-        out = np.zeros((n, self.width))
+    def entries(self, owners: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Non-zero decayed counts of ``owners`` at times ``t`` as ``(row, col, value)`` (row indexes ``owners``)."""
         lo = np.searchsorted(self.keys, owners.astype(np.int64) * self.width)
         hi = np.searchsorted(self.keys, (owners.astype(np.int64) + 1) * self.width)
         cnt = hi - lo
         total = int(cnt.sum())
-        if total == 0:
-            return out
-        row = np.repeat(np.arange(n), cnt)
+        row = np.repeat(np.arange(len(owners)), cnt)
         pos = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt) + np.repeat(lo, cnt)
         cols = self.keys[pos] - owners[row].astype(np.int64) * self.width
-        out[row, cols] = self.value[pos] * np.exp(-(t[row] - self.last[pos]) / self.tau)
+        return row, cols, self.value[pos] * np.exp(-(t[row] - self.last[pos]) / self.tau)
+
+    def rows(self, owners: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Dense ``(len(owners), width)`` matrix of decayed counts at times ``t``."""
+        out = np.zeros((len(owners), self.width))
+        row, cols, value = self.entries(owners, t)
+        out[row, cols] = value
         return out
 
 
@@ -154,27 +156,38 @@ def restaurant_utilities(
     t: np.ndarray,
     hour: np.ndarray,
     dow: np.ndarray,
-    habit: np.ndarray | None,
+    habit: np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray] | None,
     penalty: np.ndarray | None = None,
+    rest_idx: np.ndarray | None = None,
 ) -> np.ndarray:
     """(n, R) utilities ``U`` (``-inf`` where the restaurant does not deliver to the area or is closed).
 
     ``area`` -1 means unknown: every restaurant counts as delivering, without distance penalty.
-    ``penalty`` is ``world.delivery_penalty()`` (pass it when calling repeatedly).
+    ``penalty`` is ``world.delivery_penalty()`` (pass it when calling repeatedly). ``rest_idx`` restricts the
+    columns to those restaurants (the simulator passes the ones that deliver to the area). ``habit`` is the
+    decayed count matrix over those columns, or sparse ``(row, col, value)`` entries, or None.
     """
     taste, price, loyal, _ = _customer_terms(world, cust)
-    cuis = world.rest_cuisine
-    u = world.rest_quality[None, :] + taste @ world.rest_latent.T
-    slot = HOUR_TO_SLOT[hour]
-    u += world.meal_cuisine[slot][:, cuis]
-    u += (dow >= 5)[:, None] * world.weekend_cuisine[cuis][None, :]
-    u -= price[:, None] * world.rest_log_price[None, :]
-    u += drift_boost(world, t)[:, cuis]
+    cols = np.arange(world.n_restaurants) if rest_idx is None else rest_idx
+    cuis = world.rest_cuisine[cols]
+    u = world.rest_quality[cols][None, :] + taste @ world.rest_latent[cols].T
+    # time-of-day, weekend and drift effects act per cuisine: add them up first, gather once
+    context = world.meal_cuisine[HOUR_TO_SLOT[hour]] + (dow >= 5)[:, None] * world.weekend_cuisine[None, :]
+    context += drift_boost(world, t)
+    u += context[:, cuis]
+    u -= price[:, None] * world.rest_log_price[cols][None, :]
     if penalty is None:
         penalty = world.delivery_penalty()
-    u += np.where((area >= 0)[:, None], penalty[np.maximum(area, 0)], 0.0)
-    u[~world.rest_open[:, hour].T] = -np.inf
-    if habit is not None:
+    known = area >= 0
+    if known.all() and (area == area[0]).all():
+        u += penalty[area[0], cols][None, :]
+    else:
+        u += np.where(known[:, None], penalty[np.maximum(area, 0)][:, cols], 0.0)
+    u[~world.rest_open[cols][:, hour].T] = -np.inf
+    if isinstance(habit, tuple):
+        row, col, value = habit
+        u[row, col] += loyal[row] * np.log1p(value)
+    elif habit is not None:
         u += loyal[:, None] * np.log1p(habit)
     return u
 

@@ -169,7 +169,7 @@ class World:
         numbers = {
             f.name: getattr(self, f.name) for f in fields(self) if f.name not in self._STRINGS and f.name != "params"
         }
-        np.savez_compressed(directory / "world.npz", **numbers)
+        np.savez(directory / "world.npz", **numbers)
         pd.DataFrame({"area_id": self.area_ids}).to_parquet(directory / "areas.parquet", index=False)
         pd.DataFrame({"restaurant_id": self.restaurant_ids, "name": self.rest_names}).to_parquet(
             directory / "restaurants.parquet", index=False

@@ -78,6 +78,10 @@ def simulate_orders(
     rest_habit = DecayedCounts(world.n_restaurants, tau)
     dish_habit = DecayedCounts(world.n_items, tau)
     penalty = world.delivery_penalty()
+    deliver = [np.flatnonzero(np.isfinite(penalty[a])) for a in range(world.n_areas)]
+    colmap = np.full((world.n_areas, world.n_restaurants), -1)
+    for a, cols in enumerate(deliver):
+        colmap[a, cols] = np.arange(len(cols))
     neighbours = world.neighbours()
     n_nb = neighbours.sum(axis=1)
     dow_rhythm = np.asarray(p["dow_rhythm"], dtype=np.float64)
@@ -127,14 +131,28 @@ def simulate_orders(
             pick = (rng.random(visit.sum()) * n_nb[area[visit]]).astype(np.int64)
             cand = np.argsort(~neighbours[area[visit]], axis=1, kind="stable")
             area[visit] = cand[np.arange(visit.sum()), pick]
-        # which restaurant: Gumbel-max over the logit utilities
-        habit = rest_habit.rows(cust, t)
-        u = restaurant_utilities(world, cust, area, t, hour, ldow, habit, penalty)
-        u += rng.gumbel(size=u.shape)
-        rest = np.argmax(u, axis=1)
-        ok = np.isfinite(u[np.arange(n), rest])
+        # which restaurant: Gumbel-max over the logit utilities of the restaurants delivering to the area
+        rest = np.full(n, -1)
+        hr, hc, hv = rest_habit.entries(cust, t)
+        for a in np.unique(area):
+            sel = np.flatnonzero(area == a)
+            cols = deliver[a]
+            if len(cols) == 0:
+                continue
+            in_sel = np.full(n, -1)
+            in_sel[sel] = np.arange(len(sel))
+            keep = (in_sel[hr] >= 0) & (colmap[a][hc] >= 0)
+            habit = (in_sel[hr[keep]], colmap[a][hc[keep]], hv[keep])
+            u = restaurant_utilities(world, cust[sel], area[sel], t[sel], hour[sel], ldow[sel], habit, penalty, cols)
+            u += rng.gumbel(size=u.shape)
+            best = np.argmax(u, axis=1)
+            ok = np.isfinite(u[np.arange(len(sel)), best])
+            rest[sel[ok]] = cols[best[ok]]
+        ok = rest >= 0
         cust, area, rest, t, utc_ns, n = cust[ok], area[ok], rest[ok], t[ok], utc_ns[ok], int(ok.sum())
         if n == 0:
+            if progress:
+                progress(day)
             continue
         # which dishes: a main (sometimes two), then extras by category
         lines_o, lines_i, lines_q = [], [], []

@@ -73,7 +73,7 @@ PRESETS: dict[str, dict[str, object]] = {
     # Dish level with >= 10k dishes.
     "dishes": {"customers": 10000, "restaurants": 800, "days": 56, "grid": (6, 5), "dishes_per_restaurant": 14.0},
     # ~1M order lines (benchmarks).
-    "large": {"customers": 150000, "restaurants": 1500, "days": 70, "grid": (10, 8)},
+    "large": {"customers": 200000, "restaurants": 1000, "days": 84, "grid": (10, 8)},
 }
 
 

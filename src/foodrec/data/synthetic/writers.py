@@ -76,7 +76,8 @@ def build_orders_table(
     columns["discount"] = pa.array(money.discount[row_order])
     columns["tip"] = pa.array(money.tip[row_order])
     columns["refunded_amount"] = pa.array(money.refunded[row_order])
-    columns["driver_id"] = pa.array([f"d{i:04d}" for i in money.driver[row_order]])
+    drivers = np.array([f"d{i:04d}" for i in range(int(money.driver.max(initial=0)) + 1)], dtype=object)
+    columns["driver_id"] = _strings(drivers, money.driver[row_order])
     table = pa.table(columns)
     if len(warts.duplicate_rows):
         take = np.sort(np.r_[np.arange(table.num_rows), warts.duplicate_rows], kind="stable")
