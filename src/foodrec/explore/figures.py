@@ -204,6 +204,7 @@ def volume(p: Prepared) -> dict[str, Any]:
         "per_hour_local": hours.tolist(),
         "per_hour_utc": utc_hours.tolist(),
         "hour_peaks_local": _peaks(hours),
+        "hour_peaks_utc": _peaks(utc_hours),
         "quiet_hours_local": [int(h) for h in np.flatnonzero(hours < 0.05 * hours.max())],
         "per_weekday": [
             {

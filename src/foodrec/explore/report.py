@@ -133,7 +133,10 @@ def glance_rows(figs: dict[str, Any]) -> pd.DataFrame:
             "orders per day: min / median / max",
             f"{num(day.get('min'))} / {num(day.get('median'))} / {num(day.get('max'))}",
         ),
-        ("hour-of-day peaks (local)", _hours(peaks) if peaks is not None else "n/a"),
+        (
+            "hour-of-day peaks: local (UTC)",
+            f"{_hours(peaks)} ({_hours(g('volume', 'hour_peaks_utc') or [])})" if peaks is not None else "n/a",
+        ),
         (
             "refunded orders",
             pct(g("money", "refunds", "refund_rate"))
@@ -252,7 +255,8 @@ def _volume(r: HtmlReport, b: dict[str, Any]) -> None:
     )
     _plot(r, plots.orders_per_day(b), "Orders per local day (left) and mean orders per weekday (right).")
     r.paragraph(
-        f"When do people order? Peaks at local hour(s) {_hours(b['hour_peaks_local'])}; "
+        f"When do people order? Peaks at local hour(s) {_hours(b['hour_peaks_local'])} "
+        f"(in UTC: {_hours(b.get('hour_peaks_utc') or [])}); "
         f"almost nothing (under 5% of the busiest hour) at {_hours(b['quiet_hours_local'])}."
     )
     tz = "local"
