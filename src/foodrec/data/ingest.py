@@ -21,14 +21,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from foodrec.data.readers import RawTable, SourceFile, parse_map, plan_sources, read_source
 from foodrec.data.readers.detect import check_timezone, parse_anchor
 from foodrec.data.readers.tables import LINE, quote
 from foodrec.data.schema import CATALOGUE_TABLES, ORDER_COLUMNS
 from foodrec.data.store import CATALOGUE_FILE, Store, staged_ingest
-from foodrec.data.validate import REASON_SEP, catalogue_sql, orders_sql
+from foodrec.data.validate import REASON_SEP, catalogue_sql, orders_sql, row_hash_sql
 
 COUNTS = ("read", "accepted", "quarantined", "duplicates")
 
@@ -160,6 +163,8 @@ class _Run:
         self.refs: set[str] = set()
         self.changed_tables: set[str] = set()
         self.last_part: str | None = None
+        self._existing_hashes: np.ndarray | None = None
+        self._hashes: list[np.ndarray] = []
         for name in CATALOGUE_TABLES:
             path = existing.path / f"{name}.parquet" if existing else None
             if path is not None and path.is_file():
@@ -186,15 +191,16 @@ class _Run:
     def _register(self, raw: RawTable) -> None:
         self.con.register("raw_data", raw.data)
 
-    def _quarantine(self, raw: RawTable, result: SourceResult, checked: str, extra: str | None = None) -> None:
+    def _quarantine(self, raw: RawTable, result: SourceResult, checked: str | None, extra: str | None = None) -> None:
         """Quarantine rows of ``checked`` with a reason, ``extra`` rows (__line, __reason) and the parser's bad rows."""
         con, label, table = self.con, _lit(raw.source.label), _lit(raw.source.table)
         raw_json = "to_json(struct_pack(" + ", ".join(
             f"{quote(c)} := CAST(r.{quote(c)} AS VARCHAR)" for c in raw.raw_columns
         ) + "))"
-        bad = f"SELECT {LINE}, __reason FROM {checked} WHERE __reason <> ''"
+        parts = [f"SELECT {LINE}, __reason FROM {checked} WHERE __reason <> ''"] if checked else []
         if extra:
-            bad += f" UNION ALL {extra}"
+            parts.append(extra)
+        bad = " UNION ALL ".join(parts) or f"SELECT {LINE}, '' AS __reason FROM raw_data WHERE FALSE"
         con.run(
             f"CREATE OR REPLACE TEMP TABLE q AS SELECT {label} AS source, b.{LINE} AS line, {table} AS \"table\","
             f" b.__reason AS reason, CAST({raw_json} AS VARCHAR) AS raw FROM ({bad}) b JOIN raw_data r USING ({LINE})"
@@ -229,38 +235,75 @@ class _Run:
         self._register(raw)
         result.read = raw.rows_read
         con.run(f"SET TimeZone={_lit(tz)}")
-        con.run(f"CREATE OR REPLACE TEMP TABLE checked AS {orders_sql(raw, 'raw_data', tz, self.refs)}")
+        checked = con.arrow(orders_sql(raw, "raw_data", tz, self.refs))
         con.run("SET TimeZone='UTC'")
-        self._quarantine(raw, result, "checked")
-        cols = ", ".join(ORDER_COLUMNS)
-        valid = raw.data.num_rows - (result.quarantined - len(raw.bad_rows))
-        con.run(
-            f"CREATE OR REPLACE TEMP TABLE uniq AS SELECT {cols}, min({LINE}) AS {LINE} FROM checked"
-            f" WHERE __reason = '' GROUP BY ALL"
-        )
-        if self.order_parts:
-            on = " AND ".join(
-                "u.order_id = e.order_id" if c == "order_id" else f"u.{c} IS NOT DISTINCT FROM e.{c}"
-                for c in ORDER_COLUMNS
-            )
-            con.run(
-                f"CREATE OR REPLACE TEMP TABLE uniq AS SELECT u.* FROM uniq u ANTI JOIN"
-                f" (SELECT {cols} FROM read_parquet(?, union_by_name=true)) e ON {on}",
-                [self.order_parts],
-            )
-        result.accepted = self._count("SELECT count(*) FROM uniq")
-        result.duplicates = valid - result.accepted
+        bad = pc.not_equal(checked.column("__reason"), "")
+        n_bad = int(pc.sum(bad).as_py() or 0)
+        if n_bad:
+            con.register("checked_bad", checked.filter(bad).select([LINE, "__reason"]))
+        self._quarantine(raw, result, "checked_bad" if n_bad else None)
+        good = checked.filter(pc.invert(bad)) if n_bad else checked
+        drop = self._duplicate_lines(good)
+        if len(drop):
+            good = good.filter(pc.invert(pc.is_in(good.column(LINE), pa.array(drop, pa.int64()))))
+        result.accepted = good.num_rows
+        result.duplicates = checked.num_rows - n_bad - good.num_rows
         self.last_part = None
-        if result.accepted:
+        if good.num_rows:
             path = self.stage.orders_part_path()
-            ordered = f"SELECT {cols} FROM uniq ORDER BY ordered_at, order_id"
-            con.run(f"COPY ({ordered}) TO {_lit(str(path))} (FORMAT parquet)")
+            out = good.select(list(ORDER_COLUMNS))
+            at = out.schema.get_field_index("ordered_at")
+            out = out.set_column(at, "ordered_at", out.column(at).cast(pa.timestamp("us", tz="UTC")))
+            pq.write_table(out, path)
             self.order_parts.append(str(path))
+            self._hashes.append(good.column("__h").to_numpy())
             self.last_part = path.name
-            self.accepted_orders += result.accepted
+            self.accepted_orders += good.num_rows
         con.unregister("raw_data")
-        con.run("DROP TABLE checked")
-        con.run("DROP TABLE uniq")
+        if n_bad:
+            con.unregister("checked_bad")
+
+    def _known_hashes(self) -> np.ndarray:
+        """Row hashes of the order lines in the store and accepted earlier in this run."""
+        if self._existing_hashes is None:
+            parts = self.order_parts[: self.existing_orders]
+            self._existing_hashes = np.empty(0, np.uint64)
+            if parts:
+                sql = f"SELECT {row_hash_sql()} AS h FROM read_parquet(?, union_by_name=true)"
+                self._existing_hashes = self.con.arrow(sql, [parts]).column("h").to_numpy()
+        return np.concatenate([self._existing_hashes, *self._hashes]) if self._hashes else self._existing_hashes
+
+    def _duplicate_lines(self, good: pa.Table) -> np.ndarray:
+        """Lines of ``good`` that exactly repeat an earlier line of it, of the store or of this run.
+
+        Hashes pick the few candidates; exact comparison (NULL equal to NULL) decides.
+        """
+        if good.num_rows == 0:
+            return np.empty(0, np.int64)
+        h = good.column("__h").to_numpy()
+        _, inverse, counts = np.unique(h, return_inverse=True, return_counts=True)
+        repeated = counts[inverse] > 1
+        known = self._known_hashes()
+        seen = np.isin(h, known) if known.size else np.zeros(len(h), bool)
+        if not (repeated.any() or seen.any()):
+            return np.empty(0, np.int64)
+        cols = ", ".join(ORDER_COLUMNS)
+        same = " AND ".join(f"c.{c} IS NOT DISTINCT FROM e.{c}" for c in ORDER_COLUMNS)
+        self.con.register("cand", good.filter(pa.array(repeated | seen)))
+        sql = (
+            f"SELECT {LINE} FROM (SELECT {LINE}, row_number() OVER (PARTITION BY {cols} ORDER BY {LINE}) AS k"
+            f" FROM cand) WHERE k > 1"
+        )
+        params: list[object] = []
+        if seen.any():
+            sql += (
+                f" UNION SELECT c.{LINE} FROM cand c SEMI JOIN (SELECT * FROM read_parquet(?, union_by_name=true)"
+                f" WHERE {row_hash_sql()} IN (SELECT __h FROM cand)) e ON {same}"
+            )
+            params.append(self.order_parts)
+        lines = self.con.arrow(sql, params).column(LINE).to_numpy()
+        self.con.unregister("cand")
+        return lines
 
     # -- catalogue tables ---------------------------------------------------------------------------------
     def catalogue(self, raw: RawTable, result: SourceResult) -> None:
@@ -348,6 +391,9 @@ class _Connection:
 
     def run(self, sql: str, params: list[object] | None = None) -> list[tuple]:
         return self._con.execute(sql, params or []).fetchall()
+
+    def arrow(self, sql: str, params: list[object] | None = None) -> pa.Table:
+        return self._con.sql(sql, params=params or None).to_arrow_table()
 
     def register(self, name: str, table: pa.Table) -> None:
         self._con.register(name, table)

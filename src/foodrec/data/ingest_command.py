@@ -59,22 +59,37 @@ def ingest_command(
 
 
 def print_summary(summary: dict) -> None:
-    """The accounting as a rich table on stdout."""
+    """The accounting as rich tables on stdout: counts per source, then quarantine reasons."""
     from rich.console import Console
     from rich.table import Table
 
+    counts = ("read", "accepted", "quarantined", "duplicates")
     table = Table(title=f"ingest into {summary['store']} (time zone {summary['timezone']})")
-    for name in ("source", "table", "read", "accepted", "quarantined", "duplicates", "note"):
-        table.add_column(name, justify="left" if name in ("source", "table", "note") else "right")
+    table.add_column("source", overflow="fold")
+    table.add_column("table")
+    for name in counts:
+        table.add_column(name, justify="right")
+    notes, reasons = [], []
     for row in summary["sources"]:
-        note = row["skipped"] or ", ".join(f"{k}: {v}" for k, v in sorted(row["reasons"].items(), key=lambda x: -x[1]))
+        table.add_row(row["source"], row["table"], *(f"{row[k]:,}" for k in counts))
+        if row["skipped"]:
+            notes.append(f"{row['source']}: skipped, {row['skipped']}")
         if row["ignored_columns"]:
-            note = (note + "; " if note else "") + "ignored columns: " + ", ".join(row["ignored_columns"])
-        table.add_row(row["source"], row["table"], *(f"{row[k]:,}" for k in ("read", "accepted", "quarantined",
-                      "duplicates")), note)  # fmt: skip
+            notes.append(f"{row['source']}: ignored columns {', '.join(row['ignored_columns'])}")
+        reasons += [(row["source"], reason, n) for reason, n in sorted(row["reasons"].items(), key=lambda x: -x[1])]
     totals = summary["totals"]
-    table.add_row("total", "", *(f"{totals[k]:,}" for k in ("read", "accepted", "quarantined", "duplicates")), "")
+    table.add_row("total", "", *(f"{totals[k]:,}" for k in counts), style="bold")
     console = Console()
     console.print(table)
+    if reasons:
+        why = Table(title="quarantined rows by reason (see STORE/quarantine/)")
+        why.add_column("source", overflow="fold")
+        why.add_column("reason")
+        why.add_column("rows", justify="right")
+        for source, reason, n in reasons:
+            why.add_row(source, reason, f"{n:,}")
+        console.print(why)
+    for note in notes:
+        console.print(note)
     rows = summary["store_rows"]
     console.print("store now holds " + ", ".join(f"{v:,} {k}" for k, v in rows.items()) + " rows")

@@ -39,6 +39,16 @@ NON_NEGATIVE = ("quantity", "unit_price", "order_total", "discount", "tip", "ref
 _EPOCH = r"[+-]?[0-9]{1,11}([.][0-9]+)?"
 
 
+def row_hash_sql(prefix: str = "") -> str:
+    """A 64-bit hash of a canonical order line, with the stored types, to find exact duplicates fast."""
+    parts = []
+    for column in ORDER_COLUMNS:
+        kind = "VARCHAR" if column in ID_COLUMNS else "TIMESTAMPTZ" if column == "ordered_at" else (
+            "BIGINT" if column == "quantity" else "DOUBLE")  # fmt: skip
+        parts.append(f"CAST({prefix}{column} AS {kind})")
+    return f"hash({', '.join(parts)})"
+
+
 def _sql_str(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -61,7 +71,14 @@ def _ts_expr(mode: str, value: str, timezone: str) -> str:
 
 
 def _reasons(parts: list[str]) -> str:
-    return "concat_ws(" + _sql_str(REASON_SEP) + ", " + ", ".join(parts) + ")" if parts else "''"
+    """``CASE WHEN <cond> THEN '<reason>' END`` parts -> the row's reasons joined, '' for a good row.
+
+    The joined text is built only for rows where some condition holds (most rows are good).
+    """
+    if not parts:
+        return "''"
+    conditions = " OR ".join("(" + p.removeprefix("CASE WHEN ").rsplit(" THEN '", 1)[0] + ")" for p in parts)
+    return f"CASE WHEN {conditions} THEN concat_ws({_sql_str(REASON_SEP)}, {', '.join(parts)}) ELSE '' END"
 
 
 def orders_sql(raw: RawTable, relation: str, timezone: str, refs: set[str]) -> str:
@@ -125,10 +142,11 @@ def orders_sql(raw: RawTable, relation: str, timezone: str, refs: set[str]) -> s
         else:
             out.append(f"n.__num_{column} AS {column}")
     out.append(f"{_reasons(reasons)} AS __reason")
-    return (
-        f"SELECT {', '.join(out)} FROM (SELECT {', '.join(mid)} FROM (SELECT {', '.join(inner)} FROM {relation})) n"
-        f"{joins}"
-    )
+    # Layers: raw text per column -> parsed values -> checked columns with reasons -> plus the row hash.
+    layer1 = f"SELECT {', '.join(inner)} FROM {relation}"
+    layer2 = f"SELECT {', '.join(mid)} FROM ({layer1})"
+    layer3 = f"SELECT {', '.join(out)} FROM ({layer2}) n{joins}"
+    return f"SELECT *, {row_hash_sql()} AS __h FROM ({layer3})"
 
 
 def catalogue_sql(raw: RawTable, relation: str, refs: set[str]) -> str:

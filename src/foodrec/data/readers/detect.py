@@ -197,7 +197,13 @@ def _plan_directory(plan: SourcePlan, path: Path, raw: str, fmt: str, anchor: dt
             plan.copy_dirs.append(path / "truth")
         plan.copy_files.append(path / "city.json")
         return
-    dhrd_dir = path / "dhrd" if (path / "dhrd").is_dir() and fmt == "dhrd" else path
+    dhrd_dir = path
+    if (path / "dhrd").is_dir() and fmt == "dhrd":  # the DHRD copy inside a generate directory
+        dhrd_dir = path / "dhrd"
+        if (path / "truth").is_dir():
+            plan.copy_dirs.append(path / "truth")
+        if (path / "city.json").is_file():
+            plan.copy_files.append(path / "city.json")
     files = _dhrd_files(dhrd_dir, _nearby_city(plan, dhrd_dir / "x", anchor), raw.rstrip("/"))
     if fmt in ("auto", "dhrd") and files:
         if not any(f.table == "orders" for f in files):

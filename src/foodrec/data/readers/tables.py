@@ -122,14 +122,15 @@ def _read_csv(src: SourceFile) -> tuple[pa.Table, list[tuple[int, str, str]]]:
     header = [h.strip() for h in next(csv.reader(io.StringIO(first_line), delimiter=delimiter))] if first_line else []
     if not header or not any(header):
         raise InputError(f"{src.label}: no header line (the first line must name the columns)")
+    # An unnamed column is usually a saved pandas index (DHRD copies have one): keep it under a made-up name.
+    header = [h or f"_unnamed_{i}" for i, h in enumerate(header)]
     if len(header) == 1 and delimiter == ",":
         for char, name in _OTHER_DELIMITERS.items():
             if char in header[0]:
                 raise InputError(f"{src.label}: wrong delimiter: the header is split by {name}, foodrec expects ','")
     dupes = sorted({h for h in header if header.count(h) > 1})
-    if dupes or "" in header:
-        what = f"duplicate column {dupes[0]!r}" if dupes else "a column without a name"
-        raise InputError(f"{src.label}: the header has {what}")
+    if dupes:
+        raise InputError(f"{src.label}: the header has a duplicate column {dupes[0]!r}")
     if LINE in header:
         raise InputError(f"{src.label}: column name {LINE!r} is reserved")
     bad: list[str] = []
@@ -267,4 +268,4 @@ def _dhrd_exprs(raw: RawTable) -> None:
         )
         raw.ts_mode = "text"
     used = set(_DHRD_COLUMNS[table].values()) | {"order_day", "order_time"}
-    raw.ignored = [c for c in names if c not in used and c != "day_of_week"]
+    raw.ignored = [c for c in names if c not in used and c != "day_of_week" and not c.startswith("_unnamed_")]
