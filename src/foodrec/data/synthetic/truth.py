@@ -37,6 +37,8 @@ class GroundTruth:
         self._area_index = pd.Index(world.area_ids.astype(str))
         self._rest_index = pd.Index(world.restaurant_ids.astype(str))
         self._item_index = pd.Index(world.item_ids.astype(str))
+        # scores() is called again and again with the same history (chunks of queries): encode it once
+        self._history_cache: tuple[object, int, dict[str, np.ndarray] | None] | None = None
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> GroundTruth:
@@ -137,6 +139,14 @@ class GroundTruth:
     def _encode_history(self, history: pd.DataFrame | None) -> dict[str, np.ndarray] | None:
         if history is None or len(history) == 0:
             return None
+        cache = self._history_cache
+        if cache is not None and cache[0] is history and cache[1] == len(history):
+            return cache[2]
+        enc = self._encode_history_uncached(history)
+        self._history_cache = (history, len(history), enc)
+        return enc
+
+    def _encode_history_uncached(self, history: pd.DataFrame) -> dict[str, np.ndarray]:
         need = {"order_id", "customer_id", "ordered_at", "restaurant_id"}
         if need - set(history.columns):
             raise InputError(f"history lacks column(s) {', '.join(sorted(need - set(history.columns)))}")
@@ -172,6 +182,7 @@ class GroundTruth:
         return item_utilities(w, cust, u, dish_habit)
 
 
-def _ids(values: pd.Series) -> list[str | None]:
-    """Ids as strings for index lookups; missing values become None (matching nothing)."""
-    return [None if v is None or v != v else str(v) for v in values.astype("object")]
+def _ids(values: pd.Series) -> np.ndarray:
+    """Ids as strings for index lookups; missing values match nothing."""
+    values = pd.Series(values)
+    return np.where(values.isna().to_numpy(), "\x00missing", values.astype(str).to_numpy(dtype=object))

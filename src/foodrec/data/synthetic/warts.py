@@ -80,7 +80,7 @@ def add_drink_spammer(
     cust = int(candidates[np.argmax(world.cust_rate[candidates])])
     home = int(world.cust_home[cust])
     rests = has_drink[world.rest_area[has_drink] == home]
-    rest = int(rests[np.argmax(world.rest_quality[rests])])
+    rest = int(rests[np.argmax(world.rest_quality[rests] + 10 * world.rest_open[rests].sum(axis=1))])
     item = int(np.flatnonzero((world.item_rest == rest) & (world.item_cat == 2))[0])
     per_day = np.where(rng.random(days) < 0.6, rng.integers(1, 5, days), 0)
     day = np.repeat(np.arange(days), per_day)
@@ -88,7 +88,8 @@ def add_drink_spammer(
     if n == 0:
         return sim, {}
     start_ns = np.datetime64(start, "ns").astype(np.int64)
-    minute = rng.uniform(9 * 60, 21 * 60, n)
+    hours = np.flatnonzero(world.rest_open[rest])  # only when the place is open: the truth must allow it
+    minute = rng.choice(hours, n) * 60 + rng.uniform(0, 60, n)
     local_ns = start_ns + day * NS_PER_DAY + (minute * 60e9).astype(np.int64)
     utc_ns = local_to_utc_ns(local_ns, timezone)
     base = len(sim.order_cust)
