@@ -24,8 +24,10 @@ def test_ndcg_matches_the_evaluation_metrics() -> None:
 
 def test_one_query_per_order_at_its_time(stable_log: OrderLog) -> None:
     day = stable_log.between("2026-01-06", "2026-01-07")
-    queries, targets = window_cases(day, "restaurant")
-    assert len(queries) == len(targets) == day.orders["order_id"].nunique()
+    queries, targets, order_ids = window_cases(day, "restaurant")
+    assert len(queries) == len(targets) == len(order_ids) == day.orders["order_id"].nunique()
+    first = day.orders.set_index("order_id").loc[order_ids[0]]
+    assert first["restaurant_id"] in targets[0] and first["ordered_at"] == queries["at"].iloc[0]
     assert queries["at"].is_monotonic_increasing and all(len(t) == 1 for t in targets)
 
 

@@ -10,8 +10,10 @@
      "drift": true|false, "action": "retrain"|"none", "reasons": ["..."], "exit_code": 0|3}
 
 Drift is declared (exit code 3, retraining recommended) when an input or the score distribution shows
-a major shift (PSI >= 0.25, or KS >= 0.2 for numbers), or when NDCG@10 on recent orders fell more than
-``max_ndcg_drop`` (relative) below the training-time value and the fall exceeds twice its standard error.
+a major shift (PSI >= 0.25, KS >= 0.2 for numbers, or one category whose share doubled or halved by at
+least 2 points beyond chance — see :func:`~foodrec.monitoring.drift.category_surges`), or when NDCG@10
+on recent orders fell more than ``max_ndcg_drop`` (relative) below the training-time value and the fall
+exceeds twice its standard error.
 """
 
 from __future__ import annotations
@@ -64,6 +66,16 @@ def input_drift(reference: OrderLog, recent: OrderLog) -> list[dict[str, Any]]:
     return [r.to_dict() for r in results]
 
 
+def _input_reason(f: dict[str, Any]) -> str:
+    text = f"input '{f['feature']}' shifted (PSI {f['psi']:.2f}"
+    if f.get("ks_statistic") is not None:
+        text += f", KS {f['ks_statistic']:.2f}"
+    text += ")"
+    for surge in f.get("surges") or []:
+        text += f"; '{surge['category']}' went from {surge['reference']:.1%} to {surge['recent']:.1%} of orders"
+    return text
+
+
 def quality_change(training: TrainingQuality, recent: WindowQuality, thresholds: Thresholds) -> dict[str, Any]:
     """Training-time vs recent NDCG@k, with the relative drop and whether it counts as degraded."""
     recent_ndcg = recent.mean_ndcg
@@ -108,13 +120,7 @@ def check_drift(
     quality = quality_change(training, rec_q, thresholds)
     quality["reference_window_measured"] = ref_q.summary()
 
-    reasons = [
-        f"input '{f['feature']}' shifted (PSI {f['psi']:.2f}"
-        + (f", KS {f['ks_statistic']:.2f}" if f.get("ks_statistic") is not None else "")
-        + ")"
-        for f in inputs
-        if f["drifted"]
-    ]
+    reasons = [_input_reason(f) for f in inputs if f["drifted"]]
     if scores["drifted"]:
         reasons.append(f"the model's score distribution shifted (PSI {scores['psi']:.2f})")
     if quality["degraded"]:

@@ -35,6 +35,10 @@ PSI_MODERATE = 0.10
 PSI_MAJOR = 0.25
 # KS statistic (max CDF gap) above which a numeric shift counts as major on its own.
 KS_MAJOR = 0.20
+# A category "surges" when its share doubles (or halves), moves by >= 2 points, and the move is beyond chance.
+SURGE_RATIO = 2.0
+SURGE_MIN_CHANGE = 0.02
+SURGE_ALPHA = 0.001
 # Share floor for empty bins so that ln(0) never happens (a standard PSI convention).
 _EPS = 1e-4
 OTHER = "(other)"
@@ -142,6 +146,7 @@ class FeatureDrift:
     reference_summary: dict[str, Any] | None = None
     recent_summary: dict[str, Any] | None = None
     top_changes: list[dict[str, Any]] | None = None
+    surges: list[dict[str, Any]] | None = None  # categories whose share doubled or halved (see category_surges)
 
     @property
     def drifted(self) -> bool:
@@ -189,10 +194,38 @@ def compare_numeric(feature: str, reference: Any, recent: Any, bins: int = 10, m
     )
 
 
+def category_surges(shares: pd.DataFrame, n_ref: int, n_new: int, alpha: float = SURGE_ALPHA) -> pd.DataFrame:
+    """Categories whose share at least doubled or halved, by at least ``SURGE_MIN_CHANGE``, beyond chance.
+
+    PSI sums over all categories, so one niche cuisine tripling (1.5% -> 5% of orders) barely moves it,
+    yet its dishes are then ranked far too low. A two-proportion z-test per category (Bonferroni over
+    the categories) with both effect floors catches that without flagging noise in tiny categories.
+
+    >>> shares = pd.DataFrame({"category": ["korean", "late"], "reference": [0.015, 0.007], "recent": [0.06, 0.015]})
+    >>> category_surges(shares, 3000, 3000)["category"].tolist()
+    ['korean']
+    """
+    from scipy import stats
+
+    p1, p2 = shares["reference"].to_numpy(dtype=float), shares["recent"].to_numpy(dtype=float)
+    pooled = (p1 * n_ref + p2 * n_new) / (n_ref + n_new)
+    se = np.sqrt(np.clip(pooled * (1 - pooled), 1e-12, None) * (1 / n_ref + 1 / n_new))
+    z = (p2 - p1) / se
+    crit = stats.norm.isf(alpha / (2 * max(len(shares), 1)))
+    ratio = np.maximum(p2, _EPS) / np.maximum(p1, _EPS)
+    surge = (np.abs(p2 - p1) >= SURGE_MIN_CHANGE) & ((ratio >= SURGE_RATIO) | (ratio <= 1 / SURGE_RATIO))
+    surge &= np.abs(z) >= crit
+    out = shares.assign(ratio=ratio, z=z)[surge]
+    return out.sort_values("z", key=np.abs, ascending=False)
+
+
 def compare_categorical(
     feature: str, reference: Any, recent: Any, max_categories: int = 30, min_count: int = 30
 ) -> FeatureDrift:
-    """PSI of a categorical input, with the categories whose share moved most (KS does not apply)."""
+    """PSI of a categorical input, the categories whose share moved most, and surges (KS does not apply).
+
+    The status is ``major`` when PSI is, or when a category surged (see :func:`category_surges`).
+    """
     n_ref, n_new = len(reference), len(recent)
     if n_ref < min_count or n_new < min_count:
         return FeatureDrift(feature, "categorical", float("nan"), "unknown", n_ref, n_new)
@@ -204,7 +237,12 @@ def compare_categorical(
         {"category": r.category, "reference": float(r.reference), "recent": float(r.recent)}
         for r in moved.itertuples(index=False)
     ]
-    return FeatureDrift(feature, "categorical", value, psi_status(value), n_ref, n_new, top_changes=top)
+    surges = [
+        {"category": r.category, "reference": float(r.reference), "recent": float(r.recent), "z": float(r.z)}
+        for r in category_surges(shares, n_ref, n_new).itertuples(index=False)
+    ]
+    status = "major" if surges else psi_status(value)
+    return FeatureDrift(feature, "categorical", value, status, n_ref, n_new, top_changes=top, surges=surges or None)
 
 
 def _json_safe(value: Any) -> Any:

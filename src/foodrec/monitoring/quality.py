@@ -49,18 +49,18 @@ def hits_at_k(items: np.ndarray, targets: list[set[str]], k: int = 10) -> np.nda
     return (_relevance(items, targets, k).sum(axis=1) > 0).astype(float)
 
 
-def window_cases(window: OrderLog, level: str) -> tuple[pd.DataFrame, list[set[str]]]:
-    """Queries (one per order, at its time) and the set of target ids of each order."""
+def window_cases(window: OrderLog, level: str) -> tuple[pd.DataFrame, list[set[str]], np.ndarray]:
+    """Queries (one per order, at its time), the set of target ids of each order, and the order ids."""
     col = target_column(level)
     lines = window.orders[window.orders[col].notna()] if col in window.orders.columns else window.orders.iloc[:0]
     if lines.empty:
-        return make_queries([], [], []), []
+        return make_queries([], [], []), [], np.array([], dtype=object)
     grouped = lines.groupby("order_id", sort=False)
     first = grouped.first()
     first = first.sort_values("ordered_at", kind="stable")
     targets_by_order = grouped[col].agg(lambda s: set(s.astype(str)))
     queries = make_queries(first["customer_id"].to_numpy(), first["area"].to_numpy(), first["ordered_at"].to_numpy())
-    return queries, [targets_by_order[o] for o in first.index]
+    return queries, [targets_by_order[o] for o in first.index], first.index.to_numpy(dtype=object)
 
 
 @dataclass
@@ -96,7 +96,7 @@ class WindowQuality:
 
 def measure_window(rec: Recommender, window: OrderLog, level: str, k: int = 10, batch: int = 4096) -> WindowQuality:
     """Ask ``rec`` for the top ``k`` of every order in ``window`` and score its answers."""
-    queries, targets = window_cases(window, level)
+    queries, targets, order_ids = window_cases(window, level)
     if not targets:
         empty = np.array([], dtype=float)
         return WindowQuality(empty, empty, empty, k)
@@ -108,4 +108,6 @@ def measure_window(rec: Recommender, window: OrderLog, level: str, k: int = 10, 
     all_items = np.concatenate(items)
     all_scores = np.concatenate(scores)
     top = all_scores[:, 0] if all_scores.shape[1] else np.full(len(all_items), np.nan)
-    return WindowQuality(ndcg_at_k(all_items, targets, k), hits_at_k(all_items, targets, k), top, k)
+    return WindowQuality(
+        ndcg_at_k(all_items, targets, k), hits_at_k(all_items, targets, k), top, k, {"order_ids": order_ids}
+    )
