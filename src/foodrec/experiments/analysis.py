@@ -439,6 +439,26 @@ def _event_guardrails(events: pd.DataFrame, control: str, trt: str, alpha: float
     return out
 
 
+def truth_check(result: AbResult, truth: dict[str, Any]) -> pd.DataFrame:
+    """Estimated lifts next to the simulator's true lifts (``foodrec simulate --out``): does each CI cover the truth?"""
+    rows = []
+    for trt, lifts in (truth.get("true_lift") or {}).items():
+        for metric in ("orders_per_customer", "conversion", "revenue_per_customer"):
+            true = lifts.get(metric)
+            if true is None:
+                continue
+            for name in (metric, f"{metric}_cuped"):
+                try:
+                    est = result.comparison(trt, name)
+                except KeyError:
+                    continue
+                rows.append({"treatment": trt, "metric": name, "true_lift": true,
+                             "true_lift_se": lifts.get(f"{metric}_se"), "estimated_lift": est["lift"],
+                             "lift_low": est["lift_low"], "lift_high": est["lift_high"],
+                             "covers_truth": bool(est["lift_low"] <= true <= est["lift_high"])})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 # -- synthetic events for tests, docs and the calibration benchmark ------------------------------
 def synthetic_events(
     n_customers: int = 2000,

@@ -157,6 +157,32 @@ def _print_result(result: Any, decision: Any) -> None:
         console.print(f"  - {reason}")
 
 
+def _print_simulation(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"{summary['requests']:,} requests, {summary['events_stored']:,} events stored "
+        f"({summary['events_duplicate']:,} duplicates) in {summary['seconds']:.0f} s; stopped: {summary['stopped']}"
+    )
+    table = Table(title="Ground truth per variant (expected values from the choice model)")
+    columns = ("variant", "customers", "conversion", "orders/customer", "revenue/customer", "P(order)/visit",
+               "true orders lift")
+    for col in columns:
+        table.add_column(col, justify="left" if col == "variant" else "right")
+    for name, v in summary["variants"].items():
+        truth = summary["true_lift"].get(name, {})
+        lift, se = truth.get("orders_per_customer"), truth.get("orders_per_customer_se") or 0.0
+        table.add_row(name, f"{v['customers']:,}", f"{v['expected_conversion']:.2%}",
+                      f"{v['expected_orders_per_customer']:.3f}", f"{v['expected_revenue_per_customer']:.2f}",
+                      f"{v['p_order_per_visit']:.3f}",
+                      "control" if lift is None else f"{lift:+.1%} ± {1.96 * se:.1%}")  # fmt: skip
+    console.print(table)
+    if summary.get("best_variant"):
+        console.print(f"truly better variant: {summary['best_variant']}")
+
+
 def register(app: typer.Typer) -> None:
     """Add ``simulate`` and ``abtest`` to the foodrec CLI."""
 
@@ -209,7 +235,15 @@ def register(app: typer.Typer) -> None:
         payload = {"events": str(events), "mde": mde, "power": power, **result.to_dict(),
                    "decision": decision.to_dict()}  # fmt: skip
         if truth_data is not None:
+            from foodrec.experiments.analysis import truth_check
+
             payload["truth"] = truth_data
+            check = truth_check(result, truth_data)
+            payload["truth_check"] = json.loads(check.to_json(orient="records"))
+            for r in check.itertuples():
+                verdict = "covers" if r.covers_truth else "MISSES"
+                typer.echo(f"truth: {r.treatment} {r.metric} true {r.true_lift:+.1%}, estimated {r.estimated_lift:+.1%}"
+                           f" (CI {r.lift_low:+.1%} to {r.lift_high:+.1%}) {verdict}")
         if out:
             from foodrec.experiments.report import build_report
 
@@ -227,6 +261,7 @@ def register(app: typer.Typer) -> None:
         max_requests: int = typer.Option(20000, "--max-requests", help="Stop after this many recommendation requests."),
         max_seconds: float = typer.Option(300.0, "--max-seconds", help="Stop after this much wall-clock time."),
         k: int = typer.Option(10, "--k", help="Recommendations asked per request."),
+        concurrency: int = typer.Option(8, "--concurrency", help="Requests in flight at once."),
         seed: int = typer.Option(0, "--seed", help="Seed: same city, same service, same seed -> same customers."),
         out: str = typer.Option("simulation.json", "--out", help="JSON with the true effect of each variant."),
     ) -> None:  # fmt: skip
@@ -234,6 +269,7 @@ def register(app: typer.Typer) -> None:
         from foodrec.experiments.simulator import SimulationConfig, run_simulation
 
         config = SimulationConfig(url=url, city=city, customers=customers, days=days, max_requests=max_requests,
-                                  max_seconds=max_seconds, k=k, seed=seed)  # fmt: skip
+                                  max_seconds=max_seconds, k=k, seed=seed, concurrency=concurrency)  # fmt: skip
         summary = run_simulation(config)
+        _print_simulation(summary)
         typer.echo(f"truth: {write_json(out, summary)}")

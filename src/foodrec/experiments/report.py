@@ -100,8 +100,18 @@ def build_report(
     else:
         report.paragraph(f"Not sized: {detail.get('error', 'no baseline')}")
     if truth:
-        report.section("Ground truth (simulation)", "What the simulator knows the variants really do.")
-        report.raw(f"<pre>{_esc(_fmt_truth(truth))}</pre>")
+        from foodrec.experiments.analysis import truth_check
+
+        report.section("Ground truth (simulation)", "The simulator knows what each variant really does.")
+        check = truth_check(result, truth)
+        if len(check):
+            check["metric"] = check["metric"].map(lambda m: _LABELS.get(m, m))
+            report.table(check, caption="True lift (from the choice model) against the estimate and its 95% CI")
+        best = truth.get("best_variant")
+        if best:
+            report.paragraph(f"Truly better variant (higher chance of an order per visit): {best}.")
+        summary = f"<pre>{_esc(_fmt_truth(truth))}</pre>"
+        report.raw(f"<details><summary>simulation summary (JSON)</summary>{summary}</details>")
     if result.notes:
         report.section("Notes")
         report.raw("<ul>" + "".join(f"<li>{_esc(n)}</li>" for n in result.notes) + "</ul>")

@@ -34,6 +34,8 @@ import ipaddress
 import json
 import math
 import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -301,12 +303,15 @@ class SimulationConfig:
     base_conversion: float = 0.3  # P(order | visit) without recommendations
     boost: float = 3.0  # how much the first slot multiplies an item's attraction
     browse_click: float = 0.05  # P(click | shown at rank 1, not chosen), scaled by the position weight
+    concurrency: int = 8  # requests in flight at once (the service batches them)
 
     def validate(self) -> SimulationConfig:
         if self.customers < 1 or self.days < 1 or self.max_requests < 1 or self.max_seconds <= 0:
             raise InputError("--customers, --days, --max-requests and --max-seconds must be positive")
         if not 1 <= self.k <= 100:
             raise InputError(f"--k must be between 1 and 100, got {self.k}")
+        if not 1 <= self.concurrency <= 64:
+            raise InputError(f"--concurrency must be between 1 and 64, got {self.concurrency}")
         if not 0 < self.base_conversion < 1 or self.boost < 0 or not 0 <= self.browse_click <= 1:
             raise InputError("base conversion must be in (0, 1), boost >= 0 and browse click in [0, 1]")
         check_loopback(self.url)
@@ -328,25 +333,34 @@ def run_simulation(config: SimulationConfig, client: Any = None, city: City | No
     counts = {"requests": 0, "events_stored": 0, "events_duplicate": 0}
     stopped = "done"
     latencies: dict[str, list[float]] = {}
+    pool = ThreadPoolExecutor(max_workers=config.concurrency)
+
+    def ask(v: Any) -> tuple[Any, dict[str, Any], float]:
+        t0 = time.perf_counter()
+        answer = client.recommend(v.customer_id, v.area, v.at, config.k)
+        return v, answer, (time.perf_counter() - t0) * 1000
+
     try:
         with Progress(transient=True) as progress:
             task = progress.add_task("simulating customers", total=len(visits))
             for _, day_visits in visits.groupby("day", sort=True):
                 answers = []
-                for v in day_visits.itertuples():
-                    if counts["requests"] >= config.max_requests:
+                rows = list(day_visits.itertuples())
+                # ask in small waves so the request and time limits hold within a day too
+                for start in range(0, len(rows), 4 * config.concurrency):
+                    budget = config.max_requests - counts["requests"]
+                    if budget <= 0:
                         stopped = "max_requests"
                         break
                     if time.monotonic() - started > config.max_seconds:
                         stopped = "max_seconds"
                         break
-                    t0 = time.perf_counter()
-                    answer = client.recommend(v.customer_id, v.area, v.at, config.k)
-                    latency = (time.perf_counter() - t0) * 1000
-                    counts["requests"] += 1
-                    latencies.setdefault(str(answer.get("variant")), []).append(latency)
-                    answers.append((v, answer))
-                    progress.advance(task)
+                    wave = rows[start : start + min(4 * config.concurrency, budget)]
+                    for v, answer, latency in pool.map(ask, wave):
+                        counts["requests"] += 1
+                        latencies.setdefault(str(answer.get("variant")), []).append(latency)
+                        answers.append((v, answer))
+                    progress.advance(task, len(wave))
                 if answers:
                     events, outcomes, new_orders = _outcomes(city, history, answers, config)
                     per_visit.extend(outcomes)
@@ -359,6 +373,7 @@ def run_simulation(config: SimulationConfig, client: Any = None, city: City | No
                 if stopped != "done":
                     break
     finally:
+        pool.shutdown(wait=True)
         if own_client:
             client.close()
     summary = summarise(per_visit, config)
@@ -391,7 +406,9 @@ def _outcomes(
             "area": [answers[i][0].area for i in idx],
             "at": pd.to_datetime([answers[i][0].at for i in idx], utc=True),
         })  # fmt: skip
-        item_ids, utilities = city.truth.scores(queries, history, level)
+        with warnings.catch_warnings():  # numpy's note on tz-aware datetimes inside GroundTruth
+            warnings.simplefilter("ignore", UserWarning)
+            item_ids, utilities = city.truth.scores(queries, history, level)
         item_ids = np.asarray(item_ids).astype(str)
         position = {item: j for j, item in enumerate(item_ids)}
         values = city.order_values(level).reindex(item_ids).fillna(city.order_values(level).attrs["fallback"])
@@ -445,64 +462,85 @@ def _outcomes(
 
 
 def summarise(per_visit: list[dict[str, Any]], config: SimulationConfig) -> dict[str, Any]:
-    """Per variant: simulated and *expected* (ground-truth) conversion and revenue per exposed customer.
+    """Per variant: simulated outcomes and *expected* (ground-truth) values, and the true lift of each treatment.
 
-    Expected conversion of a customer is ``1 - prod(1 - P(order))`` over their visits (visits taken as
-    independent), expected revenue the sum of the visits' expected order values. The true lift of a variant
-    is the ratio of these means; ``se`` is its standard error from which customers landed in which arm.
+    The visit plan does not depend on the variant, so the true lift in orders (revenue) per customer equals the
+    lift in ``P(order)`` (expected order value) per visit; it is estimated with all visits of each arm, with a
+    standard error that treats customers as clusters. The true conversion lift pools the customers of both arms
+    and scales each visit's ``P(order)`` by that per-visit ratio (a multiplicative per-visit effect is assumed).
+    ``expected_*`` per variant are what this particular set of customers would do on average (they still
+    carry the luck of who landed in which arm, like any A/B estimate).
     """
+    from foodrec.experiments.analysis import ratio_metric
+
     model = {"base_conversion": config.base_conversion, "boost": config.boost, "position_weight": "1/log2(rank+1)"}
     out: dict[str, Any] = {"config": asdict(config), "choice_model": model}
     if not per_visit:
         out.update(variants={}, true_lift={}, control=None, best_variant=None, visits=0)
         return out
     visits = pd.DataFrame(per_visit)
-    visits["log_no"] = np.log1p(-visits["p_order"].clip(upper=1 - 1e-12))
-    cust = visits.groupby(["customer_id", "variant"], sort=True).agg(
-        log_no=("log_no", "sum"), expected_revenue=("expected_value", "sum"), ordered=("ordered", "max"),
-        revenue=("value", "sum"), visits=("p_order", "size"),
-    ).reset_index()  # fmt: skip
     # a customer who saw two variants counts in the first, like the analysis does
-    first_variant = visits.groupby("customer_id")["variant"].first()
-    cust = cust[cust["variant"].to_numpy() == first_variant.reindex(cust["customer_id"]).to_numpy()]
+    first_variant = visits.groupby("customer_id", sort=False)["variant"].transform("first")
+    visits = visits.assign(arm=first_variant)
+    visits["log_no"] = np.log1p(-visits["p_order"].clip(upper=1 - 1e-12))
+    cust = visits.groupby(["customer_id", "arm"], sort=True).agg(
+        log_no=("log_no", "sum"), expected_revenue=("expected_value", "sum"), ordered=("ordered", "max"),
+        revenue=("value", "sum"), visits=("p_order", "size"), expected_orders=("p_order", "sum"),
+        orders=("ordered", "sum"),
+    ).reset_index()  # fmt: skip
     cust["expected_conversion"] = 1 - np.exp(cust["log_no"])
     variants: dict[str, Any] = {}
-    for name, g in cust.groupby("variant", sort=True):
-        v = visits[visits["variant"] == name]
+    per_visit_ratio: dict[str, tuple[float, float, float, float]] = {}
+    for name, g in cust.groupby("arm", sort=True):
+        v = visits[visits["arm"] == name]
+        p_visit, p_var = ratio_metric(g["expected_orders"].to_numpy(), g["visits"].to_numpy())
+        e_visit, e_var = ratio_metric(g["expected_revenue"].to_numpy(), g["visits"].to_numpy())
+        per_visit_ratio[str(name)] = (p_visit, p_var, e_visit, e_var)
         variants[str(name)] = {
             "customers": int(len(g)), "visits": int(g["visits"].sum()),
             "expected_conversion": float(g["expected_conversion"].mean()),
-            "expected_conversion_se": _se(g["expected_conversion"]),
+            "expected_orders_per_customer": float(g["expected_orders"].mean()),
             "expected_revenue_per_customer": float(g["expected_revenue"].mean()),
-            "expected_revenue_se": _se(g["expected_revenue"]),
             "simulated_conversion": float(g["ordered"].mean()),
+            "simulated_orders_per_customer": float(g["orders"].mean()),
             "simulated_revenue_per_customer": float(g["revenue"].mean()),
             "p_order_per_visit": float(v["p_order"].mean()),
+            "expected_value_per_visit": float(v["expected_value"].mean()),
             "p_order_per_visit_best_list": float(v["p_order_best"].mean()),
             "share_of_shown_items_known_to_truth": float(v["shown_known"].sum() / max(v["shown"].sum(), 1)),
         }  # fmt: skip
     names = sorted(variants)
     control = "control" if "control" in names else names[0]
     lifts: dict[str, Any] = {}
-    c = variants[control]
+    pc, pc_var, ec, ec_var = per_visit_ratio[control]
     for name in names:
         if name == control:
             continue
-        t = variants[name]
+        pt, pt_var, et, et_var = per_visit_ratio[name]
+        r_orders = pt / pc if pc > 0 else math.nan
+        pair = visits[visits["arm"].isin([control, name])]
+        scale_t = np.where(pair["arm"] == name, 1.0, r_orders)
+        scale_c = np.where(pair["arm"] == name, 1.0 / r_orders, 1.0)
+        conv = {}
+        for label, scale in (("t", scale_t), ("c", scale_c)):
+            no = np.log1p(-np.clip(pair["p_order"].to_numpy() * scale, 0, 1 - 1e-12))
+            conv[label] = float((1 - np.exp(pd.Series(no).groupby(pair["customer_id"].to_numpy()).sum())).mean())
         lifts[name] = {
-            "conversion": _lift(t["expected_conversion"], c["expected_conversion"]),
-            "revenue_per_customer": _lift(t["expected_revenue_per_customer"], c["expected_revenue_per_customer"]),
-            # per visit: the same lift without the noise of which customers (and how many visits) each arm got
-            "p_order_per_visit": _lift(t["p_order_per_visit"], c["p_order_per_visit"]),
-        }
+            "orders_per_customer": r_orders - 1,
+            "orders_per_customer_se": _ratio_se(pt, pt_var, pc, pc_var),
+            "revenue_per_customer": et / ec - 1 if ec > 0 else None,
+            "revenue_per_customer_se": _ratio_se(et, et_var, ec, ec_var),
+            "conversion": conv["t"] / conv["c"] - 1 if conv["c"] > 0 else None,
+        }  # fmt: skip
     best = max(names, key=lambda n: variants[n]["p_order_per_visit"])
     out.update(variants=variants, control=control, true_lift=lifts, best_variant=best, visits=len(visits))
     return out
 
 
-def _se(values: pd.Series) -> float | None:
-    return float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else None
+def _ratio_se(t: float, t_var: float, c: float, c_var: float) -> float | None:
+    """Standard error of ``t / c - 1`` (delta method, independent arms)."""
+    if not (t > 0 and c > 0) or math.isnan(t_var) or math.isnan(c_var):
+        return None
+    return float(t / c * math.sqrt(t_var / t**2 + c_var / c**2))
 
 
-def _lift(treatment: float, control: float) -> float | None:
-    return treatment / control - 1 if control else None
