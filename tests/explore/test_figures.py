@@ -106,9 +106,32 @@ def test_same_item_many_times_a_day_uses_local_days():
     flagged = customers(p, same_item_per_day=2)["same_item_per_day"]
     # c1 had i1 at 11:00 and 19:00 local on Mar 2 (two different UTC days).
     assert flagged["top"] == [{"customer_id": "c1", "item_id": "i1", "date": "2026-03-02", "orders_that_day": 2}]
-    assert flagged["customers"] == 1
+    assert flagged["customers"] == 1 and flagged["flagged"][0]["customer_id"] == "c1"
+    assert flagged["flagged"][0]["customer_orders"] == 2 and flagged["orders_share"] == pytest.approx(0.4)
+    assert customers(p)["same_item_per_day"]["customers"] == 0  # one day with 2 is not an outlier by default
     in_utc = customers(prepare(hand_log(), "UTC"), same_item_per_day=2)["same_item_per_day"]
     assert in_utc["customer_days"] == 0
+
+
+def test_drink_spammer_flagged_by_repeat_days():
+    base = pd.Timestamp("2026-03-02T17:00Z")
+    rows = [
+        (f"s{d}{k}", "spam", base + pd.Timedelta(days=d, hours=k), "a", "r1", "drink")
+        for d in range(3)
+        for k in range(2)
+    ]
+    rows += [(f"n{d}", "normal", base + pd.Timedelta(days=d), "a", "r1", "drink") for d in range(6)]
+    log = pd.DataFrame(rows, columns=REQUIRED + ["item_id"])
+    same = customers(prepare(log, "UTC"))["same_item_per_day"]
+    assert same["customers"] == 1 and same["customer_days"] == 3
+    assert same["flagged"][0] == {
+        "customer_id": "spam",
+        "item_id": "drink",
+        "days": 3,
+        "max_per_day": 2,
+        "orders_on_those_days": 6,
+        "customer_orders": 6,
+    }
 
 
 def test_repeat_shares(figs):

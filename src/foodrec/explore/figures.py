@@ -35,6 +35,7 @@ from foodrec.errors import InputError
 TOP_N = 20
 # A customer ordering the same dish (restaurant at restaurant level) in this many orders of one day is flagged.
 SAME_ITEM_PER_DAY = 4
+MIN_REPEAT_DAYS = 3
 # Tukey's "far out" fence (Q3 + 3 IQR), on a log scale because money and activity are right-skewed.
 FENCE_K = 3.0
 # Drivers with fewer orders than this are left out of per-driver rates (too noisy to compare).
@@ -367,36 +368,50 @@ def customers(p: Prepared, same_item_per_day: int = SAME_ITEM_PER_DAY) -> dict[s
     }
 
 
-def _same_item(p: Prepared, threshold: int) -> dict[str, Any]:
-    """Customer-days on which one dish (or restaurant) was in ``threshold`` or more orders."""
+def _same_item(p: Prepared, threshold: int, min_days: int = MIN_REPEAT_DAYS) -> dict[str, Any]:
+    """Customers who put one dish (restaurant at restaurant level) in several orders of the same local day.
+
+    A customer is flagged when that happened on ``min_days`` or more days (2+ orders of it each), or when
+    ``threshold`` or more orders of one day had it. Ordinary customers almost never do either.
+    """
     col = "item_id" if p.level == "dish" else "restaurant_id"
     lines = p.lines[(p.lines["_cust"] >= 0) & (p.lines["_item"] >= 0) & p.lines["_local"].notna()]
     day = lines["_local"].dt.tz_localize(None).dt.normalize()
     keyed = pd.DataFrame({"_cust": lines["_cust"], "_item": lines["_item"], "_ord": lines["_ord"], "_day": day})
     keyed = keyed.drop_duplicates(["_ord", "_item"])
     counts = keyed.groupby(["_cust", "_item", "_day"]).size()
-    flagged = counts[counts >= threshold].sort_values(ascending=False, kind="stable")
+    repeated = counts[counts >= 2].sort_values(ascending=False, kind="stable")
     cust_ids = lines.drop_duplicates("_cust").set_index("_cust")["customer_id"]
     item_ids = lines.drop_duplicates("_item").set_index("_item")[col]
+    cust_level = repeated.index.get_level_values(0)
     top = pd.DataFrame(
         {
-            "customer_id": cust_ids.reindex(flagged.index.get_level_values(0)).astype(str).to_numpy(),
-            col: item_ids.reindex(flagged.index.get_level_values(1)).astype(str).to_numpy(),
-            "date": [d.date().isoformat() for d in flagged.index.get_level_values(2)],
-            "orders_that_day": flagged.to_numpy(),
+            "_cust": cust_level,
+            "customer_id": cust_ids.reindex(cust_level).astype(str).to_numpy(),
+            col: item_ids.reindex(repeated.index.get_level_values(1)).astype(str).to_numpy(),
+            "date": [d.date().isoformat() for d in repeated.index.get_level_values(2)],
+            "orders_that_day": repeated.to_numpy(),
         }
     )
-    per_customer = top.groupby("customer_id", sort=False).agg(
-        days=("date", "nunique"), max_per_day=("orders_that_day", "max")
+    per = top.groupby("_cust", sort=False).agg(
+        customer_id=("customer_id", "first"),
+        **{col: (col, lambda v: v.mode().iat[0])},
+        days=("date", "nunique"),
+        max_per_day=("orders_that_day", "max"),
+        orders_on_those_days=("orders_that_day", "sum"),
     )
+    flagged = per[(per["days"] >= min_days) | (per["max_per_day"] >= threshold)]
+    flagged = flagged.assign(customer_orders=np.bincount(p.orders["_cust"][p.orders["_cust"] >= 0])[flagged.index])
+    flagged = flagged.sort_values(["days", "max_per_day"], ascending=False, kind="stable")
     return {
         "threshold": threshold,
+        "min_days": min_days,
         "unit": "dish" if p.level == "dish" else "restaurant",
-        "customer_days": int(len(flagged)),
-        "customers": int(flagged.index.get_level_values(0).nunique()),
-        "orders_share": float(flagged.sum() / len(p.orders)) if len(flagged) else 0.0,
-        "top": _records(top.head(TOP_N)),
-        "by_customer": _records(per_customer.reset_index().head(TOP_N)),
+        "customer_days": int(len(repeated)),
+        "customers": int(len(flagged)),
+        "orders_share": float(flagged["orders_on_those_days"].sum() / len(p.orders)),
+        "flagged": _records(flagged.reset_index(drop=True).head(TOP_N)),
+        "top": _records(top.drop(columns="_cust").head(TOP_N)),
     }
 
 

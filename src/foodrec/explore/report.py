@@ -324,17 +324,22 @@ def _customers(r: HtmlReport, b: dict[str, Any]) -> None:
         )
         _records_table(r, b["heavy_top"], "Heaviest customers.")
     same = b["same_item_per_day"]
-    if same["customer_days"]:
+    if same["customers"]:
         r.note(
-            f"Outliers: {num(same['customers'])} customer(s) had the same {same['unit']} in {same['threshold']} or "
-            f"more orders on one day ({num(same['customer_days'])} such customer-days, "
-            f"{pct(same['orders_share'])} of all orders). Such behaviour (e.g. an office ordering the same drink all "
-            "day) inflates repeat and popularity figures; consider capping it.",
+            f"Outliers: {num(same['customers'])} customer(s) put the same {same['unit']} in several orders of one day "
+            f"on {same['min_days']}+ days, or in {same['threshold']}+ orders of a single day "
+            f"({pct(same['orders_share'], 2)} of all orders). Ordinary customers almost never do this (e.g. an office "
+            "ordering the same drink all day); it inflates repeat and popularity figures, so consider capping it.",
             "bad",
         )
-        _records_table(r, same["top"], f"Customer-days with the same {same['unit']} in many orders.")
+        _records_table(r, same["flagged"], f"Customers flagged for ordering the same {same['unit']} many times a day.")
+        _records_table(r, same["top"], f"Busiest customer-days with the same {same['unit']} in 2+ orders.", max_rows=5)
     else:
-        r.note(f"No customer had the same {same['unit']} in {same['threshold']}+ orders on one day.", "good")
+        r.note(
+            f"No customer ordered the same {same['unit']} several times a day on {same['min_days']}+ days or "
+            f"{same['threshold']}+ times in one day ({num(same['customer_days'])} customer-days with 2+).",
+            "good",
+        )
 
 
 def _repeat(r: HtmlReport, b: dict[str, Any]) -> None:
