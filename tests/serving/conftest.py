@@ -31,6 +31,12 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(name="skip_or_fail")
+def skip_or_fail_fixture():
+    """The :func:`skip_or_fail` helper, for test modules (conftest is not importable under importlib mode)."""
+    return skip_or_fail
+
+
 def make_log(seed: int = 7, n_orders: int = 300) -> OrderLog:
     """3 areas, 6 restaurants with 4 dishes each, 40 customers who mostly order near home."""
     rng = np.random.default_rng(seed)

@@ -24,6 +24,7 @@ MAX_K = 100
 MAX_ITEMS_PER_EVENT = 200
 MAX_EVENTS_PER_REQUEST = 1000
 MAX_ORDER_VALUE = 1_000_000.0
+VARIANT_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"  # as in A/B config files
 # Query times outside these bounds are almost surely mistakes (and outside pandas' timestamp range).
 EARLIEST_AT = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST_AT = datetime(2200, 1, 1, tzinfo=UTC)
@@ -88,7 +89,9 @@ class EventIn(BaseModel):
     type: Literal["impression", "click", "order"]
     customer_id: Ident
     request_id: Ident | None = None
-    variant: Ident | None = Field(None, description="defaults to the customer's current A/B variant")
+    variant: str | None = Field(
+        None, pattern=VARIANT_PATTERN, description="defaults to the customer's current A/B variant"
+    )
     model_version: Ident | None = Field(None, description="defaults to the version serving that variant")
     items: list[Ident] = Field(default_factory=list, max_length=MAX_ITEMS_PER_EVENT)
     order_value: float | None = Field(None, ge=0, le=MAX_ORDER_VALUE, allow_inf_nan=False)
