@@ -53,6 +53,7 @@ def test_warts_are_there_and_counted(dish_city):
     assert bad.sum() == warts["bad_timestamps"] >= 1
     per_order = orders.drop_duplicates("order_id")
     assert per_order["area"].isna().sum() == warts["missing_area_orders"]
+    assert orders["area"].isna().sum() == warts["missing_area_rows"]
     assert warts["drink_spammer"]["max_per_day"] >= 2
     spam = orders[(orders.customer_id == warts["drink_spammer"]["customer_id"])
                   & (orders.item_id == warts["drink_spammer"]["item_id"])]  # fmt: skip
@@ -164,6 +165,8 @@ def test_out_must_be_a_directory_for_cities(tmp_path, capsys):
     (other / "notes.txt").write_text("mine")
     assert main(["generate", "--out", str(other), *SMALL]) == 2
     assert "non-empty" in capsys.readouterr().err and (other / "notes.txt").read_text() == "mine"
+    assert main(["generate", "--out", str(tmp_path / "empty"), "--customers", "10", "--days", "1"]) == 2
+    assert "no orders were generated" in capsys.readouterr().err
     assert main(["generate", *SMALL]) == 2  # --out is required
     assert "--out" in capsys.readouterr().err
 

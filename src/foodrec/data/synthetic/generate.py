@@ -75,6 +75,11 @@ def generate_city(
     world.params["drift"] = drift
 
     sim = simulate_orders(world, config, progress=progress)
+    if len(sim.order_cust) == 0:
+        raise InputError(
+            f"no orders were generated ({config.customers} customers over {config.days} days): "
+            "use more --customers or --days"
+        )
     spam: dict = {}
     wart_rng = np.random.default_rng([config.seed, 3])
     if config.warts:
@@ -87,7 +92,7 @@ def generate_city(
     else:
         warts = RowWarts(np.zeros(n_orders, bool), np.zeros(n_orders, bool), np.ones(n_orders), np.empty(0, np.int64),
                          np.empty(0, np.int64), [])  # fmt: skip
-    table, order_ids, _ = build_orders_table(world, sim, money, warts, config.level)
+    table, order_ids, row_order = build_orders_table(world, sim, money, warts, config.level)
     files = [write_orders(table, out, fmt)]
     files += write_catalogue(world, out, config.level)
     world.save(out / "truth")
@@ -133,6 +138,8 @@ def generate_city(
             "duplicate_rows": int(len(warts.duplicate_rows)),
             "bad_timestamps": int(len(warts.bad_time_rows)),
             "missing_area_orders": int(warts.missing_area.sum()),
+            "missing_area_rows": int(warts.missing_area[row_order].sum()
+                                     + warts.missing_area[row_order[warts.duplicate_rows]].sum()),
             "outlier_orders": int(warts.outlier.sum()),
             "refunded_orders": int((money.refunded > 0).sum()),
             "discounted_orders": int((money.discount > 0).sum()),
