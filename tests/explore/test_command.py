@@ -90,6 +90,17 @@ def test_required_columns_only(tmp_path, capsys):
     assert "no item_id column" in html
 
 
+def test_store_with_empty_optional_columns_treats_them_as_absent(tmp_path, capsys):
+    # ingest writes every canonical column; a source with only the required ones leaves the rest empty
+    log = hand_log()[REQUIRED].assign(item_id=None, order_total=float("nan"), driver_id=None)
+    store = make_store(tmp_path / "store", log)
+    _, html, figs, _ = run_eda(tmp_path, store, capsys)
+    assert {"item_id", "order_total", "driver_id"} <= set(figs["overview"]["optional_columns_absent"])
+    assert [r["column"] for r in figs["missing"]["per_column"]] == REQUIRED
+    assert figs["money"]["available"] is False and figs["overview"]["level"] == "restaurant"
+    assert "dish repeats cannot be measured" in html
+
+
 def test_driver_column_section(tmp_path, capsys):
     log = pd.concat([hand_log()] * 10, ignore_index=True)
     log["order_id"] = log["order_id"] + "-" + (log.index // 6).astype(str)

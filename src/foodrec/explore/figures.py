@@ -96,7 +96,9 @@ def prepare(lines: pd.DataFrame, timezone: str = "UTC") -> Prepared:
     for col in MONEY_COLUMNS:
         if col != "unit_price" and _has(df, col):
             orders[col], _ = _order_money(df, orders, col)
-    return Prepared(df, orders, tz, frozenset(lines.columns), level)
+    # A store keeps every canonical column; one that is entirely empty was not in the source: treat it as absent.
+    columns = frozenset(c for c in lines.columns if c in REQUIRED_ORDER_COLUMNS or lines[c].notna().any())
+    return Prepared(df, orders, tz, columns, level)
 
 
 def _order_money(df: pd.DataFrame, orders: pd.DataFrame, col: str) -> tuple[np.ndarray, str]:
@@ -703,7 +705,7 @@ def repeat(p: Prepared, test_fraction: float = TEST_FRACTION) -> dict[str, Any]:
         out["dish_repeat_share"] = float(dish_repeat[returning].mean()) if returning.any() else None
     else:
         out["dish_repeat_share"] = None
-        out["dish_note"] = "no item_id column: dish repeats cannot be measured"
+        out["dish_note"] = "The log has no item_id column, so dish repeats cannot be measured."
     out["cold_start"] = _cold_start(p, test_fraction)
     return out
 
