@@ -147,11 +147,22 @@ def top_k_rows(block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     When the block has fewer than k columns, rows are padded with index -1 and score -inf.
     """
     n, m = block.shape
+    if np.isnan(block).any():
+        block = np.where(np.isnan(block), -np.inf, block)
     kk = min(k, m)
     if kk == 0:
         return np.full((n, k), -1, dtype=np.int64), np.full((n, k), -np.inf)
-    whole = np.broadcast_to(np.arange(m), (n, m))
-    part = np.argpartition(-block, kk - 1, axis=1)[:, :kk] if kk < m else whole.copy()
+    if kk < m:
+        # Exactly the kk best per row, ties at the boundary broken by the lower item index (argpartition alone
+        # would pick among tied items arbitrarily).
+        threshold = -np.partition(-block, kk - 1, axis=1)[:, kk - 1 : kk]
+        above = block > threshold
+        need = kk - above.sum(axis=1, keepdims=True)
+        tied = block == threshold
+        chosen = above | (tied & (np.cumsum(tied, axis=1) <= need))
+        part = np.nonzero(chosen)[1].reshape(n, kk)
+    else:
+        part = np.broadcast_to(np.arange(m), (n, m)).copy()
     part_scores = np.take_along_axis(block, part, axis=1)
     # Sort by score descending, then by item index, so equal scores always come out the same way.
     order = np.lexsort((part, -part_scores), axis=1)
@@ -161,6 +172,27 @@ def top_k_rows(block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         idx = np.hstack([idx, np.full((n, k - kk), -1, dtype=np.int64)])
         scores = np.hstack([scores, np.full((n, k - kk), -np.inf)])
     return idx, scores
+
+
+def top_k_contexts(
+    n_contexts: int, score_block: Callable[[np.ndarray], np.ndarray], n_items: int, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top k (indices, scores) of every context, scoring ``BLOCK_CELLS``-sized dense chunks of contexts."""
+    if k < 1:
+        raise InputError(f"k must be at least 1, got {k}")
+    chunk = max(1, BLOCK_CELLS // max(n_items, 1))
+    top_idx = np.empty((n_contexts, k), dtype=np.int64)
+    top_scores = np.empty((n_contexts, k), dtype=np.float64)
+    for start in range(0, n_contexts, chunk):
+        ctx = np.arange(start, min(start + chunk, n_contexts))
+        top_idx[ctx], top_scores[ctx] = top_k_rows(score_block(ctx), k)
+    return top_idx, top_scores
+
+
+def ranking_of(top_idx: np.ndarray, top_scores: np.ndarray, context_of_query: np.ndarray, items: np.ndarray) -> Ranking:
+    """Hand every query its context's top-k list (index -1 becomes the ``None`` padding)."""
+    labels = np.append(items, None).astype(object)
+    return Ranking(items=labels[top_idx[context_of_query]], scores=top_scores[context_of_query])
 
 
 def rank_contexts(
@@ -176,18 +208,8 @@ def rank_contexts(
     ``context_of_query[i]`` is the context number (0..n_contexts-1) of query i; ``score_block(ctx)`` returns a
     float32 array ``(len(ctx), n_items)`` of scores for those contexts.
     """
-    if k < 1:
-        raise InputError(f"k must be at least 1, got {k}")
-    chunk = max(1, BLOCK_CELLS // max(n_items, 1))
-    top_idx = np.empty((n_contexts, k), dtype=np.int64)
-    top_scores = np.empty((n_contexts, k), dtype=np.float64)
-    for start in range(0, n_contexts, chunk):
-        ctx = np.arange(start, min(start + chunk, n_contexts))
-        idx, scores = top_k_rows(score_block(ctx), k)
-        top_idx[ctx], top_scores[ctx] = idx, scores
-    labels = np.append(items, None).astype(object)  # index -1 -> None (padding)
-    q_idx = top_idx[context_of_query]
-    return Ranking(items=labels[q_idx], scores=top_scores[context_of_query])
+    top_idx, top_scores = top_k_contexts(n_contexts, score_block, n_items, k)
+    return ranking_of(top_idx, top_scores, context_of_query, items)
 
 
 def encode_contexts(*codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -209,3 +231,53 @@ def check_queries(queries: pd.DataFrame) -> None:
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     frame.to_parquet(path, index=False)
+
+
+def rank_own_first(
+    own: sparse.csr_matrix,
+    own_bonus: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    fill_top: tuple[np.ndarray, np.ndarray],
+    fill_row: np.ndarray,
+    items: np.ndarray,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top k per context when "own" items (score >= 1) always outrank the fill (area popularity, score < 1).
+
+    Sparse and exact, so it never builds a contexts x catalogue block: the candidates of context c are its own
+    items (row c of ``own``, scored ``1 + own/max(own) + own_bonus(c, item)``) and the ``2k`` best fill items of
+    its fill row (``fill_top = (indices, scores)`` of shape ``(n_fill_rows, 2k)``; ``fill_row[c]`` picks one). With
+    h < k own items, the 2k fill items hold at least k - h new ones, so nothing outside the candidates can make
+    the top k. Returns ``(indices (n_ctx, k) with -1 padding, scores with -inf padding)``.
+    """
+    n_ctx = own.shape[0]
+    own = own.tocsr()
+    own.sum_duplicates()  # also sorts the indices, so entries below come ordered by (context, item)
+    coo = own.tocoo()
+    peak = np.zeros(n_ctx)
+    np.maximum.at(peak, coo.row, coo.data)
+    own_scores = 1.0 + coo.data / np.where(peak[coo.row] > 0, peak[coo.row], 1.0)
+    own_scores = own_scores + own_bonus(coo.row, coo.col)
+    fill_idx, fill_scores = fill_top
+    width = fill_idx.shape[1]
+    fill_ctx = np.repeat(np.arange(n_ctx), width)
+    fill_items = fill_idx[fill_row].reshape(-1)
+    fill_vals = fill_scores[fill_row].reshape(-1)
+    keep = fill_items >= 0
+    # A fill item the context already owns keeps its (higher) own score: drop its fill copy.
+    keep[keep] = np.asarray(own[fill_ctx[keep], fill_items[keep]]).ravel() == 0
+    ctx = np.concatenate([coo.row.astype(np.int64), fill_ctx[keep]])
+    cand = np.concatenate([coo.col.astype(np.int64), fill_items[keep]])
+    score = np.concatenate([own_scores, fill_vals[keep]])
+    # Best first within each context; own scores lie in [1, 3), fill scores in [0, 1), so ctx * 8 - score sorts
+    # by context, then score descending. The stable sort keeps equal scores in item order (own entries come
+    # sorted by item, the fill lists are already sorted by score then item).
+    order = np.argsort(ctx * 8.0 - score, kind="stable")
+    ctx, cand, score = ctx[order], cand[order], score[order]
+    starts = np.searchsorted(ctx, np.arange(n_ctx))
+    rank = np.arange(len(ctx)) - starts[ctx]
+    top = rank < k
+    out_idx = np.full((n_ctx, k), -1, dtype=np.int64)
+    out_scores = np.full((n_ctx, k), -np.inf)
+    out_idx[ctx[top], rank[top]] = cand[top]
+    out_scores[ctx[top], rank[top]] = score[top]
+    return out_idx, out_scores

@@ -36,7 +36,6 @@ from foodrec.recommenders.baselines.common import (
     as_str_objects,
     check_queries,
     encode_contexts,
-    rank_contexts,
 )
 from foodrec.recommenders.baselines.popularity import PopularityBaseline
 
@@ -59,7 +58,7 @@ class ItemCooccurrence(PopularityBaseline):
         area_prior: float = 10.0,
         meal_prior: float = 10.0,
         half_life_days: float = 14.0,
-        max_neighbours: int = 200,
+        max_neighbours: int = 30,
     ):
         super().__init__(level, "customer-history", area_prior, meal_prior, half_life_days)
         self.max_neighbours = int(max_neighbours)
@@ -78,22 +77,15 @@ class ItemCooccurrence(PopularityBaseline):
 
     def recommend(self, queries: pd.DataFrame, k: int = 10) -> Ranking:
         check_queries(queries)
-        counts = self._fitted_counts()
+        self._fitted_counts()
         if self.similarity is None:
             raise InputError(f"recommender {self.name!r} is not fitted yet: call fit(log) first")
         history = self.tables["history"]
         area_rows = self.tables["area"].codes(as_str_objects(queries["area"]).reset_index(drop=True))
         customer_rows = history.codes(as_str_objects(queries["customer_id"]).reset_index(drop=True))
         context, distinct = encode_contexts(area_rows, customer_rows)
-        similarity = self.similarity
-
-        def block(ctx: np.ndarray) -> np.ndarray:
-            spread = (history.matrix[distinct[ctx, 1]] @ similarity).toarray().astype(np.float32)
-            peak = spread.max(axis=1, keepdims=True)
-            own = np.where(spread > 0, 1.0 + spread / np.where(peak > 0, peak, 1.0), 0.0).astype(np.float32)
-            return own + self._area_block(distinct[ctx, 0])
-
-        return rank_contexts(context, len(distinct), block, self.items, len(counts), k)
+        spread = history.matrix[distinct[:, 1]] @ self.similarity
+        return self._rank_own_first(spread, context, distinct[:, 0], k)
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "max_neighbours": self.max_neighbours}
@@ -108,7 +100,7 @@ class ItemCooccurrence(PopularityBaseline):
     @classmethod
     def load_state(cls, directory: Path, manifest: dict[str, Any]) -> ItemCooccurrence:
         rec = super().load_state(directory, manifest)
-        rec.max_neighbours = int(manifest.get("config", {}).get("max_neighbours", 200))
+        rec.max_neighbours = int(manifest.get("config", {}).get("max_neighbours", 30))
         try:
             saved = SparseCounts.from_saved(pd.read_parquet(directory / "similarity.parquet"), rec.items)
         except (OSError, KeyError, ValueError) as err:

@@ -81,6 +81,7 @@ class Oracle(Recommender):
                 item_ids, utilities = self._truth.scores(part, self.history, self.level)
             item_ids = np.asarray(item_ids, dtype=object)
             idx, scores = top_k_rows(np.asarray(utilities, dtype=np.float64), k)
+            idx[np.isneginf(scores)] = -1  # -inf utility: not available there, so not recommended
             labels = np.append(item_ids.astype(str).astype(object), None).astype(object)
             items_out.append(labels[idx])
             scores_out.append(scores)

@@ -46,6 +46,9 @@ from foodrec.recommenders.baselines.common import (
     item_vocabulary,
     query_meal_codes,
     rank_contexts,
+    rank_own_first,
+    ranking_of,
+    top_k_contexts,
     training_pairs,
 )
 
@@ -163,15 +166,27 @@ class PopularityBaseline(Recommender):
         history = self.tables["history"]
         customer_rows = history.codes(as_str_objects(queries["customer_id"]).reset_index(drop=True))
         context, distinct = encode_contexts(area_rows, customer_rows)
+        return self._rank_own_first(history.matrix[distinct[:, 1]], context, distinct[:, 0], k)
 
-        def history_block(ctx: np.ndarray) -> np.ndarray:
-            own = history.dense(distinct[ctx, 1])
-            peak = own.max(axis=1, keepdims=True)
-            # Own items first (1 + share of the customer's strongest item), then area popularity (< 1).
-            own_score = np.where(own > 0, 1.0 + own / np.where(peak > 0, peak, 1.0), 0.0).astype(np.float32)
-            return own_score + self._area_block(distinct[ctx, 0])
+    def _area_scores_at(self, area_rows: np.ndarray, item_cols: np.ndarray) -> np.ndarray:
+        """Area popularity of single (area row, item) pairs, as in :meth:`_area_block` but sparse."""
+        area = self.tables["area"]
+        counts = np.asarray(area.matrix[area_rows, item_cols]).ravel() if len(area_rows) else np.zeros(0)
+        prior = self.area_prior * self._global_scores().astype(np.float64)[item_cols]
+        return (counts + prior) / (area.totals()[area_rows] + self.area_prior)
 
-        return rank_contexts(context, len(distinct), history_block, self.items, n_items, k)
+    def _rank_own_first(self, own: Any, context: np.ndarray, area_of_ctx: np.ndarray, k: int) -> Ranking:
+        """The customer's own items first (see :func:`rank_own_first`), then area popularity."""
+        if k < 1:
+            raise InputError(f"k must be at least 1, got {k}")
+        n_items = len(self._fitted_counts())
+        areas, area_pos = np.unique(area_of_ctx, return_inverse=True)
+        fill = top_k_contexts(len(areas), lambda ctx: self._area_block(areas[ctx]), n_items, 2 * k)
+        idx, scores = rank_own_first(
+            own.tocsr(), lambda rows, cols: self._area_scores_at(area_of_ctx[rows], cols), fill,
+            area_pos.reshape(-1), self.items, k,
+        )
+        return ranking_of(idx, scores, context, self.items)
 
     def _fitted_counts(self) -> np.ndarray:
         if self.items is None or self.item_counts is None:
