@@ -119,6 +119,15 @@ def _segment_frame(raw: Any, k: int) -> pd.DataFrame | None:
                      "ndcg_low": nd.low if nd else None, "ndcg_high": nd.high if nd else None,
                      "hr": hr.mean if hr else None, "n": n})  # fmt: skip
 
+    if isinstance(raw, list) and raw and all(isinstance(r, dict) and "metric" in r and "mean" in r for r in raw):
+        # long format (foodrec evaluate): one row per (segment, value, metric) with mean / ci_low / ci_high
+        wide: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in raw:
+            key = (str(r.get("segment")), str(r.get("value")))
+            row = wide.setdefault(key, {"segment": key[0], "value": key[1], "n": r.get("n")})
+            name = str(r["metric"]).lower()
+            row[name] = {"mean": r.get("mean"), "ci_low": r.get("ci_low"), "ci_high": r.get("ci_high")}
+        raw = list(wide.values())
     if isinstance(raw, list):
         for rec in raw:
             if not isinstance(rec, dict):
@@ -172,7 +181,16 @@ def recommender_scores(payload: Any, k: int = 10) -> list[RecommenderScore]:
         return out
     if not isinstance(payload, dict):
         return out
-    for key in ("leaderboard", "results", "recommenders", "rows", "models", "baselines"):
+    if isinstance(payload.get("result"), dict):  # foodrec evaluate: the recommender, its strongest peer, the rest
+        out = recommender_scores(payload["result"], k)
+        if out and isinstance(payload.get("recommender"), str):
+            out[0].name = payload["recommender"]
+        seen = {s.name for s in out}
+        for extra in (payload.get("baseline_result"), payload.get("baselines")):
+            out += [s for s in recommender_scores(extra, k) if s.name not in seen]
+            seen = {s.name for s in out}
+        return out
+    for key in ("results", "leaderboard", "recommenders", "rows", "models", "baselines"):
         if key in payload:
             value = payload[key]
             if isinstance(value, dict) and all(isinstance(v, dict) for v in value.values()):

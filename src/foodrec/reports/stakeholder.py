@@ -80,13 +80,12 @@ def _offline_scores(results: Results) -> tuple[RecommenderScore | None, list[Rec
     """The model's score (from the evaluation JSON) and the baselines' (from the leaderboard)."""
     board = recommender_scores(results.get("leaderboard")) if results.get("leaderboard") is not None else []
     evaluated = recommender_scores(results.get("evaluation")) if results.get("evaluation") is not None else []
-    model = next((s for s in evaluated if s.is_model), evaluated[0] if evaluated else None)
-    if model is None:
-        model = next((s for s in board if s.is_model), None)
-    if model is not None:
-        model.is_model = True
-    baselines = [s for s in board if not s.is_model and (model is None or s.name != model.name)]
-    return model, baselines
+    model = next((s for s in evaluated if s.is_model), None) or next((s for s in board if s.is_model), None)
+    baselines: dict[str, RecommenderScore] = {}
+    for score in [*evaluated, *board]:  # the evaluation's entries carry segments: they come first
+        if not score.is_model and score.name not in baselines:
+            baselines[score.name] = score
+    return model, list(baselines.values())
 
 
 def _label(score: RecommenderScore) -> str:
@@ -249,11 +248,12 @@ def offline(report: HtmlReport, results: Results) -> None:
         report.table(table)
     best = _best_baseline(baselines)
     if model is None:
-        report.note("The model has not been evaluated yet (no `foodrec evaluate` result).", "missing")
+        report.note("The model has not been evaluated yet (no `foodrec evaluate` result for a saved model).",
+                    "missing")  # fmt: skip
     elif best is not None and model.ndcg and best.ndcg:
         gain = model.ndcg.mean / best.ndcg.mean - 1 if best.ndcg.mean > 0 else float("nan")
         kind = "good" if gain > 0 else "bad"
-        report.note(f"The model's NDCG@10 is {_pct(gain, 1)} {'above' if gain > 0 else 'below'} the best simple "
+        report.note(f"The model's NDCG@10 is {_pct(abs(gain), 1)} {'above' if gain > 0 else 'below'} the best simple "
                     f"rule ('{best.name}').", kind)  # fmt: skip
 
 
@@ -303,10 +303,12 @@ def segments(report: HtmlReport, results: Results, orders: pd.DataFrame | None) 
             if "baseline" in known:
                 gain_rich = (rich["ndcg"] - rich["baseline"]).mean()
                 gain_poor = (poor["ndcg"] - poor["baseline"]).mean()
-                text += (f" Its lead over the simple rule is {_num(gain_rich)} in data-rich areas and "
-                         f"{_num(gain_poor)} in data-poor ones.")  # fmt: skip
-                if gain_rich > gain_poor:
+                text += (f" Model minus simple rule: {gain_rich:+.3f} in data-rich areas, {gain_poor:+.3f} in "
+                         "data-poor ones.")  # fmt: skip
+                if gain_rich > gain_poor and gain_rich > 0:
                     text += " The model works best where there is plenty of data."
+                elif gain_rich <= 0 and gain_poor <= 0:
+                    text += " The model does not beat the simple rule in either group of areas."
             report.paragraph(text)
         table = areas[["value", "n", "ndcg", *(["baseline"] if "baseline" in areas else [])]].rename(
             columns={
