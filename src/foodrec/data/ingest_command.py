@@ -43,7 +43,7 @@ def ingest_command(
 
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  console=console, transient=True) as progress:  # fmt: skip
+                  console=console, transient=True, disable=not console.is_terminal) as progress:  # fmt: skip
         task = progress.add_task("ingest", total=None)
 
         def on_progress(label: str, done: int, total: int) -> None:

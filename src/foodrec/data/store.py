@@ -67,12 +67,7 @@ class Store:
         (store.path / "orders").mkdir(exist_ok=True)
         (store.path / "quarantine").mkdir(exist_ok=True)
         with store.connect() as con:
-            con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-            con.execute(
-                "CREATE TABLE IF NOT EXISTS sources (fingerprint VARCHAR PRIMARY KEY, source VARCHAR, kind VARCHAR,"
-                " ingested_at TIMESTAMPTZ, rows_read BIGINT, accepted BIGINT, quarantined BIGINT, duplicates BIGINT,"
-                " part VARCHAR)"
-            )
+            _init_catalogue(con)
         return store
 
     def connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -169,6 +164,15 @@ class Store:
         if name not in CATALOGUE_TABLES:
             raise StoreError(f"unknown table {name!r}: choose one of {', '.join(CATALOGUE_TABLES)}")
         _atomic_parquet(frame, self.path / f"{name}.parquet")
+
+
+def _init_catalogue(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)").fetchall()
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS sources (fingerprint VARCHAR PRIMARY KEY, source VARCHAR, kind VARCHAR,"
+        " ingested_at TIMESTAMPTZ, rows_read BIGINT, accepted BIGINT, quarantined BIGINT, duplicates BIGINT,"
+        " part VARCHAR)"
+    ).fetchall()
 
 
 class StagedIngest:
@@ -274,15 +278,16 @@ class StagedIngest:
         return Store(target)
 
     def _write_catalogue(self, store: Store) -> None:
-        Store.create(store.path)
-        store.set_meta(**self._meta)
-        if self._sources:
-            with store.connect() as con:
-                columns = ["fingerprint", "source", "kind", "ingested_at", "rows_read", "accepted", "quarantined",
-                           "duplicates", "part"]  # fmt: skip
-                sql = f"INSERT OR REPLACE INTO sources VALUES ({', '.join('?' for _ in columns)})"
-                for row in self._sources:
-                    con.execute(sql, [row.get(c) for c in columns]).fetchall()
+        """Metadata and source rows into the (copied) catalogue, in one connection."""
+        with store.connect() as con:
+            _init_catalogue(con)
+            for key, value in self._meta.items():
+                con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, json.dumps(value)]).fetchall()
+            columns = ["fingerprint", "source", "kind", "ingested_at", "rows_read", "accepted", "quarantined",
+                       "duplicates", "part"]  # fmt: skip
+            sql = f"INSERT OR REPLACE INTO sources VALUES ({', '.join('?' for _ in columns)})"
+            for row in self._sources:
+                con.execute(sql, [row.get(c) for c in columns]).fetchall()
 
     def abort(self) -> None:
         shutil.rmtree(self.stage, ignore_errors=True)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pv
 import pyarrow.parquet as pq
 
@@ -154,10 +155,67 @@ def _read_csv(src: SourceFile) -> tuple[pa.Table, list[tuple[int, str, str]]]:
         bad_rows = numbered
     # Record numbers: the header is 1, data records follow (equal to line numbers unless a quoted field spans lines).
     total = table.num_rows + len(bad_rows)
-    lines = np.arange(2, total + 2, dtype=np.int64)
+    records = np.arange(2, total + 2, dtype=np.int64)  # record numbers: the header is 1
     if bad_rows:
-        lines = lines[~np.isin(lines, [n for n, _, _ in bad_rows])][: table.num_rows]
-    return table.append_column(LINE, pa.array(lines)), bad_rows
+        records = records[~np.isin(records, [n for n, _, _ in bad_rows])][: table.num_rows]
+    if _count_nonempty_lines(src) == total + 1:
+        return table.append_column(LINE, pa.array(records)), bad_rows  # records are lines
+    return _split_spanning_records(table, records, bad_rows, _nonempty_line_numbers(src), delimiter)
+
+
+SPANNING = "line break inside a value (unbalanced quote?)"
+
+
+def _count_nonempty_lines(src: SourceFile) -> int:
+    """Lines that are not empty, counted fast; blank lines split across read chunks may count (safe: slow path)."""
+    lines = empties = 0
+    last = b"\n"
+    with open(src.path, "rb") as fh:
+        while chunk := fh.read(1 << 24):
+            lines += chunk.count(b"\n")
+            empties += chunk.count(b"\n\n") + chunk.count(b"\n\r\n") + (chunk[:1] == b"\n" and last == b"\n")
+            last = chunk[-1:]
+    return lines + (last != b"\n") - empties
+
+
+def _nonempty_line_numbers(src: SourceFile) -> np.ndarray:
+    """1-based numbers of the file's non-empty lines (the slow, exact path)."""
+    data = np.fromfile(src.path, dtype=np.uint8)
+    breaks = np.flatnonzero(data == 10)
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks, [len(data)]])
+    length = ends - starts
+    carriage = (length == 1) & (data[np.minimum(starts, max(len(data) - 1, 0))] == 13)
+    return np.flatnonzero((length > 0) & ~carriage) + 1
+
+
+def _split_spanning_records(
+    table: pa.Table, records: np.ndarray, bad_rows: list[tuple[int, str, str]], lines: np.ndarray, delimiter: str
+) -> tuple[pa.Table, list[tuple[int, str, str]]]:
+    """Blank lines or records spanning lines: give every record its first line and quarantine spanning ones.
+
+    A quoted value with a line break is almost always a stray quote that swallowed the following lines;
+    accepting it would lose those lines silently, so the record goes to quarantine with its raw text.
+    """
+    extra = np.zeros(table.num_rows, np.int64)
+    for name in table.column_names:
+        extra += pc.fill_null(pc.count_substring(table.column(name), "\n"), 0).to_numpy().astype(np.int64)
+    numbers = np.concatenate([records, np.array([n for n, _, _ in bad_rows], np.int64)])
+    spans = np.concatenate([extra, np.array([t.count("\n") for _, _, t in bad_rows], np.int64)])
+    order = np.argsort(numbers, kind="stable")
+    first = np.empty(len(numbers), np.int64)
+    before = np.concatenate([[0], np.cumsum(spans[order])[:-1]])
+    first[order] = np.arange(len(numbers)) + 1 + before  # index into the non-empty lines, after the header
+    line = np.where(first < len(lines), lines[np.minimum(first, len(lines) - 1)], numbers)
+    good_lines, bad_lines = line[: table.num_rows], line[table.num_rows :]
+    new_bad = [(int(n), reason, text) for n, (_, reason, text) in zip(bad_lines, bad_rows, strict=True)]
+    spanning = extra > 0
+    if spanning.any():
+        rows = table.filter(pa.array(spanning)).to_pylist()
+        for n, row in zip(good_lines[spanning], rows, strict=True):
+            new_bad.append((int(n), SPANNING, delimiter.join("" if v is None else v for v in row.values())))
+        table, good_lines = table.filter(pa.array(~spanning)), good_lines[~spanning]
+    return table.append_column(LINE, pa.array(good_lines)), sorted(new_bad)
 
 
 def _arrow_csv(src: SourceFile, header: list[str], delimiter: str, on_bad, threads: bool) -> pa.Table:
