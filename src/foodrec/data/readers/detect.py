@@ -204,7 +204,8 @@ def _plan_directory(plan: SourcePlan, path: Path, raw: str, fmt: str, anchor: dt
             plan.copy_dirs.append(path / "truth")
         if (path / "city.json").is_file():
             plan.copy_files.append(path / "city.json")
-    files = _dhrd_files(dhrd_dir, _nearby_city(plan, dhrd_dir / "x", anchor), raw.rstrip("/"))
+    label_root = raw.rstrip("/") + ("/dhrd" if dhrd_dir != path else "")
+    files = _dhrd_files(dhrd_dir, _nearby_city(plan, dhrd_dir / "x", anchor), label_root)
     if fmt in ("auto", "dhrd") and files:
         if not any(f.table == "orders" for f in files):
             raise InputError(f"{raw}: DHRD directory without orders_<city>_train.txt / _test.txt")
