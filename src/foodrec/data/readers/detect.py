@@ -22,7 +22,7 @@ from foodrec.data.schema import CATALOGUE_TABLES, ORDER_COLUMNS
 from foodrec.errors import InputError
 
 FORMATS = ("auto", "canonical", "dhrd")
-CSV_SUFFIXES = (".csv", ".tsv")
+CSV_SUFFIXES = (".csv",)
 PARQUET_SUFFIXES = (".parquet", ".pq")
 # The DHRD files carry relative days; day 0 is this date unless city.json or --anchor-date says otherwise.
 DEFAULT_DHRD_ANCHOR = dt.date(2023, 1, 1)
