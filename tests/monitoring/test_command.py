@@ -88,3 +88,27 @@ def test_manifest_readers_are_tolerant() -> None:
     assert manifest_cutoff({"cutoff": "2026-02-01"}) == "2026-02-01"
     assert manifest_cutoff({"training": {"train_cutoff": "2026-01-01"}}) == "2026-01-01"
     assert manifest_cutoff({}) is None
+
+
+def test_saved_model_uses_its_manifest(drift_store: Path, tmp_path: Path, capsys) -> None:
+    baselines = pytest.importorskip("foodrec.recommenders.baselines")
+    from foodrec.data.store import Store
+
+    log = Store.open(drift_store).order_log()
+    rec = baselines.BASELINES["area-popularity"](level="restaurant").fit(log.before("2026-01-26"))
+    model = tmp_path / "model"
+    rec.save(model, extra={"cutoff": "2026-01-26T00:00:00Z", "validation_metrics": {"ndcg@10": 0.30}})
+    out, retrained = tmp_path / "drift.json", tmp_path / "retrained"
+    args = ["drift", "--store", str(drift_store), "--recommender", str(model), "--out", str(out)]
+    code = main([*args, "--retrain-out", str(retrained), "--retrain-days", "7"])
+    assert code == 3, capsys.readouterr()
+    result = json.loads(out.read_text())
+    assert result["windows"]["reference_end"] == "2026-01-26T00:00:00Z"  # the training cutoff
+    assert result["quality"]["reference"] == 0.30 and "manifest" in result["quality"]["reference_source"]
+    assert result["recommender_kind"] == "saved model"
+    assert result["retrain"]["retrained"]["ndcg@10"] > result["retrain"]["stale"]["ndcg@10"]
+    # the retrained model is a drop-in for the next check: its own cutoff and validation figure
+    again = main(["drift", "--store", str(drift_store), "--recommender", str(retrained), "--window-days", "3"])
+    assert again == 2 and "must end before the recent window" in capsys.readouterr().err
+    assert main(["drift", "--store", str(drift_store), "--recommender", str(retrained), "--reference-until",
+                 "2026-02-02", "--window-days", "3"]) in (0, 3)  # fmt: skip

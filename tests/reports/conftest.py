@@ -103,3 +103,42 @@ def results_dir(tmp_path: Path) -> Path:
                           ("drift.json", drift), ("model/manifest.json", manifest)]:  # fmt: skip
         (out / name).write_text(json.dumps(payload))
     return out
+
+
+@pytest.fixture
+def evaluate_style_dir(tmp_path: Path) -> Path:
+    """JSON in the exact shapes `foodrec baselines` and `foodrec evaluate` write (long segment rows)."""
+    out = tmp_path / "eval_results"
+    out.mkdir()
+
+    def long_segments(base: float, slope: float) -> list[dict]:
+        rows = []
+        for i, area in enumerate(AREAS):
+            for metric, value in (("hr", 0.5), ("ndcg", base + slope * (5 - i))):
+                rows.append({"segment": "area", "value": area, "n": 500 - 50 * i, "metric": metric, "mean": value,
+                             "ci_low": value - 0.01, "ci_high": value + 0.01})  # fmt: skip
+        for ctype, shift in (("new", -0.1), ("returning", 0.05)):
+            rows.append({"segment": "customer_type", "value": ctype, "n": 400, "metric": "ndcg", "mean": base + shift,
+                         "ci_low": None, "ci_high": None})  # fmt: skip
+        return rows
+
+    def result(name: str, base: float, slope: float = 0.0) -> dict:
+        return {"recommender": name, "k": 10, "level": "dish", "n_queries": 2500,
+                "overall": {"hr": {"mean": 0.5, "ci_low": 0.49, "ci_high": 0.51},
+                            "ndcg": {"mean": base, "ci_low": base - 0.01, "ci_high": base + 0.01}},
+                "coverage": 0.3, "segments": long_segments(base, slope)}  # fmt: skip
+
+    board = [{"recommender": "customer-history", "k": 10, "hr": 0.43, "hr_lo": 0.42, "hr_hi": 0.44, "ndcg": 0.27,
+              "ndcg_lo": 0.26, "ndcg_hi": 0.28, "coverage": 0.2},
+             {"recommender": "area-popularity", "k": 10, "hr": 0.32, "hr_lo": 0.31, "hr_hi": 0.33, "ndcg": 0.17,
+              "ndcg_lo": 0.16, "ndcg_hi": 0.18, "coverage": 0.05}]  # fmt: skip
+    baselines = {"store": "s", "cutoff": "2026-02-19T08:00:00+00:00", "leaderboard": board,
+                 "results": {"customer-history": result("customer-history", 0.27),
+                             "area-popularity": result("area-popularity", 0.17)}}  # fmt: skip
+    evaluation = {"store": "s", "recommender": "keras", "result": result("keras", 0.31, slope=0.02),
+                  "strongest_baseline": "customer-history", "baseline_result": result("customer-history", 0.27),
+                  "paired_difference": {"ndcg": {"diff": 0.04, "ci_low": 0.03, "ci_high": 0.05}},
+                  "baselines": board}  # fmt: skip
+    (out / "baselines.json").write_text(json.dumps(baselines))
+    (out / "evaluation.json").write_text(json.dumps(evaluation))
+    return out

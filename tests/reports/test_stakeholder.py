@@ -133,3 +133,21 @@ def test_reads_the_real_abtest_json(tmp_path: Path, capsys) -> None:
     path.write_text(json.dumps(payload, default=str).replace("NaN", "null"))
     code, html = _report(["--results", str(path)], tmp_path, capsys)
     assert code == 0 and "A/B test decision:" in html and "No A/B test" not in html
+
+
+def test_reads_foodrec_baselines_and_evaluate_json(evaluate_style_dir: Path, tmp_path: Path, capsys) -> None:
+    found = collect_results([evaluate_style_dir])
+    assert set(found.found) == {"leaderboard", "evaluation"}
+    scores = recommender_scores(found.get("evaluation"))
+    assert scores[0].name == "keras" and scores[0].is_model
+    assert scores[0].ndcg == Metric(0.31, 0.3, 0.32)
+    areas = scores[0].segments[scores[0].segments["segment"] == "area"]
+    assert len(areas) == 6 and areas["n"].tolist()[0] == 500
+    board = recommender_scores(found.get("leaderboard"))
+    assert [s.name for s in board] == ["customer-history", "area-popularity"] and board[0].segments is not None
+    code, html = _report(["--results", str(evaluate_style_dir)], tmp_path, capsys)
+    text = unescape(re.sub(r"<[^>]+>", " ", html))
+    assert code == 0
+    assert "NDCG@10 0.310 vs 0.270" in text  # the model vs the best rule, customer-history
+    assert "works best where there is plenty of data" in text
+    assert "For returning customers the model's NDCG@10 is 0.360; for new customers 0.210" in text
