@@ -74,8 +74,8 @@ def prepare(lines: pd.DataFrame, timezone: str = "UTC") -> Prepared:
     tz = check_timezone(timezone)
     df = lines.copy()
     df["ordered_at"] = pd.to_datetime(df["ordered_at"], utc=True, errors="coerce")
-    if not df["ordered_at"].is_monotonic_increasing:
-        df = df.sort_values("ordered_at", kind="stable", na_position="last")
+    if not df["ordered_at"].is_monotonic_increasing:  # the store already sorts by (ordered_at, order_id)
+        df = df.sort_values(["ordered_at", "order_id"], kind="stable", na_position="last")
     df = df.reset_index(drop=True)
     df["_ord"] = _code(df["order_id"])
     df["_cust"] = _code(df["customer_id"])
@@ -188,9 +188,9 @@ def volume(p: Prepared) -> dict[str, Any]:
     per_day = per_day.reindex(full, fill_value=0)
     hours = np.bincount(local.dt.hour.to_numpy(), minlength=24)
     utc_hours = np.bincount(local.dt.tz_convert("UTC").dt.hour.to_numpy(), minlength=24)
-    dow = local.dt.dayofweek.to_numpy()
+    dow = local.dt.day_of_week.to_numpy()
     dow_orders = np.bincount(dow, minlength=7)
-    dow_days = np.bincount(per_day.index.dayofweek.to_numpy(), minlength=7)
+    dow_days = np.bincount(per_day.index.day_of_week.to_numpy(), minlength=7)
     dow_mean = np.where(dow_days > 0, dow_orders / np.maximum(dow_days, 1), np.nan)
     meals = pd.Series(meal_time_of_hour(local.dt.hour.to_numpy())).value_counts()
     return {

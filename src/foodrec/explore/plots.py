@@ -43,16 +43,20 @@ def orders_per_day(volume: dict[str, Any]) -> Figure | None:
     counts = np.array([d["orders"] for d in volume["per_day"]], dtype=float)
     fig, (ax, ax2) = _figure((10, 3.4), 2, width_ratios=[3, 1])
     fig.subplots_adjust(wspace=0.25)
-    ax.plot(days, counts, color="#4a7ab5", lw=1, label="orders")
+    ax.plot(days, counts, color="#4a7ab5", lw=1, label="orders", marker="o" if len(days) < 15 else None, ms=3)
     if len(counts) >= 7:
         rolling = np.convolve(counts, np.ones(7) / 7, mode="valid")
         ax.plot(days[6:], rolling, color="#c0504d", lw=2, label="7-day mean")
     ax.set_ylim(bottom=0)
     ax.set_ylabel("orders per day")
     ax.legend(frameon=False, loc="lower left")
-    locator = mdates.AutoDateLocator(maxticks=8)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    if len(days) <= 7:  # AutoDateLocator cannot pick an interval for a few days
+        ax.xaxis.set_major_locator(mdates.DayLocator())
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %d"))
+    else:
+        locator = mdates.AutoDateLocator(maxticks=8)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     _tidy(ax)
     week = volume["per_weekday"]
     ax2.bar([w["day"][:2] for w in week], [w["mean_per_day"] or 0 for w in week], color="#4a7ab5")
