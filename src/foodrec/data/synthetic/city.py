@@ -9,7 +9,7 @@ it is saved under ``truth/`` (npz of numbers + Parquet of ids/names, no pickle) 
 >>> world.n_restaurants, world.n_customers, len(world.area_ids) == 12
 (10, 50, True)
 >>> geohash(34.05, -118.30, 5)
-'9q5cc'
+'9q5cs'
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 >>> from foodrec.data.synthetic.city import build_world
 >>> cfg = preset_config("small", customers=200, restaurants=20, days=7)
 >>> sim = simulate_orders(build_world(cfg), cfg)
->>> len(sim.order_cust) == len(sim.order_t) > 0, sim.line_order.max() < len(sim.order_cust)
+>>> len(sim.order_cust) == len(sim.order_t) > 0, bool(sim.line_order.max() < len(sim.order_cust))
 (True, True)
 """
 

@@ -69,9 +69,9 @@ PRESETS: dict[str, dict[str, object]] = {
     # ~26k orders, ~55k lines over 8 weeks; dish level with ~3.6k dishes. The workflow runs in minutes on 2 cores.
     "default": {},
     # Restaurant level, < 20k orders: quick experiments and tests.
-    "small": {"customers": 2500, "restaurants": 120, "days": 42, "grid": (4, 3), "level": "restaurant"},
+    "small": {"customers": 5000, "restaurants": 120, "days": 42, "grid": (4, 3), "level": "restaurant"},
     # Dish level with >= 10k dishes.
-    "dishes": {"customers": 10000, "restaurants": 800, "days": 56, "grid": (6, 5), "dishes_per_restaurant": 14.0},
+    "dishes": {"customers": 16000, "restaurants": 800, "days": 56, "grid": (6, 5), "dishes_per_restaurant": 14.0},
     # ~1M order lines (benchmarks).
     "large": {"customers": 200000, "restaurants": 1000, "days": 84, "grid": (10, 8)},
 }

@@ -7,7 +7,7 @@
 
 >>> rng = np.random.default_rng(0)
 >>> w = pick_row_warts(rng, n_orders=10_000, n_rows=25_000)
->>> 10 <= w.missing_area.sum() <= 50, len(w.bad_time_rows), len(set(w.bad_time_rows) & set(w.duplicate_rows))
+>>> bool(10 <= w.missing_area.sum() <= 50), len(w.bad_time_rows), len(set(w.bad_time_rows) & set(w.duplicate_rows))
 (True, 8, 0)
 """
 
