@@ -173,6 +173,15 @@ def _run_batch(model: Any, payloads: list[tuple[Query, Any]]) -> list[Any]:
     return rank_batch(model, payloads[0][1], [query for query, _ in payloads])
 
 
+def _write_events(store: EventStore, payloads: list[list[Any]]) -> list[list[bool]]:
+    stored = store.write([event for events in payloads for event in events])
+    results, start = [], 0
+    for events in payloads:
+        results.append(stored[start : start + len(events)])
+        start += len(events)
+    return results
+
+
 def create_app(
     state: ServiceState,
     events: EventStore | str | os.PathLike[str],
@@ -193,7 +202,9 @@ def create_app(
         max_pending=max_queue,
         on_batch=lambda n: metrics.observe("foodrec_recommend_batch_size", n, buckets=BATCH_BUCKETS),
     )
-    service = Service(state, store, metrics, batcher, admin_token or None, max_in_flight, max_body_bytes)
+    # Group commit: events of requests that arrive while a transaction commits share the next one.
+    event_writer = MicroBatcher(_write_events, max_batch=max_batch, max_pending=max_queue)
+    service = Service(state, store, metrics, batcher, event_writer, admin_token or None, max_in_flight, max_body_bytes)
     metrics.gauge("foodrec_http_requests_in_flight", lambda: {(): service.in_flight})
     metrics.gauge(
         "foodrec_model_info",
@@ -207,6 +218,7 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         batcher.close()
+        event_writer.close()
         if owns_store:
             store.close()
 

@@ -24,6 +24,7 @@ class Service:
     events: EventStore
     metrics: Metrics
     batcher: MicroBatcher
+    event_writer: MicroBatcher
     admin_token: str | None = None
     max_in_flight: int = 256
     max_body_bytes: int = 1 << 20

@@ -1,6 +1,7 @@
 """``POST /v1/events``: impressions, clicks and orders; each idempotency key is stored once.
 
-The answer comes after the events' transaction committed: an acknowledged event is durable.
+The answer comes after the events' transaction committed: an acknowledged event is durable. Requests
+arriving while a transaction commits are written together in the next one (group commit).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
+from foodrec.serving.batching import Overloaded
 from foodrec.serving.deps import Service, get_service
 from foodrec.serving.events import Event
 from foodrec.serving.schemas import ErrorResponse, EventBatch, EventResult, EventsResponse
@@ -25,7 +27,7 @@ log = logging.getLogger("foodrec.serving")
     responses={503: {"model": ErrorResponse, "description": "the event store is unavailable: nothing was stored"}},
     summary="Record impressions, clicks and orders (idempotent by key)",
 )
-def post_events(
+async def post_events(
     batch: EventBatch, response: Response, service: Service = Depends(get_service)
 ) -> EventsResponse | JSONResponse:
     snapshot = service.state.snapshot
@@ -50,7 +52,10 @@ def post_events(
             )
         )
     try:
-        stored = service.events.write(events)
+        stored = await service.event_writer.submit(service.events, events)
+    except Overloaded as err:
+        service.metrics.inc("foodrec_http_requests_shed_total", reason="event queue full")
+        return JSONResponse({"detail": f"server busy ({err}); retry shortly"}, 503, headers={"Retry-After": "1"})
     except Exception as err:  # noqa: BLE001 - a database error: nothing was acknowledged, the client retries
         log.error("event store write failed: %s", err)
         return JSONResponse({"detail": f"event store unavailable, nothing stored: {type(err).__name__}"}, 503)

@@ -1,0 +1,273 @@
+"""Serving throughput and latency on loopback: a bare FastAPI endpoint vs /v1/recommendations; event writes.
+
+One run, same machine, same uvicorn settings (h11, asyncio loop, one process, access log off):
+
+1. a bare endpoint of the same framework (a FastAPI app whose only route returns ``{"ok": true}``),
+2. ``foodrec serve``'s ``/healthz`` (the same app as 3, without the model: middleware + routing cost),
+3. ``GET /v1/recommendations`` with the recommender (a baseline fitted on the store, or a model path),
+   rotating over real customers and areas of the store (a few unknown ones for the cold-start path),
+
+each with wrk, 32 connections, for ``--duration`` seconds after a warm-up. Then the event write path:
+``EventStore.write`` of single events in a loop (SQLite, WAL), and ``POST /v1/events`` over HTTP with one and
+with ten events per request. Targets (issue 5): recommendations >= 0.8 x bare throughput, p99 <= 50 ms,
+0 errors; >= 1,000 events/s sustained on SQLite.
+
+    .venv/bin/python benchmarks/bench_serve.py                                   # generates a default city
+    .venv/bin/python benchmarks/bench_serve.py --store runs/demo/store --recommender runs/demo/model
+    .venv/bin/python benchmarks/bench_serve.py --json bench_serve.json
+
+Needs wrk (Debian: ``apt-get install -y wrk``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import httpx  # noqa: E402
+
+BARE_APP = textwrap.dedent(
+    """
+    import socket, sys, uvicorn
+    from fastapi import FastAPI
+    app = FastAPI()
+    @app.get("/bare")
+    async def bare():
+        return {"ok": True}
+    sock = socket.socket(); sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0)); sock.listen(2048)
+    print(f"serving on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=[sock])
+    """
+)
+
+RECS_LUA = """
+local paths = {%s}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i %% #paths) + 1])
+end
+"""
+
+EVENTS_LUA = """
+local counter = 0
+local next_tid = 0
+setup = function(thread) thread:set("tid", next_tid); next_tid = next_tid + 1 end
+request = function()
+  local events = {}
+  for j = 1, %d do
+    counter = counter + 1
+    events[j] = string.format('{"idempotency_key":"%s-%%s-%%d","type":"click","customer_id":"c%%d","items":["i1"]}',
+                              tid, counter, counter %% 5000)
+  end
+  return wrk.format("POST", "/v1/events", {["Content-Type"] = "application/json"},
+                    '{"events":[' .. table.concat(events, ",") .. ']}')
+end
+"""
+
+
+def quiet_cli(argv: list[str]) -> None:
+    from foodrec.cli import main
+
+    with open(os.devnull, "w") as devnull:
+        old, sys.stdout = sys.stdout, devnull
+        try:
+            code = main(argv)
+        finally:
+            sys.stdout = old
+    if code != 0:
+        raise SystemExit(f"foodrec {' '.join(argv)} failed ({code})")
+
+
+def start(cmd: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    lines = []
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        match = re.search(r"serving on (http://[\d.]+:\d+)", line)
+        if match:
+            url = match.group(1)
+            for _ in range(200):
+                try:
+                    httpx.get(url + "/docs", timeout=2)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.05)
+            return proc, url
+    proc.kill()
+    raise SystemExit("server did not start:\n" + "".join(lines))
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def wrk(url: str, duration: int, connections: int, threads: int, script: Path | None = None) -> dict[str, float]:
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s"]
+    if script is not None:
+        cmd += ["-s", str(script)]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    result = {"requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+    for pct in ("50", "90", "99"):
+        match = re.search(rf"^\s+{pct}(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        value = float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+        result[f"p{pct}_ms"] = value
+    total = re.search(r"(\d+) requests in", out)
+    result["requests"] = int(total.group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    result["errors"] = (int(non2xx.group(1)) if non2xx else 0) + (
+        sum(int(g) for g in sockets.groups()) if sockets else 0
+    )
+    return result
+
+
+def query_paths(store_dir: Path, n: int = 2000) -> list[str]:
+    from urllib.parse import urlencode
+
+    import pandas as pd
+    from foodrec.data.store import Store
+
+    orders = Store.open(store_dir).orders(columns=["customer_id", "area", "ordered_at"])
+    sample = orders.drop_duplicates("customer_id").sample(min(n, orders["customer_id"].nunique()), random_state=0)
+    paths = []
+    for i, row in enumerate(sample.itertuples(index=False)):
+        customer = row.customer_id if i % 20 else f"new-customer-{i}"  # 5% unknown: the cold-start path
+        area = row.area if isinstance(row.area, str) else "unknown-area"
+        at = (row.ordered_at + pd.Timedelta(days=i % 7)).strftime("%Y-%m-%dT%H:%M:%SZ") if i % 2 else None
+        params = {"customer_id": customer, "area": area, "k": 10}
+        if at:
+            params["at"] = at
+        paths.append("/v1/recommendations?" + urlencode(params))
+    return paths
+
+
+def sqlite_direct(path: Path, seconds: float) -> float:
+    from foodrec.serving.events import Event, open_event_store
+
+    run = uuid.uuid4().hex[:8]
+    with open_event_store(path) as store:
+        n, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            store.write([Event(event_id=f"direct-{run}-{n}", type="click", customer_id=f"c{n % 5000}", variant="v")])
+            n += 1
+        return n / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", type=Path, help="store to serve (default: generate and ingest a default city)")
+    parser.add_argument("--recommender", default="customer-history", help="baseline name or model directory")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench_serve needs wrk: apt-get install -y wrk")
+
+    work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    store = args.store
+    if store is None:
+        store = work / "store"
+        print("generating and ingesting the default city ...", flush=True)
+        quiet_cli(["generate", "--out", str(work / "city")])
+        quiet_cli(["ingest", str(work / "city"), "--store", str(store)])
+    events_path = work / "events.sqlite"
+    paths = query_paths(store)
+    (work / "recs.lua").write_text(RECS_LUA % ", ".join(json.dumps(p) for p in paths))
+    run = uuid.uuid4().hex[:8]
+    for n in (1, 10):
+        (work / f"events{n}.lua").write_text(EVENTS_LUA % (n, f"{run}-{n}"))
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    figures: dict[str, object] = {
+        "recommender": args.recommender,
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "cpus": os.cpu_count(),
+    }
+    bare, bare_url = start([sys.executable, "-c", BARE_APP], env)
+    try:
+        wrk(bare_url + "/bare", 2, args.connections, args.threads)  # warm-up
+        figures["bare"] = wrk(bare_url + "/bare", args.duration, args.connections, args.threads)
+    finally:
+        stop(bare)
+    serve_cmd = [sys.executable, "-m", "foodrec.cli", "serve", "--recommender", args.recommender, "--store", str(store),
+                 "--events", str(events_path), "--port", "0"]  # fmt: skip
+    server, url = start(serve_cmd, env)
+    try:
+        figures["healthz"] = wrk(url + "/healthz", args.duration, args.connections, args.threads)
+        wrk(url, 3, args.connections, args.threads, work / "recs.lua")  # warm-up
+        figures["recommendations"] = wrk(url, args.duration, args.connections, args.threads, work / "recs.lua")
+        metrics = httpx.get(url + "/metrics").text
+        batch = re.search(r"foodrec_recommend_batch_size_sum ([\d.e+]+)\nfoodrec_recommend_batch_size_count (\d+)", metrics)
+        if batch:
+            figures["mean_batch_size"] = round(float(batch.group(1)) / max(int(batch.group(2)), 1), 2)
+        for n in (1, 10):
+            result = wrk(url, args.duration, args.connections, args.threads, work / f"events{n}.lua")
+            result["events_per_s"] = result["requests_per_s"] * n
+            figures[f"events_http_{n}_per_request"] = result
+    finally:
+        stop(server)
+    from foodrec.serving.events import open_event_store
+
+    with open_event_store(events_path) as events:
+        figures["events_stored"] = events.count()
+    figures["events_sqlite_direct_per_s"] = round(sqlite_direct(work / "direct.sqlite", 3.0), 1)
+
+    bare_rps = figures["bare"]["requests_per_s"]
+    rec = figures["recommendations"]
+    print(f"\nfoodrec serve on loopback, wrk {args.connections} connections x {args.duration}s, "
+          f"{os.cpu_count()} CPUs, recommender {args.recommender}")  # fmt: skip
+    print(f"{'endpoint':<34}{'req/s':>10}{'ratio':>8}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for name, key in (("bare FastAPI endpoint", "bare"), ("foodrec /healthz", "healthz"),
+                      ("foodrec /v1/recommendations", "recommendations")):  # fmt: skip
+        r = figures[key]
+        print(f"{name:<34}{r['requests_per_s']:>10.0f}{r['requests_per_s'] / bare_rps:>8.2f}"
+              f"{r['p50_ms']:>9.2f}{r['p90_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['errors']:>8}")  # fmt: skip
+    print(f"mean recommend() batch size under load: {figures.get('mean_batch_size')}")
+    print("\nevent write path (SQLite, WAL)")
+    print(f"  EventStore.write, one event per transaction:  {figures['events_sqlite_direct_per_s']:>8.0f} events/s")
+    for n in (1, 10):
+        r = figures[f"events_http_{n}_per_request"]
+        print(f"  POST /v1/events, {n:>2} event(s) per request:    {r['events_per_s']:>8.0f} events/s "
+              f"(p99 {r['p99_ms']:.1f} ms, errors {r['errors']})")  # fmt: skip
+    print(f"  events stored by the HTTP runs: {figures['events_stored']}")
+    verdict = {
+        "throughput_ratio": round(rec["requests_per_s"] / bare_rps, 3),
+        "ratio_ok": rec["requests_per_s"] >= 0.8 * bare_rps,
+        "p99_ok": rec["p99_ms"] <= 50,
+        "errors_ok": rec["errors"] == 0,
+        "events_ok": figures["events_http_1_per_request"]["events_per_s"] >= 1000,
+    }
+    figures["targets"] = verdict
+    print("\ntargets:", ", ".join(f"{k}={v}" for k, v in verdict.items()))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
