@@ -39,18 +39,21 @@ def build(n_items: int, n_customers: int, n_orders: int, n_areas: int, n_queries
     favourites = rng.choice(n_items, size=(n_customers, 3), p=popularity)
     customers = rng.integers(0, n_customers, n_orders)
     repeat = rng.random(n_orders) < 0.5
-    items = np.where(repeat, favourites[customers, rng.integers(0, 3, n_orders)],
-                     rng.choice(n_items, size=n_orders, p=popularity))
+    items = np.where(
+        repeat, favourites[customers, rng.integers(0, 3, n_orders)], rng.choice(n_items, size=n_orders, p=popularity)
+    )
     start = pd.Timestamp("2026-01-01", tz="UTC")
     at = start + pd.to_timedelta(rng.uniform(0, 28 * 86400, n_orders), unit="s")
-    orders = pd.DataFrame({
-        "order_id": np.char.add("o", np.arange(n_orders).astype(str)),
-        "customer_id": np.char.add("c", customers.astype(str)),
-        "ordered_at": at,
-        "area": np.char.add("a", home[customers].astype(str)),
-        "restaurant_id": np.char.add("r", (items // 12).astype(str)),
-        "item_id": np.char.add("i", items.astype(str)),
-    }).sort_values("ordered_at", ignore_index=True)
+    orders = pd.DataFrame(
+        {
+            "order_id": np.char.add("o", np.arange(n_orders).astype(str)),
+            "customer_id": np.char.add("c", customers.astype(str)),
+            "ordered_at": at,
+            "area": np.char.add("a", home[customers].astype(str)),
+            "restaurant_id": np.char.add("r", (items // 12).astype(str)),
+            "item_id": np.char.add("i", items.astype(str)),
+        }
+    ).sort_values("ordered_at", ignore_index=True)
     # Queries: 90% known customers, 10% unknown; a few missing areas.
     q_customers = rng.integers(0, int(n_customers * 1.1), n_queries)
     q_area = np.char.add("a", (home[np.minimum(q_customers, n_customers - 1)]).astype(str)).astype(object)
@@ -58,9 +61,11 @@ def build(n_items: int, n_customers: int, n_orders: int, n_areas: int, n_queries
     q_at = start + pd.Timedelta(days=28) + pd.to_timedelta(rng.uniform(0, 7 * 86400, n_queries), unit="s")
     queries = make_queries(np.char.add("c", q_customers.astype(str)), q_area, q_at)
     known = q_customers < n_customers
-    target = np.where(known & (rng.random(n_queries) < 0.5),
-                      favourites[np.minimum(q_customers, n_customers - 1), 0],
-                      rng.choice(n_items, size=n_queries, p=popularity))
+    target = np.where(
+        known & (rng.random(n_queries) < 0.5),
+        favourites[np.minimum(q_customers, n_customers - 1), 0],
+        rng.choice(n_items, size=n_queries, p=popularity),
+    )
     targets = [{f"i{t}"} for t in target]
     return OrderLog(orders), queries, targets
 
@@ -80,9 +85,11 @@ def main() -> None:
     t0 = time.perf_counter()
     log, queries, targets = build(args.items, args.customers, args.orders, args.areas, args.queries)
     catalogue = log.orders["item_id"].nunique()
-    print(f"data: {len(log.orders):,} training lines, {catalogue:,} items ordered, {len(queries):,} queries, "
-          f"k={args.k}, n_boot={args.n_boot} (built in {time.perf_counter() - t0:.1f} s); "
-          f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}, cpus={os.cpu_count()}")
+    print(
+        f"data: {len(log.orders):,} training lines, {catalogue:,} items ordered, {len(queries):,} queries, "
+        f"k={args.k}, n_boot={args.n_boot} (built in {time.perf_counter() - t0:.1f} s); "
+        f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}, cpus={os.cpu_count()}"
+    )
     rows = []
     for name in args.only:
         t0 = time.perf_counter()
@@ -93,8 +100,16 @@ def main() -> None:
         per_query = ranking_metrics(ranking, targets, k=args.k)
         ci = bootstrap_ci(per_query, n_boot=args.n_boot)
         t3 = time.perf_counter()
-        rows.append({"recommender": name, "fit_s": t1 - t0, "recommend_s": t2 - t1, "metrics_s": t3 - t2,
-                     "recommend+metrics_s": t3 - t1, "ndcg@10": ci.loc["ndcg", "mean"]})
+        rows.append(
+            {
+                "recommender": name,
+                "fit_s": t1 - t0,
+                "recommend_s": t2 - t1,
+                "metrics_s": t3 - t2,
+                "recommend+metrics_s": t3 - t1,
+                "ndcg@10": ci.loc["ndcg", "mean"],
+            }
+        )
     table = pd.DataFrame(rows).set_index("recommender")
     if "global-popularity" in table.index:
         table["x_global"] = table["recommend+metrics_s"] / table.loc["global-popularity", "recommend+metrics_s"]
@@ -102,8 +117,10 @@ def main() -> None:
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:,.3f}".format):
         print(table)
     worst = table["recommend+metrics_s"].max()
-    print(f"slowest recommend + metrics: {worst:.1f} s for {len(queries):,} queries "
-          f"(budget {BUDGET_S:.0f} s: {'within' if worst <= BUDGET_S else 'OVER'})")
+    print(
+        f"slowest recommend + metrics: {worst:.1f} s for {len(queries):,} queries "
+        f"(budget {BUDGET_S:.0f} s: {'within' if worst <= BUDGET_S else 'OVER'})"
+    )
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@ from foodrec.data.orderlog import OrderLog
 from foodrec.data.store import Store
 
 
-def synthetic_orders(n_customers: int = 120, n_days: int = 20, n_restaurants: int = 30, seed: int = 0,
-                     dishes: bool = True) -> pd.DataFrame:
+def synthetic_orders(
+    n_customers: int = 120, n_days: int = 20, n_restaurants: int = 30, seed: int = 0, dishes: bool = True
+) -> pd.DataFrame:
     """Repeat-driven orders: each customer has a home area and a few favourite restaurants and dishes."""
     rng = np.random.default_rng(seed)
     areas = np.array(["north", "south", "east"])
@@ -31,8 +32,16 @@ def synthetic_orders(n_customers: int = 120, n_days: int = 20, n_restaurants: in
             r = rng.choice(favourites) if rng.random() < 0.7 else rng.choice(local)
             n_lines = 1 + rng.integers(0, 2)
             for line in range(n_lines):
-                rows.append({"order_id": f"o{order_no}", "customer_id": f"c{c}", "ordered_at": at, "area": home,
-                             "restaurant_id": f"r{r}", "item_id": f"r{r}-d{rng.integers(0, 4) if line else 0}"})
+                rows.append(
+                    {
+                        "order_id": f"o{order_no}",
+                        "customer_id": f"c{c}",
+                        "ordered_at": at,
+                        "area": home,
+                        "restaurant_id": f"r{r}",
+                        "item_id": f"r{r}-d{rng.integers(0, 4) if line else 0}",
+                    }
+                )
             order_no += 1
     frame = pd.DataFrame(rows).sort_values(["ordered_at", "order_id"]).reset_index(drop=True)
     if not dishes:

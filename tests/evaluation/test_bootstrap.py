@@ -24,8 +24,14 @@ def test_constant_metric_has_a_zero_width_interval():
 def test_matches_scipy_percentile_bootstrap():
     x = np.random.default_rng(3).exponential(size=400)
     ours = bootstrap_ci(pd.DataFrame({"m": x}), n_boot=4000, seed=0).loc["m"]
-    ref = stats.bootstrap((x,), np.mean, n_resamples=4000, method="percentile", confidence_level=0.95,
-                          random_state=np.random.default_rng(0)).confidence_interval
+    ref = stats.bootstrap(
+        (x,),
+        np.mean,
+        n_resamples=4000,
+        method="percentile",
+        confidence_level=0.95,
+        random_state=np.random.default_rng(0),
+    ).confidence_interval
     assert ours["ci_low"] == pytest.approx(ref.low, abs=0.02)
     assert ours["ci_high"] == pytest.approx(ref.high, abs=0.02)
 

@@ -30,13 +30,20 @@ def test_restaurant_level_targets(log):
 def test_returning_means_seen_in_training_not_in_test():
     def frame(rows):
         return pd.DataFrame(rows, columns=["order_id", "customer_id", "ordered_at", "area", "restaurant_id"]).assign(
-            ordered_at=lambda f: pd.to_datetime(f["ordered_at"], utc=True))
+            ordered_at=lambda f: pd.to_datetime(f["ordered_at"], utc=True)
+        )
 
     train = OrderLog(frame([("o1", "old", "2026-01-01T12:00Z", "a", "r1")]))
     # "fresh" orders twice in the test period: still new, the recommender never saw them.
-    test = OrderLog(frame([("o2", "old", "2026-01-02T12:00Z", "a", "r1"), ("o3", "fresh", "2026-01-02T13:00Z", "a",
-                                                                          "r2"),
-                           ("o4", "fresh", "2026-01-03T13:00Z", None, "r2")]))
+    test = OrderLog(
+        frame(
+            [
+                ("o2", "old", "2026-01-02T12:00Z", "a", "r1"),
+                ("o3", "fresh", "2026-01-02T13:00Z", "a", "r2"),
+                ("o4", "fresh", "2026-01-03T13:00Z", None, "r2"),
+            ]
+        )
+    )
     cases = make_test_cases(train, test)
     assert cases.segments["customer_type"].tolist() == ["returning", "new", "new"]
     assert cases.segments["area"].tolist() == ["a", "a", "(missing)"]

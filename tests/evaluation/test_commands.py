@@ -47,8 +47,20 @@ def test_baselines_are_reproducible_and_default_json_path(store_dir, capsys):
 
 def test_evaluate_named_baseline_with_paired_difference(store_dir, tmp_path, capsys):
     out_json = tmp_path / "eval.json"
-    code, out, err = run(capsys, "evaluate", "--store", str(store_dir), "--recommender", "area-popularity",
-                         "--until", "2026-01-20", "--n-boot", "50", "--out", str(out_json))
+    code, out, err = run(
+        capsys,
+        "evaluate",
+        "--store",
+        str(store_dir),
+        "--recommender",
+        "area-popularity",
+        "--until",
+        "2026-01-20",
+        "--n-boot",
+        "50",
+        "--out",
+        str(out_json),
+    )
     assert code == 0, err
     payload = json.loads(out_json.read_text())
     assert payload["cutoff"].startswith("2026-01-20")
@@ -67,8 +79,18 @@ def test_evaluate_saved_model_uses_its_own_cutoff(store_dir, tmp_path, capsys):
     train = Store.open(store_dir).order_log(until="2026-01-18")
     make_recommender("customer-history").fit(train).save(tmp_path / "model", extra={"cutoff": "2026-01-18"})
     out_json = tmp_path / "eval.json"
-    code, _, err = run(capsys, "evaluate", "--store", str(store_dir), "--recommender", str(tmp_path / "model"),
-                       "--n-boot", "30", "--out", str(out_json))
+    code, _, err = run(
+        capsys,
+        "evaluate",
+        "--store",
+        str(store_dir),
+        "--recommender",
+        str(tmp_path / "model"),
+        "--n-boot",
+        "30",
+        "--out",
+        str(out_json),
+    )
     assert code == 0, err
     payload = json.loads(out_json.read_text())
     assert payload["cutoff"].startswith("2026-01-18")
@@ -78,11 +100,30 @@ def test_evaluate_saved_model_uses_its_own_cutoff(store_dir, tmp_path, capsys):
 
 def test_recommend_writes_the_contract(store_dir, tmp_path, capsys):
     queries = tmp_path / "q.csv"
-    pd.DataFrame({"customer_id": ["c1", "nobody", "c2"], "area": ["north", "", "atlantis"],
-                  "at": ["2026-02-01T12:00Z", "2026-02-01T19:00:00+01:00", "2026-02-02"]}).to_csv(queries, index=False)
+    pd.DataFrame(
+        {
+            "customer_id": ["c1", "nobody", "c2"],
+            "area": ["north", "", "atlantis"],
+            "at": ["2026-02-01T12:00Z", "2026-02-01T19:00:00+01:00", "2026-02-02"],
+        }
+    ).to_csv(queries, index=False)
     out = tmp_path / "r.csv"
-    code, _, err = run(capsys, "recommend", "--recommender", "area-popularity", "--store", str(store_dir),
-                       "--until", "2026-01-15", "--queries", str(queries), "--k", "5", "--out", str(out))
+    code, _, err = run(
+        capsys,
+        "recommend",
+        "--recommender",
+        "area-popularity",
+        "--store",
+        str(store_dir),
+        "--until",
+        "2026-01-15",
+        "--queries",
+        str(queries),
+        "--k",
+        "5",
+        "--out",
+        str(out),
+    )
     assert code == 0, err
     result = pd.read_csv(out, dtype={"item_id": str})
     assert result.columns.tolist() == ["query_id", "rank", "item_id", "score"]
@@ -97,8 +138,16 @@ def test_recommend_from_saved_model_needs_no_store(store_dir, tmp_path, capsys):
     make_recommender("global-popularity").fit(Store.open(store_dir).order_log()).save(tmp_path / "m")
     queries = tmp_path / "q.csv"
     queries.write_text("customer_id,area,at\nc1,north,2026-02-01T12:00Z\n")
-    code, _, err = run(capsys, "recommend", "--recommender", str(tmp_path / "m"), "--queries", str(queries),
-                       "--out", str(tmp_path / "r.csv"))
+    code, _, err = run(
+        capsys,
+        "recommend",
+        "--recommender",
+        str(tmp_path / "m"),
+        "--queries",
+        str(queries),
+        "--out",
+        str(tmp_path / "r.csv"),
+    )
     assert code == 0, err
     assert len(pd.read_csv(tmp_path / "r.csv")) == 10
 
@@ -113,20 +162,95 @@ def test_recommend_from_saved_model_needs_no_store(store_dir, tmp_path, capsys):
         (["evaluate", "--store", "{store}", "--recommender", "magic"], "unknown recommender"),
         (["evaluate", "--store", "{store}", "--recommender", "oracle"], "ground truth"),
         (["evaluate", "--store", "{store}", "--recommender", "{tmp}"], "not a saved recommender"),
-        (["recommend", "--recommender", "area-popularity", "--queries", "{tmp}/missing.csv", "--out", "{tmp}/r.csv",
-          "--store", "{store}"], "does not exist"),
-        (["recommend", "--recommender", "area-popularity", "--queries", "{q_nocol}", "--out", "{tmp}/r.csv",
-          "--store", "{store}"], "missing column(s) at"),
-        (["recommend", "--recommender", "area-popularity", "--queries", "{q_badtime}", "--out", "{tmp}/r.csv",
-          "--store", "{store}"], "ISO 8601"),
-        (["recommend", "--recommender", "area-popularity", "--queries", "{q_empty}", "--out", "{tmp}/r.csv",
-          "--store", "{store}"], "empty"),
-        (["recommend", "--recommender", "area-popularity", "--queries", "{q_ok}", "--out", "{tmp}/r.csv"],
-         "--store"),
-        (["recommend", "--recommender", "area-popularity", "--queries", "{q_ok}", "--out", "{tmp}/r.csv",
-          "--store", "{store}", "--until", "1999-01-01"], "no orders"),
-        (["recommend", "--recommender", "area-popularity", "--queries", "{q_ok}", "--out", "{tmp}/r.csv",
-          "--store", "{store}", "--k", "0"], "--k"),
+        (
+            [
+                "recommend",
+                "--recommender",
+                "area-popularity",
+                "--queries",
+                "{tmp}/missing.csv",
+                "--out",
+                "{tmp}/r.csv",
+                "--store",
+                "{store}",
+            ],
+            "does not exist",
+        ),
+        (
+            [
+                "recommend",
+                "--recommender",
+                "area-popularity",
+                "--queries",
+                "{q_nocol}",
+                "--out",
+                "{tmp}/r.csv",
+                "--store",
+                "{store}",
+            ],
+            "missing column(s) at",
+        ),
+        (
+            [
+                "recommend",
+                "--recommender",
+                "area-popularity",
+                "--queries",
+                "{q_badtime}",
+                "--out",
+                "{tmp}/r.csv",
+                "--store",
+                "{store}",
+            ],
+            "ISO 8601",
+        ),
+        (
+            [
+                "recommend",
+                "--recommender",
+                "area-popularity",
+                "--queries",
+                "{q_empty}",
+                "--out",
+                "{tmp}/r.csv",
+                "--store",
+                "{store}",
+            ],
+            "empty",
+        ),
+        (["recommend", "--recommender", "area-popularity", "--queries", "{q_ok}", "--out", "{tmp}/r.csv"], "--store"),
+        (
+            [
+                "recommend",
+                "--recommender",
+                "area-popularity",
+                "--queries",
+                "{q_ok}",
+                "--out",
+                "{tmp}/r.csv",
+                "--store",
+                "{store}",
+                "--until",
+                "1999-01-01",
+            ],
+            "no orders",
+        ),
+        (
+            [
+                "recommend",
+                "--recommender",
+                "area-popularity",
+                "--queries",
+                "{q_ok}",
+                "--out",
+                "{tmp}/r.csv",
+                "--store",
+                "{store}",
+                "--k",
+                "0",
+            ],
+            "--k",
+        ),
     ],
 )
 def test_bad_input_is_one_line(store_dir, tmp_path, capsys, args, needle):
@@ -134,9 +258,14 @@ def test_bad_input_is_one_line(store_dir, tmp_path, capsys, args, needle):
     (tmp_path / "badtime.csv").write_text("customer_id,area,at\nc1,north,not-a-time\n")
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "ok.csv").write_text("customer_id,area,at\nc1,north,2026-02-01T12:00Z\n")
-    subs = {"{tmp}": str(tmp_path), "{store}": str(store_dir), "{q_nocol}": str(tmp_path / "nocol.csv"),
-            "{q_badtime}": str(tmp_path / "badtime.csv"), "{q_empty}": str(tmp_path / "empty.csv"),
-            "{q_ok}": str(tmp_path / "ok.csv")}
+    subs = {
+        "{tmp}": str(tmp_path),
+        "{store}": str(store_dir),
+        "{q_nocol}": str(tmp_path / "nocol.csv"),
+        "{q_badtime}": str(tmp_path / "badtime.csv"),
+        "{q_empty}": str(tmp_path / "empty.csv"),
+        "{q_ok}": str(tmp_path / "ok.csv"),
+    }
     filled = []
     for arg in args:
         for key, value in subs.items():

@@ -20,8 +20,16 @@ def scrambled_future(log: OrderLog, cutoff: pd.Timestamp, seed: int = 0) -> Orde
     rng = np.random.default_rng(seed)
     for column in ("customer_id", "item_id", "restaurant_id", "area"):
         orders.loc[future, column] = rng.permutation(orders.loc[future, column].to_numpy())
-    extra = orders[future].head(50).assign(order_id=lambda f: "x" + f["order_id"], customer_id="brand-new",
-                                           item_id="future-dish", restaurant_id="future-restaurant")
+    extra = (
+        orders[future]
+        .head(50)
+        .assign(
+            order_id=lambda f: "x" + f["order_id"],
+            customer_id="brand-new",
+            item_id="future-dish",
+            restaurant_id="future-restaurant",
+        )
+    )
     return OrderLog(pd.concat([orders, extra], ignore_index=True), timezone=log.timezone)
 
 
@@ -44,6 +52,7 @@ def test_history_is_frozen_at_the_cutoff(log):
     rec = make_recommender("customer-history").fit(split.train)
     area = make_recommender("area-popularity").fit(split.train)
     test_only = sorted(set(split.test.orders["customer_id"]) - set(split.train.orders["customer_id"]))
-    queries = pd.DataFrame({"customer_id": test_only[:5] or ["nobody"], "area": "north",
-                            "at": split.cutoff + pd.Timedelta(days=1)})
+    queries = pd.DataFrame(
+        {"customer_id": test_only[:5] or ["nobody"], "area": "north", "at": split.cutoff + pd.Timedelta(days=1)}
+    )
     np.testing.assert_array_equal(rec.recommend(queries, 10).items, area.recommend(queries, 10).items)

@@ -74,7 +74,8 @@ def test_catalogue_coverage():
 @given(
     data=st.lists(
         st.tuples(st.permutations(list("abcdefgh")), st.sets(st.sampled_from(list("abcdefghij")), min_size=1)),
-        min_size=1, max_size=20,
+        min_size=1,
+        max_size=20,
     ),
     k=st.integers(min_value=1, max_value=8),
 )

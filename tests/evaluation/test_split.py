@@ -38,8 +38,18 @@ def test_default_cutoff_leaves_about_a_fifth_of_the_days(log):
 
 def test_default_cutoff_is_local_midnight():
     at = pd.date_range("2026-01-01T20:00", periods=10, freq="D", tz="UTC")
-    log = OrderLog(pd.DataFrame({"order_id": [str(i) for i in range(10)], "customer_id": "c", "ordered_at": at,
-                                 "area": "a", "restaurant_id": "r"}), timezone="America/Los_Angeles")
+    log = OrderLog(
+        pd.DataFrame(
+            {
+                "order_id": [str(i) for i in range(10)],
+                "customer_id": "c",
+                "ordered_at": at,
+                "area": "a",
+                "restaurant_id": "r",
+            }
+        ),
+        timezone="America/Los_Angeles",
+    )
     cutoff = default_cutoff(log)
     assert cutoff.tz_convert("America/Los_Angeles").hour == 0
 
@@ -62,8 +72,9 @@ def test_bad_cutoff_string_is_an_input_error(log):
 
 def test_one_day_log_needs_an_explicit_cutoff():
     at = pd.to_datetime(["2026-01-01T10:00Z", "2026-01-01T12:00Z"], utc=True)
-    log = OrderLog(pd.DataFrame({"order_id": ["1", "2"], "customer_id": "c", "ordered_at": at, "area": "a",
-                                 "restaurant_id": "r"}))
+    log = OrderLog(
+        pd.DataFrame({"order_id": ["1", "2"], "customer_id": "c", "ordered_at": at, "area": "a", "restaurant_id": "r"})
+    )
     with pytest.raises(InputError, match="at least 2 days"):
         temporal_split(log)
     assert len(temporal_split(log, until="2026-01-01T11:00").test.orders) == 1

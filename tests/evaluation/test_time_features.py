@@ -40,8 +40,20 @@ def test_daylight_saving_shift():
 
 
 def test_meal_time_boundaries():
-    expected = {5: "late", 6: "breakfast", 10: "breakfast", 11: "lunch", 14: "lunch", 15: "afternoon",
-                16: "afternoon", 17: "dinner", 21: "dinner", 22: "late", 23: "late", 0: "late"}
+    expected = {
+        5: "late",
+        6: "breakfast",
+        10: "breakfast",
+        11: "lunch",
+        14: "lunch",
+        15: "afternoon",
+        16: "afternoon",
+        17: "dinner",
+        21: "dinner",
+        22: "late",
+        23: "late",
+        0: "late",
+    }
     got = meal_time_of_hour(list(expected))
     assert dict(zip(expected, got, strict=True)) == expected
 

@@ -27,8 +27,14 @@ def small_log() -> OrderLog:
     rows = []
     n = 0
     for day in range(1, 8):
-        for hour, rest, area in [(12, "r1", "north"), (12, "r1", "north"), (19, "r2", "north"), (13, "r3", "south"),
-                                 (20, "r3", "south"), (12, "r5", "south")]:
+        for hour, rest, area in [
+            (12, "r1", "north"),
+            (12, "r1", "north"),
+            (19, "r2", "north"),
+            (13, "r3", "south"),
+            (20, "r3", "south"),
+            (12, "r5", "south"),
+        ]:
             rows.append((f"o{n}", f"x{n}", f"2026-01-0{day}T{hour}:00Z", area, rest, f"{rest}-d1"))
             n += 1
     for day in (2, 5, 6):
@@ -43,8 +49,14 @@ def q(customers, areas, at="2026-01-09T12:30Z"):
 
 
 def test_registry_names_and_one_class_with_strategies():
-    assert set(BASELINES) == {"global-popularity", "area-popularity", "area-mealtime-popularity", "customer-history",
-                              "item-cooccurrence", "oracle"}
+    assert set(BASELINES) == {
+        "global-popularity",
+        "area-popularity",
+        "area-mealtime-popularity",
+        "customer-history",
+        "item-cooccurrence",
+        "oracle",
+    }
     assert all(issubclass(BASELINES[n], PopularityBaseline) for n in LEARNED)
     assert make_recommender("area-popularity").strategy == "area"
     with pytest.raises(InputError, match="unknown recommender"):
@@ -54,8 +66,11 @@ def test_registry_names_and_one_class_with_strategies():
 
 
 def test_global_popularity(small_log):
-    ranking = make_recommender("global-popularity", level="restaurant").fit(small_log).recommend(q(["a", "b"],
-                                                                                                ["north", None]), 2)
+    ranking = (
+        make_recommender("global-popularity", level="restaurant")
+        .fit(small_log)
+        .recommend(q(["a", "b"], ["north", None]), 2)
+    )
     assert ranking.items.tolist() == [["r1", "r3"], ["r1", "r3"]]
     assert (np.diff(ranking.scores, axis=1) <= 0).all()
 
@@ -87,10 +102,16 @@ def test_customer_history_first_then_area(small_log):
 
 
 def test_cooccurrence_suggests_what_similar_customers_ordered():
-    rows = [("o1", "a", "2026-01-01T12:00Z", "z", "r1", "d1"), ("o2", "a", "2026-01-01T13:00Z", "z", "r2", "d2"),
-            ("o3", "b", "2026-01-01T12:00Z", "z", "r1", "d1"), ("o4", "b", "2026-01-02T12:00Z", "z", "r2", "d2"),
-            ("o5", "c", "2026-01-02T12:00Z", "z", "r3", "d3"), ("o6", "d", "2026-01-02T12:00Z", "z", "r3", "d3"),
-            ("o7", "e", "2026-01-02T12:00Z", "z", "r3", "d3"), ("o8", "f", "2026-01-02T12:00Z", "z", "r1", "d1")]
+    rows = [
+        ("o1", "a", "2026-01-01T12:00Z", "z", "r1", "d1"),
+        ("o2", "a", "2026-01-01T13:00Z", "z", "r2", "d2"),
+        ("o3", "b", "2026-01-01T12:00Z", "z", "r1", "d1"),
+        ("o4", "b", "2026-01-02T12:00Z", "z", "r2", "d2"),
+        ("o5", "c", "2026-01-02T12:00Z", "z", "r3", "d3"),
+        ("o6", "d", "2026-01-02T12:00Z", "z", "r3", "d3"),
+        ("o7", "e", "2026-01-02T12:00Z", "z", "r3", "d3"),
+        ("o8", "f", "2026-01-02T12:00Z", "z", "r1", "d1"),
+    ]
     rec = make_recommender("item-cooccurrence").fit(OrderLog(orders_frame(rows)))
     # f only had d1; people who had d1 also had d2, so d2 comes before the more popular d3.
     assert rec.recommend(q(["f"], ["z"]), 3).items.tolist() == [["d1", "d2", "d3"]]
@@ -172,8 +193,24 @@ def synthetic_store(tmp_path_factory):
     from foodrec.cli import main
 
     root = tmp_path_factory.mktemp("city")
-    if main(["generate", "--out", str(root / "city"), "--preset", "small", "--customers", "300", "--days", "14",
-             "--restaurants", "20"]) != 0:
+    if (
+        main(
+            [
+                "generate",
+                "--out",
+                str(root / "city"),
+                "--preset",
+                "small",
+                "--customers",
+                "300",
+                "--days",
+                "14",
+                "--restaurants",
+                "20",
+            ]
+        )
+        != 0
+    ):
         pytest.skip("foodrec generate failed: no synthetic city to test the oracle on")
     assert main(["ingest", str(root / "city"), "--store", str(root / "store")]) == 0
     return root / "store"
@@ -194,5 +231,6 @@ def test_oracle_ranks_by_ground_truth_and_is_the_ceiling(synthetic_store, tmp_pa
     floor = evaluate_recommender(make_recommender("global-popularity").fit(split.train), cases, n_boot=50)
     assert top > floor.value("ndcg")
     oracle.save(tmp_path / "oracle")
-    np.testing.assert_array_equal(load_recommender(tmp_path / "oracle").recommend(cases.queries, 10).items,
-                                  ranking.items)
+    np.testing.assert_array_equal(
+        load_recommender(tmp_path / "oracle").recommend(cases.queries, 10).items, ranking.items
+    )

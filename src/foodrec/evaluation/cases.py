@@ -87,8 +87,9 @@ def make_test_cases(train: OrderLog, test: OrderLog, level: str | None = None) -
     )
     lines["at"] = pd.to_datetime(lines["at"], utc=True)
     # An order's query: its customer, the first area given, the time of its first line.
-    head = lines.groupby("order_id", sort=False).agg(customer_id=("customer_id", "first"), area=("area", "first"),
-                                                     at=("at", "min"))
+    head = lines.groupby("order_id", sort=False).agg(
+        customer_id=("customer_id", "first"), area=("area", "first"), at=("at", "min")
+    )
     head = head.reset_index().sort_values(["at", "order_id"], kind="stable").reset_index(drop=True)
     targets_by_order = lines.groupby("order_id", sort=False)["item"].agg(lambda s: set(s))
     targets = targets_by_order.reindex(head["order_id"]).tolist()

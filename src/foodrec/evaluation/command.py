@@ -26,8 +26,15 @@ def _progress() -> Any:
 
     console = Console(stderr=True)
     # Only on a terminal: in pipes and logs a progress bar is noise (and would precede a one-line error).
-    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                    TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
 
 
 def _check_level(level: str | None) -> str | None:
@@ -56,8 +63,9 @@ def _default_out(store_dir: Path, name: str) -> Path:
     return store_dir / DEFAULT_RESULTS_DIR / name
 
 
-def _run_baselines(names: list[str], split: Any, cases: Any, level: str, k: int, n_boot: int, seed: int,
-                   description: str) -> list[Any]:
+def _run_baselines(
+    names: list[str], split: Any, cases: Any, level: str, k: int, n_boot: int, seed: int, description: str
+) -> list[Any]:
     from foodrec.evaluation.evaluate import evaluate_recommender
     from foodrec.recommenders.registry import make_recommender
 
@@ -106,8 +114,10 @@ def baselines(
     skipped = {} if "oracle" in names else {"oracle": "no ground truth in this store (real data)"}
     results = _run_baselines(names, split, cases, level, k, n_boot, seed, "baselines")
     board = leaderboard(results)
-    print_leaderboard(board, title=f"Baselines at level {level}: train before {split.cutoff:%Y-%m-%d %H:%M} UTC, "
-                                   f"{len(cases):,} test orders")
+    print_leaderboard(
+        board,
+        title=f"Baselines at level {level}: train before {split.cutoff:%Y-%m-%d %H:%M} UTC, {len(cases):,} test orders",
+    )
     payload = {
         **_context(store, split, cases, level, k, n_boot, seed),
         "leaderboard": board_records(board),
@@ -162,8 +172,9 @@ def evaluate(
         task = progress.add_task(f"evaluating {rec.name}", total=None)
         if not saved:
             rec.fit(split.train)
-        result = evaluate_recommender(rec, cases, k=k, n_boot=n_boot, seed=seed, name=recommender if not saved
-                                      else rec.name)
+        result = evaluate_recommender(
+            rec, cases, k=k, n_boot=n_boot, seed=seed, name=recommender if not saved else rec.name
+        )
         progress.update(task, completed=1, total=1)
     # The strongest *other* baseline: a saved baseline is not compared with a fresh copy of itself.
     peers = [n for n in BASELINES if n not in ("oracle", recommender, rec.name)]
@@ -173,23 +184,33 @@ def evaluate(
     diff = paired_difference(result, best, n_boot=n_boot, seed=seed)
 
     console = Console()
-    print_leaderboard(leaderboard([result, best]), title=f"{result.name} vs the strongest other baseline "
-                                                         f"({len(cases):,} test orders, train before "
-                                                         f"{split.cutoff:%Y-%m-%d %H:%M} UTC)", console=console)
+    print_leaderboard(
+        leaderboard([result, best]),
+        title=f"{result.name} vs the strongest other baseline "
+        f"({len(cases):,} test orders, train before "
+        f"{split.cutoff:%Y-%m-%d %H:%M} UTC)",
+        console=console,
+    )
     table = Table(title=f"Paired difference: {result.name} minus {strongest} (same queries)")
     for column in ("metric", "difference", "95% CI", "p"):
         table.add_column(column, justify="right")
     for metric, row in diff.iterrows():
-        table.add_row(metric, f"{row['diff']:+.4f}", f"[{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]",
-                      f"{row['p_value']:.3f}")
+        table.add_row(
+            metric, f"{row['diff']:+.4f}", f"[{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]", f"{row['p_value']:.3f}"
+        )
     console.print(table)
     seg = result.segments[result.segments["metric"] == "ndcg"]
     seg_table = Table(title=f"NDCG@{k} of {result.name} per segment")
     for column in ("segment", "value", "orders", f"NDCG@{k}", "95% CI"):
         seg_table.add_column(column, justify="right")
     for row in seg.to_dict("records"):
-        seg_table.add_row(row["segment"], row["value"], f"{row['n']:,}", f"{row['mean']:.3f}",
-                          f"[{row['ci_low']:.3f}, {row['ci_high']:.3f}]")
+        seg_table.add_row(
+            row["segment"],
+            row["value"],
+            f"{row['n']:,}",
+            f"{row['mean']:.3f}",
+            f"[{row['ci_low']:.3f}, {row['ci_high']:.3f}]",
+        )
     console.print(seg_table)
 
     payload = {

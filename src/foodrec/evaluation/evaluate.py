@@ -63,9 +63,7 @@ class EvaluationResult:
                 m: {c: _num(self.overall.loc[m, c]) for c in ("mean", "ci_low", "ci_high")} for m in self.overall.index
             },
             "coverage": self.coverage,
-            "segments": [
-                {key: _num(value) for key, value in row.items()} for row in self.segments.to_dict("records")
-            ],
+            "segments": [{key: _num(value) for key, value in row.items()} for row in self.segments.to_dict("records")],
             "seconds": self.seconds,
         }
 
@@ -89,8 +87,9 @@ def segment_table(
             mask = keys == value
             ci = bootstrap_ci(per_query[mask], n_boot=n_boot, seed=seed)
             for metric, stats in ci.iterrows():
-                rows.append({"segment": column, "value": str(value), "n": int(mask.sum()), "metric": metric,
-                             **stats.to_dict()})
+                rows.append(
+                    {"segment": column, "value": str(value), "n": int(mask.sum()), "metric": metric, **stats.to_dict()}
+                )
     return pd.DataFrame(rows, columns=["segment", "value", "n", "metric", "mean", "ci_low", "ci_high"])
 
 

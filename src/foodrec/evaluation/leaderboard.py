@@ -39,16 +39,21 @@ def leaderboard(results: Sequence[EvaluationResult], sort_by: str = SORT_METRIC)
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    return frame.sort_values([sort_by, "hr", "recommender"], ascending=[False, False, True],
-                             kind="stable").reset_index(drop=True)
+    return frame.sort_values([sort_by, "hr", "recommender"], ascending=[False, False, True], kind="stable").reset_index(
+        drop=True
+    )
 
 
 def board_records(board: pd.DataFrame) -> list[dict[str, Any]]:
     """The leaderboard as JSON-ready dicts (floats rounded, NaN as null)."""
     records = []
     for row in board.to_dict("records"):
-        records.append({k: (None if isinstance(v, float) and math.isnan(v) else
-                            round(v, 6) if isinstance(v, float) else v) for k, v in row.items()})
+        records.append(
+            {
+                k: (None if isinstance(v, float) and math.isnan(v) else round(v, 6) if isinstance(v, float) else v)
+                for k, v in row.items()
+            }
+        )
     return records
 
 
@@ -60,8 +65,11 @@ def print_leaderboard(board: pd.DataFrame, title: str = "Leaderboard", console: 
 
     console = console or Console()
     k = int(board["k"].iloc[0]) if len(board) else 10
-    table = Table(title=title, caption="mean ± half-width of the 95% bootstrap CI (bounds in the JSON);"
-                  " best first by NDCG", box=box.SIMPLE_HEAD)
+    table = Table(
+        title=title,
+        caption="mean ± half-width of the 95% bootstrap CI (bounds in the JSON); best first by NDCG",
+        box=box.SIMPLE_HEAD,
+    )
     table.add_column("recommender", no_wrap=True, min_width=min(24, int(board["recommender"].str.len().max())))
     for metric in METRICS:
         label = _LABELS[metric] + (f"@{k}" if metric in ("hr", "ndcg", "map") else "")

@@ -72,8 +72,9 @@ def default_cutoff(log: OrderLog, test_fraction: float = DEFAULT_TEST_FRACTION) 
     test_days = min(n_days - 1, max(1, round(n_days * test_fraction)))
     cutoff_local = last - pd.Timedelta(days=test_days - 1)
     # normalize() on a DST day may land on a non-existent local midnight; rebuild it from the calendar date.
-    cutoff_local = pd.Timestamp(cutoff_local.date()).tz_localize(log.timezone, nonexistent="shift_forward",
-                                                                 ambiguous=False)
+    cutoff_local = pd.Timestamp(cutoff_local.date()).tz_localize(
+        log.timezone, nonexistent="shift_forward", ambiguous=False
+    )
     return cutoff_local.tz_convert("UTC")
 
 
@@ -142,8 +143,10 @@ def time_blocked_folds(log: OrderLog, k: int) -> list[Split]:
         stop = start + width * (i + 1)
         train = orders[orders["ordered_at"] < cutoff]
         last = i == k
-        test = orders[(orders["ordered_at"] >= cutoff) & ((orders["ordered_at"] <= end) if last else
-                                                          (orders["ordered_at"] < stop))]
+        test = orders[
+            (orders["ordered_at"] >= cutoff)
+            & ((orders["ordered_at"] <= end) if last else (orders["ordered_at"] < stop))
+        ]
         if train.empty or test.empty:
             raise InputError(f"fold {i} of {k} has an empty side: use fewer folds for this log")
         folds.append(Split(train=_with_orders(log, train), test=_with_orders(log, test), cutoff=cutoff))

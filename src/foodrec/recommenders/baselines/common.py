@@ -129,8 +129,9 @@ class SparseCounts:
         codes = lookup.get_indexer(frame["item_id"].astype(object))
         if (codes < 0).any():
             raise InputError("saved recommender is inconsistent: counts name items outside its catalogue")
-        return cls.from_frame(pd.DataFrame({"key": frame["key"].astype(object), "item": codes,
-                                            "weight": frame["weight"]}), len(items))
+        return cls.from_frame(
+            pd.DataFrame({"key": frame["key"].astype(object), "item": codes, "weight": frame["weight"]}), len(items)
+        )
 
 
 def area_meal_key(area: pd.Series, meal: np.ndarray) -> pd.Series:

@@ -116,8 +116,9 @@ class PopularityBaseline(Recommender):
             frame = pd.DataFrame({"key": pairs["area"], "item": codes, "weight": ones})
             self.tables["area"] = SparseCounts.from_frame(frame, n_items)
         if "area_meal" in needed:
-            frame = pd.DataFrame({"key": area_meal_key(pairs["area"], pairs["meal"].to_numpy()), "item": codes,
-                                  "weight": ones})
+            frame = pd.DataFrame(
+                {"key": area_meal_key(pairs["area"], pairs["meal"].to_numpy()), "item": codes, "weight": ones}
+            )
             self.tables["area_meal"] = SparseCounts.from_frame(frame, n_items)
         if "history" in needed:
             age_days = (end - pairs["at"]).dt.total_seconds().to_numpy() / 86400.0
@@ -143,14 +144,16 @@ class PopularityBaseline(Recommender):
         n = len(queries)
         if self.strategy == "global":
             scores = self._global_scores()
-            return rank_contexts(np.zeros(n, dtype=np.int64), 1, lambda ctx: np.tile(scores, (len(ctx), 1)),
-                                 self.items, n_items, k)
+            return rank_contexts(
+                np.zeros(n, dtype=np.int64), 1, lambda ctx: np.tile(scores, (len(ctx), 1)), self.items, n_items, k
+            )
         areas = as_str_objects(queries["area"]).reset_index(drop=True)
         area_rows = self.tables["area"].codes(areas)
         if self.strategy == "area":
             context, distinct = encode_contexts(area_rows)
-            return rank_contexts(context, len(distinct), lambda ctx: self._area_block(distinct[ctx, 0]),
-                                 self.items, n_items, k)
+            return rank_contexts(
+                context, len(distinct), lambda ctx: self._area_block(distinct[ctx, 0]), self.items, n_items, k
+            )
         if self.strategy == "area-mealtime":
             cells = self.tables["area_meal"]
             cell_rows = cells.codes(area_meal_key(areas, query_meal_codes(queries, self.timezone)))
@@ -183,8 +186,12 @@ class PopularityBaseline(Recommender):
         areas, area_pos = np.unique(area_of_ctx, return_inverse=True)
         fill = top_k_contexts(len(areas), lambda ctx: self._area_block(areas[ctx]), n_items, 2 * k)
         idx, scores = rank_own_first(
-            own.tocsr(), lambda rows, cols: self._area_scores_at(area_of_ctx[rows], cols), fill,
-            area_pos.reshape(-1), self.items, k,
+            own.tocsr(),
+            lambda rows, cols: self._area_scores_at(area_of_ctx[rows], cols),
+            fill,
+            area_pos.reshape(-1),
+            self.items,
+            k,
         )
         return ranking_of(idx, scores, context, self.items)
 
