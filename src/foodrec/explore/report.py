@@ -382,8 +382,13 @@ def _missing(r: HtmlReport, b: dict[str, Any]) -> None:
         "(ingest quarantines rows that lack them)."
     )
     _plot(r, plots.missing_values(b), "Share of order lines with a missing value, per column.")
+    quarantined = _get(b, "ingest", "totals", "quarantined")
     if not any_missing:
-        r.note("No missing values in any column.", "good")
+        r.note(
+            "No missing values in the stored rows"
+            + (f"; ingest quarantined {num(quarantined)} rows (reasons below)." if quarantined else "."),
+            "good",
+        )
     rows["share"] = rows["share"].map(lambda v: pct(v, 2))
     rows["required"] = rows["required"].map({True: "yes", False: ""})
     r.table(rows, caption="Missing values per column.")
