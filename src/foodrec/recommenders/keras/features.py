@@ -45,14 +45,14 @@ from foodrec.data.time_features import MEAL_TIMES, local_time
 
 DAY_NS = 86_400 * 10**9
 N_MEALS = len(MEAL_TIMES)
-N_POP_FEATURES = 4
+N_POP_FEATURES = 6
 # Key of (customer, time) in one sortable float: customer * _KEY_SPAN + days since 1970 (valid until year 2243).
 _KEY_SPAN = 100_000.0
 
 
 def to_days(at: object) -> np.ndarray:
     """UTC timestamps as float days since 1970-01-01 (the time axis of every feature)."""
-    series = pd.to_datetime(pd.Series(at), utc=True)
+    series = pd.to_datetime(pd.Series(at), utc=True).dt.as_unit("ns")  # pandas 3 may hold us or s units
     return series.astype("int64").to_numpy() / DAY_NS
 
 
@@ -228,46 +228,54 @@ class History:
 class Popularity:
     """Recency-decayed popularity snapshots; snapshot ``k`` uses only lines before ``times[k]``.
 
-    ``glob[k, i]``, ``area[k, a, i]``, ``area_meal[k, a, m, i]`` are decayed counts (half-life ``half_life`` days);
-    ``short[k, i]`` the same with a short half-life (a trend signal). Area index 0 (unknown) holds global counts.
+    Item level: ``glob[k, i]``, ``short[k, i]`` (short half-life: a trend signal), ``area[k, a, i]``. Restaurant level
+    (the item's restaurant; equal to the item at restaurant level): ``rest_area[k, a, r]``,
+    ``rest_area_meal[k, a, m, r]``. ``rest_top[k, r]`` lists the restaurant's most ordered items (retrieval).
+    Area index 0 (unknown area) holds the global counts.
     """
 
     times: np.ndarray
     glob: np.ndarray
     short: np.ndarray
     area: np.ndarray
-    area_meal: np.ndarray
+    rest_area: np.ndarray
+    rest_area_meal: np.ndarray
+    rest_top: np.ndarray
+    item_restaurant: np.ndarray
     half_life: float = 14.0
     short_half_life: float = 3.0
 
     @classmethod
     def build(cls, space: FeatureSpace, lines: pd.DataFrame, end: float, step_days: float | None = None,
-              budget_floats: float = 3e7, half_life: float = 14.0, short_half_life: float = 3.0) -> Popularity:
-        n_items, n_areas = len(space.items), len(space.areas)
-        per_snapshot = n_items * n_areas * (N_MEALS + 1) + 2 * n_items
+              budget_floats: float = 6e7, half_life: float = 14.0, short_half_life: float = 3.0,
+              n_top: int = 8) -> Popularity:
+        n_items, n_areas, n_rest = len(space.items), len(space.areas), len(space.restaurants)
+        per_snapshot = n_items * (n_areas + 2) + n_rest * n_areas * (N_MEALS + 1)
         start = float(lines["t"].min()) if len(lines) else end - 1.0
         span = max(end - start, 1.0)
         if step_days is None:
             n_max = max(int(budget_floats // per_snapshot), 2)
             step_days = max(1.0, float(np.ceil(span / (n_max - 1))))
-        first = np.floor(start) + step_days
-        times = np.arange(first, end, step_days)
-        times = np.append(times, end)
+        times = np.append(np.arange(np.floor(start) + step_days, end, step_days), end)
         s = len(times)
+        item_rest = space.item_restaurant
         glob = np.zeros((s, n_items), np.float32)
         short = np.zeros((s, n_items), np.float32)
         area = np.zeros((s, n_areas, n_items), np.float32)
-        area_meal = np.zeros((s, n_areas, N_MEALS, n_items), np.float32)
-        g = np.zeros(n_items)
-        sh = np.zeros(n_items)
+        rest_area = np.zeros((s, n_areas, n_rest), np.float32)
+        rest_area_meal = np.zeros((s, n_areas, N_MEALS, n_rest), np.float32)
+        rest_top = np.zeros((s, n_rest, n_top), np.int32)
+        g, sh = np.zeros(n_items), np.zeros(n_items)
         ar = np.zeros((n_areas, n_items))
-        am = np.zeros((n_areas, N_MEALS, n_items))
-        t_all = lines["t"].to_numpy()
-        item = lines["item"].to_numpy()
-        ar_idx = lines["area"].to_numpy()
-        meal = lines["meal"].to_numpy()
-        lo = 0
-        prev = start
+        ram = np.zeros((n_areas, N_MEALS, n_rest))
+        t_all, item = lines["t"].to_numpy(), lines["item"].to_numpy()
+        ar_idx, meal = lines["area"].to_numpy(), lines["meal"].to_numpy()
+        rest = item_rest[item]
+        # Dishes sorted by restaurant, for the per-restaurant top lists.
+        by_rest = np.argsort(item_rest, kind="stable")
+        rest_of_sorted = item_rest[by_rest]
+        first_of_rest = np.searchsorted(rest_of_sorted, np.arange(n_rest))
+        lo, prev = 0, start
         for k, tk in enumerate(times):
             hi = int(np.searchsorted(t_all, tk, side="left"))
             dt = tk - prev
@@ -275,7 +283,7 @@ class Popularity:
             g *= f
             sh *= fs
             ar *= f
-            am *= f
+            ram *= f
             if hi > lo:
                 w = 0.5 ** ((tk - t_all[lo:hi]) / half_life)
                 ws = 0.5 ** ((tk - t_all[lo:hi]) / short_half_life)
@@ -283,19 +291,40 @@ class Popularity:
                 g += np.bincount(it, w, n_items)
                 sh += np.bincount(it, ws, n_items)
                 np.add.at(ar, (a, it), w)
-                np.add.at(am, (a, m, it), w)
-            glob[k], short[k] = g, sh
-            area[k] = ar
+                np.add.at(ram, (a, m, rest[lo:hi]), w)
+            glob[k], short[k], area[k] = g, sh, ar
             area[k, 0] = g
-            area_meal[k] = am
-            area_meal[k, 0] = am.sum(axis=0)
+            rest_area_meal[k] = ram
+            rest_area_meal[k, 0] = ram.sum(axis=0)
+            rest_area[k] = rest_area_meal[k].sum(axis=1)
+            # top dishes per restaurant: order dishes by (restaurant, -count), take the first n_top of each
+            order = np.lexsort((-g[by_rest], rest_of_sorted))
+            ranked = by_rest[order]
+            pos = np.arange(len(ranked)) - first_of_rest[item_rest[ranked]]
+            keep = (pos < n_top) & (ranked > 0)
+            rest_top[k, item_rest[ranked[keep]], pos[keep]] = ranked[keep]
             lo, prev = hi, tk
-        return cls(times, glob, short, area, area_meal, half_life, short_half_life)
+        return cls(times, glob, short, area, rest_area, rest_area_meal, rest_top, item_rest.astype(np.int32),
+                   half_life, short_half_life)
+
+    def __post_init__(self) -> None:
+        n_rest = self.rest_area.shape[-1]
+        self._glob_tot = self.glob.sum(axis=-1)
+        self._short_tot = self.short.sum(axis=-1)
+        self._area_tot = self.area.sum(axis=-1)
+        self._rest_area_tot = self.rest_area.sum(axis=-1)
+        self._rest_area_meal_tot = self.rest_area_meal.sum(axis=-1)
+        # per snapshot: restaurant totals of item counts and number of dishes per restaurant
+        self._rest_glob = np.zeros((len(self.times), n_rest), np.float32)
+        for k in range(len(self.times)):
+            self._rest_glob[k] = np.bincount(self.item_restaurant, self.glob[k], n_rest)
+        self._rest_size = np.maximum(np.bincount(self.item_restaurant[1:], minlength=n_rest), 1)
 
     def last(self) -> Popularity:
         """Only the final snapshot (what inference needs)."""
-        return Popularity(self.times[-1:], self.glob[-1:], self.short[-1:], self.area[-1:], self.area_meal[-1:],
-                          self.half_life, self.short_half_life)
+        return Popularity(self.times[-1:], self.glob[-1:], self.short[-1:], self.area[-1:], self.rest_area[-1:],
+                          self.rest_area_meal[-1:], self.rest_top[-1:], self.item_restaurant, self.half_life,
+                          self.short_half_life)
 
     def snapshot_index(self, feature_time: np.ndarray) -> np.ndarray:
         """Latest snapshot at or before each time (the first one for earlier times)."""
@@ -304,45 +333,69 @@ class Popularity:
 
     def features(self, snap: np.ndarray, area: np.ndarray, meal: np.ndarray, cands: np.ndarray,
                  smoothing: float = 20.0) -> np.ndarray:
-        """Per candidate: log global share, log area share, log area x meal share, log short/long trend."""
+        """Per candidate (all logs of smoothed shares): item global, item in area, its restaurant in area x meal
+        time, short/long trend, item within its restaurant, its restaurant in area."""
         snap = snap[:, None]
         a = np.asarray(area)[:, None]
         m = np.asarray(meal)[:, None]
-        g_tot = self._glob_tot[snap] + 1e-9
-        g_share = (self.glob[snap, cands] + 0.01) / (g_tot + 0.01 * self.glob.shape[1])
-        a_tot = self._area_tot[snap, a]
-        a_share = (self.area[snap, a, cands] + smoothing * g_share) / (a_tot + smoothing)
-        am_tot = self._area_meal_tot[snap, a, m]
-        am_share = (self.area_meal[snap, a, m, cands] + smoothing * a_share) / (am_tot + smoothing)
-        s_tot = self._short_tot[snap] + 1e-9
-        s_share = (self.short[snap, cands] + 0.01) / (s_tot + 0.01 * self.short.shape[1])
-        out = np.stack([np.log(g_share), np.log(a_share), np.log(am_share), np.log(s_share) - np.log(g_share)], -1)
+        r = self.item_restaurant[cands]
+        n_items, n_rest = self.glob.shape[1], self.rest_area.shape[-1]
+        g_share = (self.glob[snap, cands] + 0.01) / (self._glob_tot[snap] + 0.01 * n_items)
+        a_share = (self.area[snap, a, cands] + smoothing * g_share) / (self._area_tot[snap, a] + smoothing)
+        rg_share = (self._rest_glob[snap, r] + 0.01) / (self._glob_tot[snap] + 0.01 * n_rest)
+        ra_share = (self.rest_area[snap, a, r] + smoothing * rg_share) / (self._rest_area_tot[snap, a] + smoothing)
+        ram_share = (self.rest_area_meal[snap, a, m, r] + smoothing * ra_share) / (
+            self._rest_area_meal_tot[snap, a, m] + smoothing)
+        s_share = (self.short[snap, cands] + 0.01) / (self._short_tot[snap] + 0.01 * n_items)
+        within = (self.glob[snap, cands] + 0.1) / (self._rest_glob[snap, r] + 0.1 * self._rest_size[r])
+        out = np.stack([np.log(g_share), np.log(a_share), np.log(ram_share), np.log(s_share) - np.log(g_share),
+                        np.log(within), np.log(ra_share)], -1)
         return out.astype(np.float32)
 
-    def __post_init__(self) -> None:
-        self._glob_tot = self.glob.sum(axis=-1)
-        self._short_tot = self.short.sum(axis=-1)
-        self._area_tot = self.area.sum(axis=-1)
-        self._area_meal_tot = self.area_meal.sum(axis=-1)
+    @staticmethod
+    def reference_score(pop: np.ndarray) -> np.ndarray:
+        """The popularity ranking used as reference: log P(restaurant | area, meal) + log P(item | restaurant)."""
+        return pop[..., 2] + pop[..., 4]
 
     def top_items(self, snap: np.ndarray, area: np.ndarray, meal: np.ndarray, n: int) -> np.ndarray:
-        """The ``n`` most popular items per query (area x meal time blended with area), as item indices."""
-        score = self.area_meal[snap, area, meal] + 0.5 * self.area[snap, area]
-        score[:, 0] = -1.0
-        n = min(n, score.shape[1] - 1)
-        top = np.argpartition(-score, n - 1, axis=1)[:, :n] if n > 0 else np.zeros((len(score), 0), np.int64)
+        """The ``n`` most popular items per query: the reference score over all items, as item indices.
+
+        Depends only on (snapshot, area, meal time), so each combination is computed once and cached.
+        """
+        keys = (np.asarray(snap, np.int64) * len(self.rest_area[0]) + np.asarray(area)) * N_MEALS + np.asarray(meal)
+        cache = self.__dict__.setdefault("_top_cache", {})
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        missing = [i for i, key in enumerate(uniq) if (int(key), n) not in cache]
+        if missing:
+            rows = np.array([np.flatnonzero(inverse == i)[0] for i in missing])
+            tops = self._top_items(np.asarray(snap)[rows], np.asarray(area)[rows], np.asarray(meal)[rows], n)
+            for i, top in zip(missing, tops, strict=True):
+                cache[(int(uniq[i]), n)] = top
+        return np.stack([cache[(int(key), n)] for key in uniq])[inverse]
+
+    def _top_items(self, snap: np.ndarray, area: np.ndarray, meal: np.ndarray, n: int) -> np.ndarray:
+        n_items = self.glob.shape[1]
+        cands = np.broadcast_to(np.arange(n_items, dtype=np.int32), (len(snap), n_items))
+        score = self.reference_score(self.features(snap, area, meal, cands))
+        score[:, 0] = -np.inf
+        n = min(n, n_items - 1)
+        if n <= 0:
+            return np.zeros((len(score), 0), np.int32)
+        top = np.argpartition(-score, n - 1, axis=1)[:, :n]
         order = np.argsort(-np.take_along_axis(score, top, 1), axis=1, kind="stable")
         return np.take_along_axis(top, order, 1).astype(np.int32)
 
     def save(self, path: Path) -> None:
         np.savez_compressed(path, times=self.times, glob=self.glob, short=self.short, area=self.area,
-                            area_meal=self.area_meal, half_life=self.half_life, short_half_life=self.short_half_life)
+                            rest_area=self.rest_area, rest_area_meal=self.rest_area_meal, rest_top=self.rest_top,
+                            item_restaurant=self.item_restaurant, half_life=self.half_life,
+                            short_half_life=self.short_half_life)
 
     @classmethod
     def load(cls, path: Path) -> Popularity:
         with np.load(path, allow_pickle=False) as d:
-            return cls(d["times"], d["glob"], d["short"], d["area"], d["area_meal"], float(d["half_life"]),
-                       float(d["short_half_life"]))
+            return cls(d["times"], d["glob"], d["short"], d["area"], d["rest_area"], d["rest_area_meal"],
+                       d["rest_top"], d["item_restaurant"], float(d["half_life"]), float(d["short_half_life"]))
 
 
 @dataclass
@@ -392,7 +445,8 @@ class BatchBuilder:
     """Model inputs for a batch of examples.
 
     With a catalogue of at most ``full_max`` items every item is a candidate; otherwise candidates are retrieved:
-    the customer's recent items, then area x meal-time popular items, up to ``n_candidates``. With
+    the customer's recent items, the most ordered dishes of their recent restaurants, then popular items in the
+    area at that meal time, up to ``n_candidates``. With
     ``force_positives`` (training) the ordered items are always among the candidates.
     """
 
@@ -414,7 +468,9 @@ class BatchBuilder:
         if self.full:
             return np.broadcast_to(np.arange(1, n_items + 1, dtype=np.int32), (n, n_items))
         parts = [ex.positives] if force_positives else []
-        parts += [hist_items, self.popularity.top_items(snap, ex.area, ex.meal, self.n_candidates)]
+        recent_rests = _first_unique(self.space.item_restaurant[hist_items], 10)
+        rest_dishes = self.popularity.rest_top[snap[:, None], recent_rests].reshape(n, -1)
+        parts += [hist_items, rest_dishes, self.popularity.top_items(snap, ex.area, ex.meal, self.n_candidates)]
         pool = np.concatenate(parts, axis=1)
         return _first_unique(pool, self.n_candidates)
 

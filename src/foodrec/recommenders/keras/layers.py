@@ -115,7 +115,8 @@ class HistoryPooling(keras.layers.Layer):
     >>> import numpy as np
     >>> pool = HistoryPooling(half_life=1.0)
     >>> e = np.array([[[1.0, 0.0], [0.0, 1.0], [5.0, 5.0]]], "float32")
-    >>> [round(float(v), 3) for v in np.asarray(pool([e, np.array([[1, 2, 0]]), np.array([[0.0, 1.0, 0.0]]))])[0]]
+    >>> out = pool([e, np.array([[1, 2, 0]]), np.array([[0.0, 1.0, 0.0]], "float32")])
+    >>> [round(float(v), 3) for v in np.asarray(out)[0]]
     [0.667, 0.333]
     """
 

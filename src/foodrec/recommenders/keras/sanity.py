@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from foodrec.recommenders.keras.features import Popularity
 from foodrec.recommenders.keras.metrics import ndcg_at_k, top_k
 from foodrec.recommenders.keras.training import TrainConfig, TrainOutcome, builder
 
@@ -21,7 +22,8 @@ TOLERANCE_ABS = 0.01
 
 
 def popularity_ndcg(outcome: TrainOutcome, cfg: TrainConfig | None = None) -> float:
-    """Validation NDCG@10 of ranking by area x meal-time popularity (past-only, same candidates as the model)."""
+    """Validation NDCG@10 of ranking by popularity (restaurant in area x meal time, times dish within restaurant;
+    past-only, same candidates as the model)."""
     cfg = cfg or outcome.config
     prep = outcome.prep
     cut = outcome.validation["cutoff_days"]
@@ -33,7 +35,7 @@ def popularity_ndcg(outcome: TrainOutcome, cfg: TrainConfig | None = None) -> fl
     for lo in range(0, len(ex), 512):
         part = ex.take(np.arange(lo, min(lo + 512, len(ex))))
         inputs, _ = build.build(part)
-        ranked = top_k(inputs["candidates"], inputs["popularity"][:, :, 2], 10)[0]
+        ranked = top_k(inputs["candidates"], Popularity.reference_score(inputs["popularity"]), 10)[0]
         scores.append(ndcg_at_k(ranked, part.positives))
     return float(np.concatenate(scores).mean()) if scores else 0.0
 

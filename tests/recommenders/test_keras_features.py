@@ -1,0 +1,108 @@
+"""Features of the Keras recommender come from the past only, and batches have the promised shape."""
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from foodrec.data.orderlog import OrderLog
+from foodrec.recommenders.keras.features import (
+    BatchBuilder,
+    Examples,
+    FeatureSpace,
+    History,
+    Popularity,
+    Vocab,
+    _first_unique,
+    order_lines,
+    to_days,
+)
+from foodrec.recommenders.keras.toydata import toy_log
+
+
+def _state(log, level="dish", **kw):
+    space = FeatureSpace.fit(log, level)
+    lines = order_lines(log, space)
+    end = float(lines["t"].max()) + 1e-6
+    return space, lines, History.build(space, lines), Popularity.build(space, lines, end), end
+
+
+def test_vocab_maps_unknown_and_missing_to_zero():
+    v = Vocab(["x", "y"])
+    assert v.encode(["y", "nope", None, float("nan")]).tolist() == [2, 0, 0, 0]
+    assert v.decode(np.array([0, 1])).tolist() == [None, "x"]
+
+
+def test_to_days_handles_microsecond_and_nanosecond_units():
+    ts = pd.Series(pd.to_datetime(["2026-01-02T00:00Z"], utc=True))
+    assert to_days(ts.dt.as_unit("us"))[0] == to_days(ts.dt.as_unit("ns"))[0] == 20455.0
+
+
+def test_history_holds_only_orders_strictly_before_the_feature_time():
+    log = toy_log(n_customers=30, n_restaurants=8, days=20, seed=3)
+    space, lines, history, _, _ = _state(log)
+    ex = Examples.from_lines(lines)
+    items, _, ages = history.gather(ex.cust, ex.at, ex.at, depth=200)
+    for i in range(0, len(ex), 7):
+        cust_lines = lines[(lines["cust"] == ex.cust[i]) & (lines["t"] < ex.at[i])]
+        assert (items[i] > 0).sum() == len(cust_lines)  # own order and later ones excluded
+        assert np.all(ages[i][items[i] > 0] > 0)
+
+
+def test_popularity_snapshots_ignore_later_orders():
+    log = toy_log(n_customers=60, n_restaurants=10, days=30, seed=4)
+    space, lines, _, full, end = _state(log)
+    cut = full.times[len(full.times) // 2]
+    early = Popularity.build(space, lines[lines["t"] < cut], end, step_days=full.times[1] - full.times[0])
+    k = int(np.searchsorted(early.times, cut))
+    np.testing.assert_allclose(early.glob[: k + 1], full.glob[: k + 1], rtol=1e-5)
+    np.testing.assert_allclose(early.rest_area_meal[: k + 1], full.rest_area_meal[: k + 1], rtol=1e-5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 9), min_size=1, max_size=12), min_size=1, max_size=5), st.integers(1, 8))
+def test_first_unique_keeps_first_occurrences_in_order(rows, n):
+    width = max(len(r) for r in rows)
+    pool = np.array([r + [0] * (width - len(r)) for r in rows])
+    out = _first_unique(pool, n)
+    assert out.shape == (len(rows), n)
+    for row, got in zip(pool, out, strict=True):
+        expected = list(dict.fromkeys(v for v in row if v > 0))[:n]
+        assert got.tolist() == expected + [0] * (n - len(expected))
+
+
+def test_training_batches_contain_the_ordered_items_and_valid_targets():
+    log = toy_log(n_customers=80, n_restaurants=30, days=25, seed=5)
+    space, lines, history, pop, _ = _state(log)
+    build = BatchBuilder(space, history, pop, depth=10, n_candidates=20, full_max=5)  # force retrieval mode
+    ex = Examples.from_lines(lines).take(np.arange(40))
+    inputs, y = build.build(ex, force_positives=True)
+    assert inputs["candidates"].shape == (40, 20)
+    np.testing.assert_allclose(y.sum(axis=1), 1.0)
+    cands = inputs["candidates"]
+    for row in cands:
+        nz = row[row > 0]
+        assert len(nz) == len(set(nz.tolist()))
+    assert inputs["popularity"].shape == (40, 20, 6) and np.isfinite(inputs["popularity"]).all()
+
+
+def test_validation_examples_see_nothing_after_the_cutoff():
+    log = toy_log(n_customers=40, n_restaurants=10, days=20, seed=6)
+    space, lines, history, pop, _ = _state(log, level="restaurant")
+    ex = Examples.from_lines(lines)
+    cutoff = float(np.floor(ex.at.min() + 10))
+    later = ex.take(np.flatnonzero(ex.at > cutoff + 3))
+    inputs, _ = BatchBuilder(space, history, pop, depth=100, cutoff=cutoff).build(later)
+    # every history line is older than the gap between the query and the cutoff
+    ages = inputs["history_age"][inputs["history_items"] > 0]
+    gaps = np.repeat(later.at - cutoff, (inputs["history_items"] > 0).sum(axis=1))
+    assert np.all(ages >= gaps - 1e-9)
+
+
+def test_unknown_customers_and_areas_still_get_candidates():
+    orders = toy_log(n_customers=30, n_restaurants=6, days=10, seed=7)
+    space, lines, history, pop, _ = _state(orders, level="restaurant")
+    q = pd.DataFrame({"customer_id": ["nobody"], "area": [None], "at": pd.to_datetime(["2026-02-01T12:00Z"])})
+    inputs, _ = BatchBuilder(space, history, pop.last()).build(Examples.from_queries(space, q))
+    assert inputs["customer"][0] == 0 and (inputs["candidates"] > 0).sum() == len(space.items) - 1
+    assert isinstance(OrderLog(orders.orders), OrderLog)
