@@ -67,6 +67,7 @@ def test_full_store_report(tmp_path, capsys):
     _, html, figs, out = run_eda(tmp_path, store, capsys)
     assert_self_contained(html)
     assert TZ in html and "5 orders" in out
+    assert figs["kind"] == "foodrec.eda"
     assert figs["overview"]["orders"] == 5 and figs["overview"]["timezone"] == TZ
     assert figs["popularity"]["restaurants"]["top"][0]["name"] == "Pho 1"
     assert figs["popularity"]["restaurants"]["in_catalogue_never_ordered"] == 1

@@ -785,7 +785,7 @@ def compute_figures(
         "money": lambda: money(p),
         "drivers": lambda: drivers(p),
     }
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"kind": "foodrec.eda"}  # how other steps (reports) recognise this JSON
     for name in SECTIONS:
         if progress is not None:
             progress(name)
