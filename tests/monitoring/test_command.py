@@ -85,6 +85,8 @@ def test_manifest_readers_are_tolerant() -> None:
     assert find_metric({"validation_metrics": {"overall": {"ndcg@10": 0.4}}}) == 0.4
     assert find_metric({"ndcg@5": 0.9, "ndcg@10": 0.3}) == 0.3
     assert find_metric({"ndcg@10": float("nan")}) is None and find_metric(None) is None
+    # foodrec train's manifest: metrics {"val_ndcg@10", "popularity_val_ndcg@10"}
+    assert find_metric({"popularity_val_ndcg@10": 0.1, "val_ndcg@10": 0.25}) == 0.25
     assert manifest_cutoff({"cutoff": "2026-02-01"}) == "2026-02-01"
     assert manifest_cutoff({"training": {"train_cutoff": "2026-01-01"}}) == "2026-01-01"
     assert manifest_cutoff({}) is None

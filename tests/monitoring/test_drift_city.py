@@ -1,4 +1,4 @@
-"""On a generated city with `--drift-at D`, the daily drift check flags within 7 days after D and never before."""
+"""On a generated city with `--drift-at D`, the daily drift check flags within 10 days after D and never before."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from foodrec.data.store import Store
 from foodrec.monitoring.scan import detection_delay, scan_days
 
 DRIFT_AT = 35
-MAX_DELAY_DAYS = 7  # stated in docs/monitoring.md; measured 6 on seeds 3 (7-day windows)
+MAX_DELAY_DAYS = 10  # stated in docs/monitoring.md (7-day windows; the drift ramps up over 7 days)
 
 
 @pytest.mark.slow
 def test_drift_city_is_flagged_after_d_and_not_before(tmp_path: Path, capsys) -> None:
     pytest.importorskip("foodrec.recommenders.baselines")
     city, store_dir = tmp_path / "city", tmp_path / "store"
-    assert main(["generate", "--out", str(city), "--seed", "3", "--days", "49", "--drift-at", str(DRIFT_AT)]) == 0
+    assert main(["generate", "--out", str(city), "--seed", "3", "--days", "56", "--drift-at", str(DRIFT_AT)]) == 0
     assert main(["ingest", str(city), "--store", str(store_dir)]) == 0
     capsys.readouterr()
     meta = json.loads((city / "city.json").read_text())

@@ -102,7 +102,16 @@ def run_drift(
         windows = make_windows(log, window_days, reference_until, until)
         config = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
         value = next(
-            (v for m in (manifest.get("validation_metrics"), config.get("validation")) if (v := find_metric(m, k))),
+            (
+                v
+                for m in (
+                    manifest.get("validation_metrics"),
+                    manifest.get("metrics"),
+                    manifest.get("validation"),
+                    config.get("validation"),
+                )
+                if (v := find_metric(m, k))
+            ),  # fmt: skip
             None,
         )
         if value is not None:
