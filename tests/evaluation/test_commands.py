@@ -4,6 +4,8 @@ import json
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from foodrec.cli import main
 
@@ -284,3 +286,33 @@ def test_dish_level_on_a_restaurant_only_store_is_one_line(tmp_path, capsys, ord
     one_line_error(code, err, "item_id")
     code, _, err = run(capsys, "baselines", "--store", str(store.path), "--n-boot", "20")
     assert code == 0, err
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    text=st.one_of(
+        st.text(max_size=200),
+        st.lists(
+            st.tuples(
+                st.text(alphabet='abc1,;" ', max_size=6),
+                st.one_of(st.none(), st.text(alphabet="xyz,", max_size=4)),
+                st.sampled_from(["2026-02-01T12:00Z", "2026-02-01", "", "13:00", "2026-13-01", "nan", "1e9"]),
+            ),
+            max_size=5,
+        ).map(lambda rows: "customer_id,area,at\n" + "".join(f"{c},{a or ''},{t}\n" for c, a, t in rows)),
+    )
+)
+def test_any_queries_file_reads_or_fails_in_one_line(tmp_path, text):
+    """Whatever a queries file holds, reading it gives query rows or an InputError, never another exception."""
+    from foodrec.errors import InputError
+    from foodrec.evaluation.command import read_queries
+
+    path = tmp_path / "q.csv"
+    path.write_text(text)
+    try:
+        frame = read_queries(path)
+    except InputError as err:
+        assert "\n" not in str(err)
+    else:
+        assert list(frame.columns) == ["customer_id", "area", "at"]
+        assert str(frame["at"].dt.tz) == "UTC"

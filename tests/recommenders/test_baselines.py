@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from foodrec.data.orderlog import OrderLog
 from foodrec.errors import InputError
@@ -234,3 +236,36 @@ def test_oracle_ranks_by_ground_truth_and_is_the_ceiling(synthetic_store, tmp_pa
     np.testing.assert_array_equal(
         load_recommender(tmp_path / "oracle").recommend(cases.queries, 10).items, ranking.items
     )
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.integers(0, 5),  # customer
+            st.one_of(st.none(), st.sampled_from(["n", "s"])),  # area, sometimes missing
+            st.integers(0, 6),  # dish
+            st.integers(0, 72),  # hours after the start
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    k=st.integers(1, 9),
+)
+def test_any_small_log_gives_well_formed_rankings(rows, k):
+    orders = orders_frame(
+        [
+            (f"o{i}", f"c{c}", pd.Timestamp("2026-01-01", tz="UTC") + pd.Timedelta(hours=h), a, f"r{d // 2}", f"d{d}")
+            for i, (c, a, d, h) in enumerate(rows)
+        ]
+    )
+    log = OrderLog(orders, timezone="America/New_York")
+    n_dishes = orders["item_id"].nunique()
+    queries = q(["c0", "c3", "zz", None], ["n", None, "s", "elsewhere"])
+    for name in LEARNED:
+        ranking = make_recommender(name).fit(log).recommend(queries, k)
+        assert ranking.items.shape == (4, k)
+        for row in ranking.items.tolist():
+            shown = [item for item in row if item is not None]
+            assert len(shown) == min(k, n_dishes) == len(set(shown))
+            assert row[: len(shown)] == shown  # padding only at the end

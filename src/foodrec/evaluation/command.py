@@ -232,6 +232,9 @@ def evaluate(
 
 def read_queries(path: Path) -> Any:
     """Read a queries CSV (``customer_id, area, at``) into the interface's query frame; one-line errors."""
+    import warnings
+
+    import numpy as np
     import pandas as pd
 
     from foodrec.recommenders.base import QUERY_COLUMNS, make_queries
@@ -239,7 +242,12 @@ def read_queries(path: Path) -> Any:
     if not path.is_file():
         raise InputError(f"queries file {str(path)!r} does not exist")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        with warnings.catch_warnings():
+            # A row with more fields than the header would silently lose data: make it an error instead.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], index_col=False)
+    except pd.errors.ParserWarning as err:
+        raise InputError(f"{path}: a row has more fields than the header (customer_id,area,at)") from err
     except pd.errors.EmptyDataError as err:
         raise InputError(f"{path}: the queries file is empty (need a header customer_id,area,at)") from err
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
@@ -248,12 +256,13 @@ def read_queries(path: Path) -> Any:
     missing = [c for c in QUERY_COLUMNS if c not in frame.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing)} (need {', '.join(QUERY_COLUMNS)})")
+    frame = frame.reset_index(drop=True)
     if frame["at"].isna().any():
-        row = int(frame.index[frame["at"].isna()][0])
+        row = int(np.flatnonzero(frame["at"].isna())[0])
         raise InputError(f"{path}: row {row} has no 'at' timestamp")
     parsed = pd.to_datetime(frame["at"].str.strip(), utc=True, format="ISO8601", errors="coerce")
     if parsed.isna().any():
-        row = int(frame.index[parsed.isna()][0])
+        row = int(np.flatnonzero(parsed.isna())[0])
         raise InputError(f"{path}: row {row}: 'at' value {frame['at'].iloc[row]!r} is not an ISO 8601 timestamp")
     try:
         return make_queries(frame["customer_id"], frame["area"], frame["at"])
