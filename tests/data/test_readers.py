@@ -147,7 +147,7 @@ def test_mapped_csv_uses_their_column_names(tmp_path):
     mapping = (("order_id", "OrderNo"), ("customer_id", "Who"), ("ordered_at", "When"), ("area", "Zone"),
                ("restaurant_id", "Shop"))  # fmt: skip
     raw = read_source(SourceFile(path, "orders", "csv", "m.csv", column_map=mapping))
-    assert raw.exprs["restaurant_id"] == "NULLIF(TRIM(\"Shop\"), '')"
+    assert raw.exprs["restaurant_id"] == "NULLIF(\"Shop\", '')"
     assert raw.ignored == []
 
 
