@@ -269,7 +269,7 @@ def build_world(config: CityConfig, rng: np.random.Generator | None = None) -> W
     rest_area = rng.choice(len(xy), n_r, p=_normalise(area_weight**1.2))
     shares = np.array([CUISINES[c][0] for c in CUISINE_NAMES])
     rest_cuisine = rng.choice(n_cuisines, n_r, p=shares / shares.sum())
-    rest_quality = rng.normal(0, 1.15, n_r)
+    rest_quality = np.clip(rng.normal(0, 1.1, n_r), -3.0, 2.4)  # no runaway favourite: shapes stable per seed
     rest_chain = np.full(n_r, -1)
     n_chains = max(1, n_r // 40)
     chain_members = rng.choice(n_r, size=min(n_r, n_chains * 4), replace=False)

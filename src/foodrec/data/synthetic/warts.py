@@ -73,16 +73,19 @@ def add_drink_spammer(
     has_drink = np.flatnonzero(np.bincount(world.item_rest[world.item_cat == 2], minlength=world.n_restaurants))
     if len(has_drink) == 0 or len(sim.order_cust) == 0:
         return sim, {}
-    # the customer: the most active one living where a drink place is
+    # the customer: one of ordinary activity living where a drink place is (the spam makes them the top one)
     candidates = np.flatnonzero(np.isin(world.cust_home, world.rest_area[has_drink]) & (world.cust_join <= 0))
     if len(candidates) == 0:
         return sim, {}
-    cust = int(candidates[np.argmax(world.cust_rate[candidates])])
+    rate = world.cust_rate[candidates]
+    cust = int(candidates[np.argmin(np.abs(rate - np.median(rate)))])
     home = int(world.cust_home[cust])
     rests = has_drink[world.rest_area[has_drink] == home]
     rest = int(rests[np.argmax(world.rest_quality[rests] + 10 * world.rest_open[rests].sum(axis=1))])
     item = int(np.flatnonzero((world.item_rest == rest) & (world.item_cat == 2))[0])
-    per_day = np.where(rng.random(days) < 0.6, rng.integers(1, 5, days), 0)
+    n_days = max(1, round(0.6 * days))  # 2-4 orders on 60% of the days: ~55 orders in a 30-day month
+    per_day = np.zeros(days, dtype=np.int64)
+    per_day[rng.choice(days, size=n_days, replace=False)] = rng.integers(2, 5, n_days)
     day = np.repeat(np.arange(days), per_day)
     n = len(day)
     if n == 0:

@@ -56,7 +56,8 @@ def build_orders_table(
         rows = np.argsort(rank, kind="stable")
         row_order = rows
     area = np.where(warts.missing_area[row_order], -1, sim.order_area[row_order])
-    total = np.round(money.total * warts.outlier_factor, 2)[row_order]
+    # outliers (catering-sized orders) reach ~1,600 at most, as in the real log
+    total = np.round(np.minimum(money.total * warts.outlier_factor, np.maximum(money.total, 1650.0)), 2)[row_order]
     stamps = iso_utc(sim.order_ns[row_order]).astype(object)
     stamps[warts.bad_time_rows] = [warts.bad_time_values[i % len(warts.bad_time_values)] for i in
                                    range(len(warts.bad_time_rows))]  # fmt: skip
