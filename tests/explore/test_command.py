@@ -136,6 +136,9 @@ def test_empty_store_and_bad_options(tmp_path, capsys):
     _one_line_error(capsys, "is a directory")
     assert main(["eda", "--store", str(store)]) == 2
     _one_line_error(capsys, "--out")
+    (tmp_path / "file").write_text("x")
+    assert main(["eda", "--store", str(store), "--out", str(tmp_path / "file" / "r.html")]) == 2
+    _one_line_error(capsys, "cannot create the folder")
 
 
 def test_bad_time_zone_in_store(tmp_path, capsys):

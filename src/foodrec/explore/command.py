@@ -56,6 +56,11 @@ def run_eda(
         if target.is_dir():
             raise InputError(f"{str(target)!r} is a directory; give a file name such as report.html")
     store = Store.open(store_dir)
+    for target in (out_path, json_path):  # fail before the work, not after it
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise InputError(f"cannot create the folder for {str(target)!r}: {err.strerror}") from err
     console = Console(stderr=True)
     with Progress(
         TextColumn("{task.description}"),
