@@ -18,6 +18,7 @@ import typer
 from foodrec.errors import InputError
 
 DEFAULT_RESULTS_DIR = "evaluation"  # under the store, when no --out is given
+MAX_AREAS_SHOWN = 15
 
 
 def _progress() -> Any:
@@ -200,7 +201,15 @@ def evaluate(
         )
     console.print(table)
     seg = result.segments[result.segments["metric"] == "ndcg"]
-    seg_table = Table(title=f"NDCG@{k} of {result.name} per segment")
+    # Logs with many small areas (e.g. DHRD geohashes) would flood the terminal: show the largest areas only.
+    areas = seg[seg["segment"] == "area"]
+    if len(areas) > MAX_AREAS_SHOWN:
+        shown = areas.nlargest(MAX_AREAS_SHOWN, "n", keep="first").index
+        seg = seg[(seg["segment"] != "area") | seg.index.isin(shown)]
+    note = (
+        f" ({MAX_AREAS_SHOWN} largest of {len(areas)} areas; all in the JSON)" if len(areas) > MAX_AREAS_SHOWN else ""
+    )
+    seg_table = Table(title=f"NDCG@{k} of {result.name} per segment{note}")
     for column in ("segment", "value", "orders", f"NDCG@{k}", "95% CI"):
         seg_table.add_column(column, justify="right")
     for row in seg.to_dict("records"):
