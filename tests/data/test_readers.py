@@ -171,3 +171,21 @@ def test_dhrd_orders_need_their_columns(tmp_path):
     path = write(tmp_path / "orders_x_train.txt", "customer_id,geohash,order_id\n")
     with pytest.raises(InputError, match="DHRD column 'vendor_id' is missing"):
         read_source(SourceFile(path, "orders", "dhrd", "orders_x_train.txt", anchor=DEFAULT_DHRD_ANCHOR))
+
+
+def test_line_numbers_survive_blank_lines_crlf_and_a_missing_final_break(tmp_path):
+    path = tmp_path / "o.csv"
+    path.write_bytes(HEADER.encode() + b"\r\no1,c,t,a,r\r\n\r\no2,c,t,a,r\r\no3,c,t,a,r")
+    raw = read_source(SourceFile(path, "orders", "csv", "o.csv"))
+    assert raw.data.column("__line").to_pylist() == [2, 4, 5]
+    assert raw.data.column("restaurant_id").to_pylist() == ["r", "r", "r"]
+
+
+def test_a_stray_quote_cannot_swallow_lines_silently(tmp_path):
+    # The quote opened on line 2 closes on line 4: one record spanning lines 2-4, quarantined whole.
+    path = write(tmp_path / "o.csv", HEADER + '\no1,"c1,t,a,r\no2,c2,t,a,r\no3,c"3,t,a,r\no4,c4,t,a,r\n')
+    raw = read_source(SourceFile(path, "orders", "csv", "o.csv"))
+    assert raw.data.column("order_id").to_pylist() == ["o4"]
+    assert raw.data.column("__line").to_pylist() == [5]
+    assert [(n, reason) for n, reason, _ in raw.bad_rows] == [(2, "line break inside a value (unbalanced quote?)")]
+    assert "o2" in raw.bad_rows[0][2] and raw.rows_read == 2

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -281,8 +282,7 @@ class _Run:
         if good.num_rows == 0:
             return np.empty(0, np.int64)
         h = good.column("__h").to_numpy()
-        _, inverse, counts = np.unique(h, return_inverse=True, return_counts=True)
-        repeated = counts[inverse] > 1
+        repeated = pd.Series(h).duplicated(keep=False).to_numpy()  # a hash table: cheaper than sorting
         known = self._known_hashes()
         seen = np.isin(h, known) if known.size else np.zeros(len(h), bool)
         if not (repeated.any() or seen.any()):
