@@ -1,0 +1,92 @@
+"""KerasRecommender behind the Recommender interface: ranking, the numpy fast path, saving and loading."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("keras")
+
+from foodrec.recommenders.base import load_recommender, make_queries  # noqa: E402
+from foodrec.recommenders.keras.recommender import KerasRecommender  # noqa: E402
+from foodrec.recommenders.keras.toydata import toy_log  # noqa: E402
+
+FAST = {"search": False, "epochs": 2, "eval_sample": 300, "batch_size": 128}
+
+
+@pytest.fixture(scope="module")
+def log():
+    return toy_log(n_customers=150, n_restaurants=25, days=30, seed=11)
+
+
+@pytest.fixture(scope="module")
+def fitted(log):
+    return KerasRecommender(level="restaurant", **FAST).fit(log)
+
+
+@pytest.fixture(scope="module")
+def fitted_dish(log):
+    # full_max=20 forces the retrieval stage (candidates) on this small dish catalogue
+    return KerasRecommender(level="dish", full_max=20, n_candidates=40, **FAST).fit(log)
+
+
+def _queries(log, n=30):
+    first = log.orders.drop_duplicates("order_id").tail(n)
+    return make_queries(first["customer_id"], first["area"], first["ordered_at"] + pd.Timedelta(days=1))
+
+
+def test_rankings_have_k_distinct_known_items(fitted, log):
+    ranking = fitted.recommend(_queries(log), k=10)
+    assert ranking.items.shape == (30, 10)
+    known = set(log.orders["restaurant_id"])
+    for row, scores in zip(ranking.items, ranking.scores, strict=True):
+        assert len(set(row)) == 10 and set(row) <= known
+        assert np.all(np.diff(scores) <= 1e-9)
+
+
+def test_unknown_customers_areas_and_empty_queries_fall_back(fitted):
+    q = make_queries(["never-seen", None], [None, "nowhere"], ["2026-03-01T12:00Z", "2026-03-01T19:00Z"])
+    ranking = fitted.recommend(q, k=5)
+    assert ranking.items.shape == (2, 5) and all(v is not None for v in ranking.items.ravel())
+    assert len(fitted.recommend(q.iloc[:0], k=5)) == 0
+
+
+def test_numpy_path_matches_the_keras_model(fitted, fitted_dish, log):
+    for rec in (fitted, fitted_dish):
+        cands, keras_scores, numpy_scores = rec.keras_scores(_queries(log, 16))
+        valid = cands > 0
+        np.testing.assert_allclose(numpy_scores[valid], keras_scores[valid], rtol=1e-4, atol=1e-4)
+
+
+def test_dish_level_uses_retrieved_candidates(fitted_dish, log):
+    ranking = fitted_dish.recommend(_queries(log), k=10)
+    assert set(ranking.items[ranking.items != None].ravel()) <= set(log.orders["item_id"])  # noqa: E711
+
+
+def test_save_and_load_give_the_same_rankings(fitted, tmp_path, log):
+    fitted.save(tmp_path / "model", extra={"cutoff": "2026-02-04T00:00:00+00:00"})
+    manifest = json.loads((tmp_path / "model" / "manifest.json").read_text())
+    assert manifest["class"].endswith("KerasRecommender") and manifest["config"]["train"]["epochs"] == 2
+    assert not list(tmp_path.glob("*.pkl")) and (tmp_path / "model" / "model.keras").is_file()
+    loaded = load_recommender(tmp_path / "model")
+    q = _queries(log)
+    a, b = fitted.recommend(q, k=10), loaded.recommend(q, k=10)
+    assert (a.items == b.items).all()
+    np.testing.assert_allclose(a.scores, b.scores, rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_same_seed_same_model(log):
+    small = log.before("2026-01-25")
+    a = KerasRecommender(level="restaurant", seed=3, **{**FAST, "epochs": 1}).fit(small)
+    b = KerasRecommender(level="restaurant", seed=3, **{**FAST, "epochs": 1}).fit(small)
+    q = _queries(small, 10)
+    np.testing.assert_allclose(a.recommend(q, k=5).scores, b.recommend(q, k=5).scores, rtol=1e-5)
+
+
+def test_unknown_setting_is_a_user_error():
+    from foodrec.errors import InputError
+
+    with pytest.raises(InputError, match="unknown training setting"):
+        KerasRecommender(learning_speed=3)
