@@ -52,6 +52,8 @@ def test_scores_shapes_ids_and_unavailable_items(city):
         truth.scores(q, train, "menu")
     with pytest.raises(InputError, match="lack"):
         truth.scores(q.drop(columns="at"), train, "dish")
+    with pytest.raises(InputError, match="'at'"):
+        truth.scores(q.assign(at=["yesterday", "2026-02-03T03:00Z"]), train, "dish")
 
 
 def test_only_history_before_the_query_counts(city):

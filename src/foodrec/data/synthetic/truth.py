@@ -125,7 +125,12 @@ class GroundTruth:
         area = self._area_index.get_indexer(_ids(queries["area"]))
         home = np.where(cust >= 0, self.world.cust_home[np.maximum(cust, 0)], -1)
         area = np.where(area >= 0, area, home)
-        at = pd.to_datetime(queries["at"], utc=True)
+        try:
+            at = pd.to_datetime(queries["at"], utc=True, format="ISO8601")
+        except (ValueError, TypeError) as err:
+            raise InputError(f"queries: 'at' must be timestamps ({err})") from err
+        if at.isna().any():
+            raise InputError("queries: 'at' has missing timestamps")
         ns = pd.DatetimeIndex(at).as_unit("ns").asi8
         local = pd.DatetimeIndex(at).tz_convert(self.timezone)
         return {
