@@ -60,6 +60,7 @@ def test_overview_counts(figs):
     assert ov["timezone"] == TZ and ov["level"] == "dish"
     assert ov["days"] == 3  # local days Mar 2, 3, 4 (four distinct UTC days)
     assert "driver_id" in ov["optional_columns_absent"]
+    assert ov["sample"][0]["order_id"] == "o1" and ov["sample"][0]["ordered_at"] == "2026-03-02T11:00:00-08:00"
 
 
 def test_volume_is_in_local_time(figs):

@@ -75,7 +75,8 @@ def prepare(lines: pd.DataFrame, timezone: str = "UTC") -> Prepared:
     df = lines.copy()
     df["ordered_at"] = pd.to_datetime(df["ordered_at"], utc=True, errors="coerce")
     if not df["ordered_at"].is_monotonic_increasing:  # the store already sorts by (ordered_at, order_id)
-        df = df.sort_values(["ordered_at", "order_id"], kind="stable", na_position="last")
+        keys = ["ordered_at", "order_id"] + [c for c in ("item_id",) if c in df.columns]
+        df = df.sort_values(keys, kind="stable", na_position="last")
     df = df.reset_index(drop=True)
     df["_ord"] = _code(df["order_id"])
     df["_cust"] = _code(df["customer_id"])
@@ -174,7 +175,15 @@ def overview(p: Prepared) -> dict[str, Any]:
         "columns_present": present,
         "optional_columns_absent": [c for c in OPTIONAL_ORDER_COLUMNS if c not in p.columns],
         "extra_columns": sorted(c for c in p.columns if c not in ORDER_COLUMNS),
+        "sample": _sample(p, present),
     }
+
+
+def _sample(p: Prepared, columns: list[str], n: int = 5) -> list[dict[str, Any]]:
+    """The first ``n`` order lines, times on the local clock, for a reader who has never seen the data."""
+    head = p.lines.head(n)[columns].copy()
+    head["ordered_at"] = p.lines["_local"].head(n).map(lambda v: v.isoformat() if pd.notna(v) else None)
+    return _records(head.astype(object).where(head.notna(), None))
 
 
 def volume(p: Prepared) -> dict[str, Any]:

@@ -174,7 +174,7 @@ def _records_table(
     if not rows:
         return
     frame = pd.DataFrame(rows)
-    for col in ("from", "to", "ordered_at_local"):
+    for col in ("from", "to", "ordered_at_local", "ordered_at"):
         if col in frame.columns:
             frame[col] = frame[col].map(when)
     for col in frame.columns:
@@ -238,6 +238,8 @@ def _overview(r: HtmlReport, b: dict[str, Any]) -> None:
         + f", delivered to {num(b['areas'])} areas, over {b['days']} local days "
         f"({when(b['first_order'])} to {when(b['last_order'])}). Recommendations are at {b['level']} level."
     )
+    if b.get("sample"):
+        _records_table(r, b["sample"], "The first order lines, as stored (times on the local clock).", max_rows=5)
     absent = b.get("optional_columns_absent") or []
     if absent:
         r.note(f"Optional columns this log does not have: {', '.join(absent)}. Sections needing them say so.", "warn")
