@@ -460,6 +460,38 @@ def truth_check(result: AbResult, truth: dict[str, Any]) -> pd.DataFrame:
 
 
 # -- synthetic events for tests, docs and the calibration benchmark ------------------------------
+PROPENSITY_CAP = 0.9  # propensities stay below this, so lifts up to 1/0.9 - 1 = 11% apply exactly
+
+
+def synthetic_customers(
+    n_customers: int = 2000, lift: float = 0.0, base_conversion: float = 0.3, seed: int = 0, split: float = 0.5
+) -> dict[str, np.ndarray]:
+    """Per-customer outcomes of a simulated experiment (arrays): ``arm`` (1 = treatment), ``converted``,
+    ``orders``, ``revenue``, ``pre_orders``, ``pre_spend`` and the order values ``order_owner`` / ``order_value``.
+
+    Each customer has a propensity ``prop`` (a Beta scaled to at most 0.9, mean ``base_conversion``) that drives
+    the pre-period and the test period alike, so CUPED has something to remove. The treatment multiplies the
+    chance to order by ``1 + lift``: conversion and orders per customer rise by exactly ``lift`` (for
+    lift <= 11%), revenue per customer too (order values do not depend on the arm).
+    """
+    rng = np.random.default_rng(seed)
+    arm = (rng.random(n_customers) < split).astype(np.int64)
+    mean = base_conversion / PROPENSITY_CAP
+    if not 0 < mean < 1:
+        raise InputError(f"base conversion must be between 0 and {PROPENSITY_CAP}, got {base_conversion}")
+    strength = 2.0
+    prop = PROPENSITY_CAP * rng.beta(mean * strength, (1 - mean) * strength, n_customers)
+    p = np.clip(prop * np.where(arm == 1, 1 + lift, 1.0), 0, 1)
+    pre_orders = rng.poisson(prop * 4)
+    pre_spend = pre_orders * rng.lognormal(3.2, 0.4, n_customers)
+    orders = np.where(rng.random(n_customers) < p, 1 + rng.poisson(prop * 0.8), 0)
+    owner = np.repeat(np.arange(n_customers), orders)
+    values = rng.lognormal(3.4, 0.5, len(owner))
+    revenue = np.bincount(owner, weights=values, minlength=n_customers)
+    return {"arm": arm, "converted": (orders > 0).astype(np.int64), "orders": orders, "revenue": revenue,
+            "pre_orders": pre_orders, "pre_spend": pre_spend, "order_owner": owner, "order_value": values}  # fmt: skip
+
+
 def synthetic_events(
     n_customers: int = 2000,
     lift: float = 0.0,
@@ -468,36 +500,25 @@ def synthetic_events(
     variants: tuple[str, str] = ("control", "treatment"),
     split: float = 0.5,
     with_pre_period: bool = False,
-) -> pd.DataFrame | tuple[pd.DataFrame, pd.Series]:
-    """Events of a simulated experiment: heterogeneous customers, ``lift`` relative on conversion.
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
+    """Events (one impression per customer, their orders) of :func:`synthetic_customers`.
 
-    Customers have a propensity (Beta) that drives both pre-period spend and conversion, so CUPED has
-    something to remove. With ``with_pre_period`` returns ``(events, pre_period)`` (columns spend, orders).
+    With ``with_pre_period`` returns ``(events, pre_period)`` (columns spend, orders, indexed by customer id).
     """
-    rng = np.random.default_rng(seed)
+    c = synthetic_customers(n_customers, lift, base_conversion, seed, split)
+    rng = np.random.default_rng([seed, 1])
     ids = np.array([f"c{i}" for i in range(n_customers)], dtype=object)
-    arm = np.where(rng.random(n_customers) < split, 1, 0)
-    strength = 2.0
-    prop = rng.beta(base_conversion * strength, (1 - base_conversion) * strength, n_customers)
-    p = np.clip(prop * np.where(arm == 1, 1 + lift, 1.0), 0, 1)
-    pre_orders = rng.poisson(prop * 4)
-    pre = pre_orders * rng.lognormal(3.2, 0.4, n_customers)
-    n_orders = np.where(rng.random(n_customers) < p, 1 + rng.poisson(prop * 0.8), 0)
     t0 = pd.Timestamp("2026-03-01T11:00Z")
     exposure = t0 + pd.to_timedelta(rng.integers(0, 14 * 86400, n_customers), unit="s")
-    names = np.array(variants, dtype=object)[arm]
-    frames = [
-        pd.DataFrame({"event_id": [f"i-{c}" for c in ids], "type": "impression", "customer_id": ids,
-                      "variant": names, "occurred_at": exposure, "order_value": np.nan})
-    ]  # fmt: skip
-    who = np.repeat(np.arange(n_customers), n_orders)
-    if len(who):
-        values = rng.lognormal(3.4, 0.5, len(who))
-        frames.append(pd.DataFrame({
-            "event_id": [f"o-{i}" for i in range(len(who))], "type": "order", "customer_id": ids[who],
-            "variant": names[who], "occurred_at": exposure[who] + pd.Timedelta(minutes=5), "order_value": values,
-        }))  # fmt: skip
-    events = pd.concat(frames, ignore_index=True)
+    names = np.array(variants, dtype=object)[c["arm"]]
+    who = c["order_owner"]
+    events = pd.concat([
+        pd.DataFrame({"event_id": [f"i-{x}" for x in ids], "type": "impression", "customer_id": ids,
+                      "variant": names, "occurred_at": exposure, "order_value": np.nan}),
+        pd.DataFrame({"event_id": [f"o-{i}" for i in range(len(who))], "type": "order", "customer_id": ids[who],
+                      "variant": names[who], "occurred_at": exposure[who] + pd.Timedelta(minutes=5),
+                      "order_value": c["order_value"]}),
+    ], ignore_index=True)  # fmt: skip
     if with_pre_period:
-        return events, pd.DataFrame({"spend": pre, "orders": pre_orders}, index=ids)
+        return events, pd.DataFrame({"spend": c["pre_spend"], "orders": c["pre_orders"]}, index=ids)
     return events
