@@ -85,12 +85,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the fallback CSV")
     parser.add_argument("--keep", help="reuse/keep the source data in this folder")
+    parser.add_argument("--csv", action="store_true", help="use the script's own CSV even when the generator works")
     args = parser.parse_args()
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_ingest_"))
     work.mkdir(parents=True, exist_ok=True)
     source = work / "city"
     how = "foodrec generate --preset large"
-    if not (source / "city.json").is_file():
+    if args.csv:
+        how = f"a {args.rows:,}-row canonical CSV written by this script"
+        source = work / f"orders-{args.rows}.csv"
+        if not source.is_file():
+            _write_csv(source, args.rows)
+    elif not (source / "city.json").is_file():
         foodrec = Path(sys.executable).with_name("foodrec")
         t0 = time.perf_counter()
         done = subprocess.run([str(foodrec), "generate", "--out", str(source), "--preset", "large"],
@@ -101,7 +107,7 @@ def main() -> None:
             how = f"a {args.rows:,}-row canonical CSV written by this script (generate failed: "
             how += (done.stderr.strip().splitlines() or ["?"])[-1] + ")"
             shutil.rmtree(source, ignore_errors=True)
-            source = work / "orders.csv"
+            source = work / f"orders-{args.rows}.csv"
             if not source.is_file():
                 _write_csv(source, args.rows)
     print(f"data: {how}")

@@ -165,6 +165,7 @@ def test_dhrd_files_become_timestamps_from_the_anchor(tmp_path):
         pd.Timestamp("2026-03-11 17:00", tz="UTC")
     ]
     assert frame["area"].tolist()[0] == "u33d" and frame["restaurant_id"].tolist()[0] == "v1"
+    assert frame["unit_price"].tolist() == [4.5, 2.0, 4.5]  # from products_xy.txt
     assert store.table("restaurants")["cuisine"].tolist() == ["thai", "pizza"]
     assert store.table("items")["unit_price"].tolist() == [4.5, 2.0, 9.0]
     assert store.quarantine()["reason"].tolist() == ["unparseable ordered_at"]

@@ -184,7 +184,8 @@ class _Run:
             self.refs.add("ref_restaurants")
         elif name == "items":
             self.con.run(
-                "CREATE OR REPLACE TEMP TABLE ref_items AS SELECT item_id, any_value(restaurant_id) AS restaurant_id"
+                "CREATE OR REPLACE TEMP TABLE ref_items AS SELECT item_id, any_value(restaurant_id) AS restaurant_id,"
+                " any_value(unit_price) AS unit_price"
                 " FROM cat_items GROUP BY item_id"
             )
             self.refs.add("ref_items")

@@ -139,6 +139,9 @@ def orders_sql(raw: RawTable, relation: str, timezone: str, refs: set[str]) -> s
         elif column == "quantity":
             out.append("CASE WHEN n.__num_quantity = floor(n.__num_quantity) AND abs(n.__num_quantity) < 1e15"
                        " THEN CAST(n.__num_quantity AS BIGINT) END AS quantity")  # fmt: skip
+        elif column == "unit_price" and raw.source.kind == "dhrd" and "ref_items" in refs:
+            # DHRD order lines carry no price: take the product's price from products_<city>.txt.
+            out.append("COALESCE(n.__num_unit_price, ri.unit_price) AS unit_price")
         else:
             out.append(f"n.__num_{column} AS {column}")
     out.append(f"{_reasons(reasons)} AS __reason")
