@@ -17,9 +17,12 @@ def register(app: typer.Typer) -> None:
 
 def ingest_command(
     sources: list[str] = typer.Argument(
-        ..., help="CSV/Parquet files, DHRD files or folders, or a `foodrec generate` directory.", show_default=False
+        ...,
+        help="CSV/Parquet files, DHRD files or folders, or a `foodrec generate` directory.",
+        show_default=False,
+        metavar="SOURCE",
     ),
-    store: str = typer.Option(..., "--store", help="Store directory (created when missing)."),
+    store: str = typer.Option(..., "--store", help="Store directory (created when missing).", metavar="DIR"),
     timezone: str | None = typer.Option(
         None, "--timezone", help="IANA zone for timestamps without one [default: the city's from city.json, else UTC]."
     ),
