@@ -58,6 +58,9 @@ class FoodrecRanker(keras.Model):
                                                embeddings_regularizer=reg, name="area_emb")
         self.item_emb = keras.layers.Embedding(n_items, dim, embeddings_initializer=init,
                                                embeddings_regularizer=reg, name="item_emb")
+        # Dishes share their restaurant's embedding (dish level): sparse dishes borrow strength from it.
+        self.rest_emb = keras.layers.Embedding(n_restaurants, dim, embeddings_initializer=init,
+                                               embeddings_regularizer=reg, name="rest_emb")
         self.item_bias = keras.layers.Embedding(n_items, 1, embeddings_initializer="zeros",
                                                 embeddings_regularizer=reg, name="item_bias")
         self.clock = CyclicalEncoding((24.0, 7.0), name="clock")
@@ -77,12 +80,16 @@ class FoodrecRanker(keras.Model):
         age = inputs["history_age"]
         clock = self.clock(inputs["clock"])  # (B, 4)
         hist_emb = self.item_emb(hist)
+        if self.dish:
+            hist_emb = hist_emb + self.rest_emb(inputs["history_restaurants"])
         pooled = self.pool([hist_emb, hist, age])
         n_hist = ops.log1p(ops.sum(ops.cast(ops.greater(hist, 0), "float32"), axis=1, keepdims=True))
         ctx = ops.concatenate([self.customer_emb(inputs["customer"]), self.area_emb(inputs["area"]), clock,
                                pooled, n_hist], axis=-1)
         user = self.context(ctx)  # (B, d)
         cand_emb = self.item_emb(cands)  # (B, C, d)
+        if self.dish:
+            cand_emb = cand_emb + self.rest_emb(inputs["candidate_restaurants"])
         affinity = ops.sum(cand_emb * ops.expand_dims(user, 1), axis=-1, keepdims=True)
         per_query = ops.concatenate([clock, n_hist], axis=-1)
         per_query = ops.expand_dims(per_query, 1) * ops.ones_like(affinity)  # (B, C, 5)

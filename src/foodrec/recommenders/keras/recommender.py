@@ -41,6 +41,7 @@ class NumpyRanker:
         self.customer = w(model.customer_emb.embeddings)
         self.area = w(model.area_emb.embeddings)
         self.item = w(model.item_emb.embeddings)
+        self.rest = w(model.rest_emb.embeddings) if model.dish else None
         self.bias = w(model.item_bias.embeddings)[:, 0]
         self.ctx_w, self.ctx_b = w(model.context.kernel), w(model.context.bias)
         self.h1_w, self.h1_b = w(model.hidden1.kernel), w(model.hidden1.bias)
@@ -67,11 +68,12 @@ class NumpyRanker:
         phase = x["clock"] * np.asarray([2 * np.pi / p for p in self.periods], np.float32)
         clock = np.concatenate([f(phase[:, j : j + 1]) for j in range(len(self.periods)) for f in (np.sin, np.cos)], 1)
         wts = np.power(0.5, age / self.pool_half_life) * (hist > 0)
-        pooled = (self.item[hist] * wts[:, :, None]).sum(1) / np.maximum(wts.sum(1, keepdims=True), 1e-6)
+        hist_emb = self.item[hist] if self.rest is None else self.item[hist] + self.rest[x["history_restaurants"]]
+        pooled = (hist_emb * wts[:, :, None]).sum(1) / np.maximum(wts.sum(1, keepdims=True), 1e-6)
         n_hist = np.log1p((hist > 0).sum(1, keepdims=True).astype(np.float32))
         ctx = np.concatenate([self.customer[x["customer"]], self.area[x["area"]], clock, pooled, n_hist], 1)
         user = ctx @ self.ctx_w + self.ctx_b
-        cand_emb = self.item[cands]
+        cand_emb = self.item[cands] if self.rest is None else self.item[cands] + self.rest[x["candidate_restaurants"]]
         affinity = np.einsum("bcd,bd->bc", cand_emb, user)[:, :, None]
         per_query = np.broadcast_to(np.concatenate([clock, n_hist], 1)[:, None, :], (*cands.shape, 5))
         parts = [self._match(cands, hist, age, self.match_cfg), x["popularity"], affinity, per_query]

@@ -61,6 +61,9 @@ class TrainConfig:
     search: bool = True
     search_epochs: int = 4
     search_max_examples: int = 40_000
+    # Wall-clock budget of the whole run: the search stops starting new points after 40% of it, the final
+    # training stops after the epoch that crosses it (best weights kept). None: no limit.
+    max_seconds: float | None = 540.0
     folds: int = 3
     eval_sample: int = 3_000
     seed: int = 0
@@ -196,6 +199,19 @@ def _callbacks_module(progress: Callable[[str, int, int], None] | None):
     return Curves, Progress
 
 
+def _deadline_callback(deadline: float):
+    import keras
+
+    class Deadline(keras.callbacks.Callback):
+        """Stop after the epoch that ends past ``deadline`` (``time.perf_counter()`` seconds)."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            if time.perf_counter() > deadline:
+                self.model.stop_training = True
+
+    return Deadline()
+
+
 @dataclass
 class RunResult:
     model: object
@@ -208,7 +224,8 @@ class RunResult:
 
 def train_one(prep: Prepared, cfg: TrainConfig, params: dict, train_ex: Examples, val_ex: Examples,
               val_cutoff: float, epochs: int, backup_dir: Path | None = None,
-              progress: Callable[[str, int, int], None] | None = None, label: str = "training") -> RunResult:
+              progress: Callable[[str, int, int], None] | None = None, label: str = "training",
+              deadline: float | None = None) -> RunResult:
     """Train one model with early stopping on validation NDCG@10; best weights restored."""
     import keras
 
@@ -235,6 +252,8 @@ def train_one(prep: Prepared, cfg: TrainConfig, params: dict, train_ex: Examples
     callbacks = [curves, keras.callbacks.EarlyStopping(monitor="val_ndcg10", mode="max", patience=cfg.patience,
                                                        restore_best_weights=True),
                  Progress(label, epochs * len(batches))]
+    if deadline is not None:
+        callbacks.append(_deadline_callback(deadline))
     if backup_dir is not None:
         backup_dir.mkdir(parents=True, exist_ok=True)
         callbacks.insert(1, keras.callbacks.BackupAndRestore(str(backup_dir / "backup"), delete_checkpoint=True))
@@ -313,6 +332,10 @@ def train(log: OrderLog, level: str, cfg: TrainConfig, work_dir: Path | None = N
         for p in search_grid(cfg):
             if any(r["params"] == p for r in search_rows):
                 continue
+            if cfg.max_seconds is not None and time.perf_counter() - start > 0.4 * cfg.max_seconds:
+                if progress:
+                    progress(f"search stopped after {len(search_rows)} settings: time budget", 0, 0)
+                break
             scores = []
             for j, (tr, va, cut) in enumerate(fold_list):
                 res = train_one(prep, cfg, p, tr, va, cut, cfg.search_epochs, progress=progress,
@@ -324,7 +347,8 @@ def train(log: OrderLog, level: str, cfg: TrainConfig, work_dir: Path | None = N
                          f"({len(scores)} fold{'s' if len(scores) > 1 else ''})", 0, 0)
             if state is not None:
                 state.write_text(json.dumps(search_rows))
-        params = max(search_rows, key=lambda r: r["val_ndcg10"])["params"]
+        if search_rows:
+            params = max(search_rows, key=lambda r: r["val_ndcg10"])["params"]
     ex = prep.examples
     cut = validation_cutoff(ex, cfg.validation_fraction)
     tr = _recent(ex.take(np.flatnonzero(ex.at < cut)), cfg.max_examples)
@@ -335,7 +359,8 @@ def train(log: OrderLog, level: str, cfg: TrainConfig, work_dir: Path | None = N
         tr = shuffled_targets(tr, cfg.seed)
     final = train_one(prep, cfg, params, tr, va, cut, cfg.epochs,
                       backup_dir=work_dir / "final" if work_dir is not None else None, progress=progress,
-                      label="final training")
+                      label="final training",
+                      deadline=start + cfg.max_seconds if cfg.max_seconds is not None else None)
     validation = {"cutoff": pd.Timestamp(cut * 86400, unit="s", tz="UTC").isoformat(), "cutoff_days": cut,
                   "val_ndcg10":
                   final.best_val_ndcg, "best_epoch": final.best_epoch, "n_train_examples": len(tr),
