@@ -99,15 +99,17 @@ def test_parquet_export_with_typed_columns(tmp_path):
             "ordered_at": pd.to_datetime(["2026-01-01 10:00", "2026-01-02 11:00", "2026-01-02 11:00"]),
             "area": ["a", "a", "a"],
             "restaurant_id": ["r", "r", "r"],
-            "quantity": [1, -2, -2],
-            "order_total": [10.0, 20.0, 20.0],
+            "quantity": [1.0, -2.0, -2.0],
+            "order_total": [float("nan"), 20.0, 20.0],
         }
     )
     frame.to_parquet(tmp_path / "export.parquet")
     summary = ingest([str(tmp_path / "export.parquet")], tmp_path / "s", timezone="Europe/Berlin")
     assert summary["totals"] == {"read": 3, "accepted": 1, "quarantined": 2, "duplicates": 0}
     store = Store.open(tmp_path / "s")
-    assert store.orders()["ordered_at"].tolist() == [pd.Timestamp("2026-01-01 09:00", tz="UTC")]
+    accepted = store.orders()
+    assert accepted["ordered_at"].tolist() == [pd.Timestamp("2026-01-01 09:00", tz="UTC")]
+    assert accepted["quantity"].tolist() == [1] and accepted["order_total"].isna().all()  # NaN is missing
     assert store.quarantine()["line"].tolist() == [2, 3]
 
 

@@ -65,6 +65,8 @@ def test_accepted_timestamp_formats_become_utc(tmp_path, text, tz, expected_utc)
         ("o1,c1,2026-01-01,a,r,i,1,-3.5,,", "negative unit_price"),
         ("o1,c1,2026-01-01,a,r,i,1,5,abc,", "non-numeric order_total"),
         ("o1,c1,2026-01-01,a,r,i,1,5,10,-1", "negative discount"),
+        ("o1,c1,2026-01-01,a,r,i,1,inf,10,", "non-numeric unit_price"),
+        ("o1,c1,2026-01-01,a,r,i,1,NaN,10,", ""),
     ],
 )
 def test_each_bad_value_gets_its_reason(tmp_path, row, reason):

@@ -49,6 +49,16 @@ def row_hash_sql(prefix: str = "") -> str:
     return f"hash({', '.join(parts)})"
 
 
+def _finite(value: str) -> str:
+    """The number in ``value`` (text or numeric); NULL when missing, not a number, NaN or infinite."""
+    return f"CASE WHEN isfinite(TRY_CAST({value} AS DOUBLE)) THEN TRY_CAST({value} AS DOUBLE) END"
+
+
+def _not_a_number(value: str) -> str:
+    """True when ``value`` is present but not a finite number; NaN counts as missing (pandas writes it so)."""
+    return f"({value} IS NOT NULL AND (TRY_CAST({value} AS DOUBLE) IS NULL OR isinf(TRY_CAST({value} AS DOUBLE))))"
+
+
 def _sql_str(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -101,8 +111,8 @@ def orders_sql(raw: RawTable, relation: str, timezone: str, refs: set[str]) -> s
     mid.append(f"{_ts_expr(raw.ts_mode, '__ts_raw', timezone)} AS ordered_at")
     for column in ORDER_COLUMNS:
         if column in MONEY_COLUMNS or column == "quantity":
-            mid.append(f"TRY_CAST(__raw_{column} AS DOUBLE) AS __num_{column}")
-            mid.append(f"(__raw_{column} IS NOT NULL AND TRY_CAST(__raw_{column} AS DOUBLE) IS NULL) AS __bad_{column}")
+            mid.append(f"{_finite(f'__raw_{column}')} AS __num_{column}")
+            mid.append(f"{_not_a_number(f'__raw_{column}')} AS __bad_{column}")
     reasons = []
     for column in REQUIRED_ORDER_COLUMNS:
         source = "n.__ts_raw" if column == "ordered_at" else f"n.{column}"
@@ -161,8 +171,8 @@ def catalogue_sql(raw: RawTable, relation: str, refs: set[str]) -> str:
     for column in columns:
         value = raw.exprs.get(column, "NULL")
         if column == "unit_price":
-            inner.append(f"TRY_CAST({value} AS DOUBLE) AS unit_price")
-            inner.append(f"({value} IS NOT NULL AND TRY_CAST({value} AS DOUBLE) IS NULL) AS __bad_unit_price")
+            inner.append(f"{_finite(value)} AS unit_price")
+            inner.append(f"{_not_a_number(value)} AS __bad_unit_price")
         else:
             inner.append(f"CAST({value} AS VARCHAR) AS {column}")
     reasons = [f"CASE WHEN n.{c} IS NULL THEN 'missing {c}' END" for c in required]
