@@ -239,7 +239,9 @@ def _overview(r: HtmlReport, b: dict[str, Any]) -> None:
         f"({when(b['first_order'])} to {when(b['last_order'])}). Recommendations are at {b['level']} level."
     )
     if b.get("sample"):
+        r.raw('<div style="overflow-x:auto;font-size:.85em;white-space:nowrap">')  # wide: many columns
         _records_table(r, b["sample"], "The first order lines, as stored (times on the local clock).", max_rows=5)
+        r.raw("</div>")
     absent = b.get("optional_columns_absent") or []
     if absent:
         r.note(f"Optional columns this log does not have: {', '.join(absent)}. Sections needing them say so.", "warn")
