@@ -88,3 +88,12 @@ def test_abtest_on_a_file_that_is_not_a_database(tmp_path, capsys):
     bad.write_text("hello, not sqlite")
     assert main(["abtest", "--events", str(bad)]) == 2
     assert capsys.readouterr().err.startswith("error: ")
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", "not json", '{"true_lift": [1]}'])
+def test_abtest_rejects_a_truth_file_that_is_not_a_simulation_summary(tmp_path, capsys, content):
+    synthetic_events(200, seed=24).to_csv(tmp_path / "ev.csv", index=False)
+    (tmp_path / "t.json").write_text(content)
+    code = main(["abtest", "--events", str(tmp_path / "ev.csv"), "--truth", str(tmp_path / "t.json"),
+                 "--json-out", str(tmp_path / "x.json")])  # fmt: skip
+    assert code == 2 and capsys.readouterr().err.startswith("error: --truth")

@@ -228,6 +228,8 @@ def register(app: typer.Typer) -> None:
                 truth_data = json.loads(Path(truth).read_text())
             except (OSError, ValueError) as err:
                 raise InputError(f"--truth {truth!r}: {err}") from err
+            if not isinstance(truth_data, dict) or not isinstance(truth_data.get("true_lift", {}), dict):
+                raise InputError(f"--truth {truth!r}: not the JSON written by `foodrec simulate --out`")
         result = analyze(frame, control=control, alpha=alpha, pre_period=pre, n_boot=n_boot, seed=seed,
                          expected_split=_parse_split(split), primary=primary)  # fmt: skip
         decision = decide(result, mde=mde, power=power)

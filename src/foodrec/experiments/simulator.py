@@ -119,8 +119,8 @@ class City:
     _values: dict[str, pd.Series] = field(default_factory=dict, repr=False)
 
     def order_values(self, level: str) -> pd.Series:
-        """Expected value of an order per recommended id: a restaurant's mean order total; at dish level the
-        dish's price plus what is usually added at that restaurant (its mean order total minus its mean main price).
+        """Value of an order per recommended id: a restaurant's mean order total; at dish level the dish's price
+        plus what is usually added at that restaurant (its mean order total minus its dearest dish's price).
         """
         if level in self._values:
             return self._values[level]
@@ -138,8 +138,9 @@ class City:
             values = rest_total
         else:
             it = self.items.dropna(subset=["unit_price"])
-            mean_price = it.groupby("restaurant_id")["unit_price"].max()
-            extra = (rest_total - mean_price.reindex(rest_total.index)).clip(lower=0).fillna(0)
+            # what is added around the main dish: the mean order total minus the menu's dearest dish (a main)
+            main_price = it.groupby("restaurant_id")["unit_price"].max()
+            extra = (rest_total - main_price.reindex(rest_total.index)).clip(lower=0).fillna(0)
             values = it["unit_price"].to_numpy() + extra.reindex(it["restaurant_id"]).fillna(0).to_numpy()
             values = pd.Series(values, index=it["item_id"].astype(str).to_numpy())
         values = values.astype("float64")
