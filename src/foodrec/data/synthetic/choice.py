@@ -141,6 +141,9 @@ def drift_boost(world: World, t: np.ndarray) -> np.ndarray:
 def _customer_terms(world: World, cust: np.ndarray) -> tuple[np.ndarray, ...]:
     """Taste, price sensitivity, loyalties; unknown customers (-1) get zero taste and average weights."""
     known = cust >= 0
+    if known.all():  # the simulator's case: skip the fallbacks
+        w = world
+        return w.cust_taste[cust], w.cust_price_sens[cust], w.cust_loyalty[cust], w.cust_dish_loyalty[cust]
     ci = np.where(known, cust, 0)
     taste = np.where(known[:, None], world.cust_taste[ci], 0.0)
     price = np.where(known, world.cust_price_sens[ci], float(np.mean(world.cust_price_sens)))
