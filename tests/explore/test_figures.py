@@ -254,7 +254,7 @@ def logs(draw):
     return frame[REQUIRED + sorted(keep)]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(logs(), st.sampled_from(["UTC", TZ, "Asia/Kolkata"]))
 def test_any_small_log_gives_json_figures(log, tz):
     figs = compute_figures(log, timezone=tz)

@@ -282,7 +282,9 @@ def _areas(r: HtmlReport, b: dict[str, Any]) -> None:
         f"({pct(b['restaurants_multi_area_share'])}) deliver to more than one area, so 'popular in my area' differs "
         "from 'popular overall'."
     )
-    _plot(r, plots.per_area(b), "Orders per area (busiest areas).")
+    shown = len(b.get("per_area") or [])
+    caption = f"Orders per area (the {shown} busiest of {b['areas']})." if shown < b["areas"] else "Orders per area."
+    _plot(r, plots.per_area(b), caption)
 
 
 def _popularity(r: HtmlReport, b: dict[str, Any]) -> None:
