@@ -120,7 +120,9 @@ def main() -> None:
     print(f"{'':28}{'rows':>12}{'seconds':>10}{'rows/s':>12}{'CPU s':>8}{'rows/CPU-s':>12}{'peak RSS MB':>13}")
     for name, r in (("foodrec ingest", ours), ("duckdb CSV->Parquet (peer)", peer)):
         rate, per_cpu, rss = r["rows"] / r["seconds"], r["rows"] / max(r["cpu"], 1e-9), r["peak_rss"] / mb
-        print(f"{name:28}{r['rows']:>12,}{r['seconds']:>10.2f}{rate:>12,.0f}{r['cpu']:>8.2f}{per_cpu:>12,.0f}{rss:>13,.0f}")
+        print(
+            f"{name:28}{r['rows']:>12,}{r['seconds']:>10.2f}{rate:>12,.0f}{r['cpu']:>8.2f}{per_cpu:>12,.0f}{rss:>13,.0f}"
+        )
     counts = ", ".join(f"{k} {ours[k]:,}" for k in ("accepted", "quarantined", "duplicates"))
     print(f"foodrec / peer time: {ours['seconds'] / peer['seconds']:.2f}x; {counts}")
     print("targets: >= 500,000 rows/s, peak RSS <= 2,048 MB")

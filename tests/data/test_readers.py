@@ -92,7 +92,7 @@ def test_plan_rejects_directory_that_is_neither(tmp_path):
 
 
 def test_csv_lines_skip_header_and_count_bad_records(tmp_path):
-    path = write(tmp_path / "o.csv", HEADER + "\no1,c1,t,a,r\nbroken,row\no2,c2,t,a,r\n\"o3\",c3,t,a,r\n")
+    path = write(tmp_path / "o.csv", HEADER + '\no1,c1,t,a,r\nbroken,row\no2,c2,t,a,r\n"o3",c3,t,a,r\n')
     raw = read_source(SourceFile(path, "orders", "csv", "o.csv"))
     assert raw.data.column("__line").to_pylist() == [2, 4, 5]
     assert raw.data.column("order_id").to_pylist() == ["o1", "o2", "o3"]

@@ -114,9 +114,17 @@ def ingest(
             else:
                 run.catalogue(raw, result)
             stage.record_source(
-                {"fingerprint": fp, "source": src.label, "kind": f"{src.kind}:{src.table}", "ingested_at": now,
-                 "rows_read": result.read, "accepted": result.accepted, "quarantined": result.quarantined,
-                 "duplicates": result.duplicates, "part": run.last_part}  # fmt: skip
+                {
+                    "fingerprint": fp,
+                    "source": src.label,
+                    "kind": f"{src.kind}:{src.table}",
+                    "ingested_at": now,
+                    "rows_read": result.read,
+                    "accepted": result.accepted,
+                    "quarantined": result.quarantined,
+                    "duplicates": result.duplicates,
+                    "part": run.last_part,
+                }
             )
         if on_progress:
             on_progress("committing", len(plan.files), len(plan.files))
@@ -196,15 +204,17 @@ class _Run:
     def _quarantine(self, raw: RawTable, result: SourceResult, checked: str | None, extra: str | None = None) -> None:
         """Quarantine rows of ``checked`` with a reason, ``extra`` rows (__line, __reason) and the parser's bad rows."""
         con, label, table = self.con, _lit(raw.source.label), _lit(raw.source.table)
-        raw_json = "to_json(struct_pack(" + ", ".join(
-            f"{quote(c)} := CAST(r.{quote(c)} AS VARCHAR)" for c in raw.raw_columns
-        ) + "))"
+        raw_json = (
+            "to_json(struct_pack("
+            + ", ".join(f"{quote(c)} := CAST(r.{quote(c)} AS VARCHAR)" for c in raw.raw_columns)
+            + "))"
+        )
         parts = [f"SELECT {LINE}, __reason FROM {checked} WHERE __reason <> ''"] if checked else []
         if extra:
             parts.append(extra)
         bad = " UNION ALL ".join(parts) or f"SELECT {LINE}, '' AS __reason FROM raw_data WHERE FALSE"
         con.run(
-            f"CREATE OR REPLACE TEMP TABLE q AS SELECT {label} AS source, b.{LINE} AS line, {table} AS \"table\","
+            f'CREATE OR REPLACE TEMP TABLE q AS SELECT {label} AS source, b.{LINE} AS line, {table} AS "table",'
             f" b.__reason AS reason, CAST({raw_json} AS VARCHAR) AS raw FROM ({bad}) b JOIN raw_data r USING ({LINE})"
         )
         if raw.bad_rows:
@@ -334,9 +344,7 @@ class _Run:
         con.run(f"DELETE FROM uniq WHERE {LINE} IN (SELECT {LINE} FROM conflicts)")
         valid = raw.data.num_rows - (result.quarantined - len(raw.bad_rows))
         unique = self._count("SELECT count(*) FROM uniq")
-        have = self._count(
-            f"SELECT count(*) FROM information_schema.tables WHERE table_name = 'cat_{name}'"
-        )
+        have = self._count(f"SELECT count(*) FROM information_schema.tables WHERE table_name = 'cat_{name}'")
         same = 0
         if have:
             on = " AND ".join(f"u.{c} IS NOT DISTINCT FROM t.{c}" for c in columns)

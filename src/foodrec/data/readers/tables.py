@@ -223,9 +223,7 @@ def _arrow_csv(src: SourceFile, header: list[str], delimiter: str, on_bad, threa
     try:
         return pv.read_csv(
             src.path,
-            read_options=pv.ReadOptions(
-                use_threads=threads, skip_rows=1, column_names=header, block_size=8 << 20
-            ),
+            read_options=pv.ReadOptions(use_threads=threads, skip_rows=1, column_names=header, block_size=8 << 20),
             parse_options=pv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_bad, newlines_in_values=False),
             convert_options=pv.ConvertOptions(
                 column_types={h: pa.string() for h in header},
@@ -312,9 +310,7 @@ def _canonical_exprs(raw: RawTable) -> None:
     missing = [c for c in required if c not in raw.exprs]
     if missing:
         hint = " (rename with --map ours=theirs)" if src.table == "orders" else ""
-        raise InputError(
-            f"{src.label}: required column {missing[0]!r} is missing (columns: {', '.join(names)}){hint}"
-        )
+        raise InputError(f"{src.label}: required column {missing[0]!r} is missing (columns: {', '.join(names)}){hint}")
     used = {mapping.get(c, c) for c in raw.exprs}
     raw.ignored = [c for c in names if c not in used]
     if "ordered_at" in raw.exprs:
