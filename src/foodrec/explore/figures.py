@@ -53,6 +53,7 @@ class Prepared:
     timezone: str
     columns: frozenset[str]
     level: str  # "dish" when the log has item ids, else "restaurant"
+    money_how: dict[str, str]  # money column -> "per order" (repeated on each line) or "sum of lines"
 
 
 def _has(frame: pd.DataFrame, column: str) -> bool:
@@ -94,12 +95,13 @@ def prepare(lines: pd.DataFrame, timezone: str = "UTC") -> Prepared:
     for col in ("area", "driver_id"):  # first non-missing value of the order's lines
         if col in df.columns and df[col].isna().any():
             orders[col] = df[col].groupby(df["_ord"]).first().reindex(orders["_ord"]).to_numpy()
+    money_how: dict[str, str] = {}
     for col in MONEY_COLUMNS:
         if col != "unit_price" and _has(df, col):
-            orders[col], _ = _order_money(df, orders, col)
+            orders[col], money_how[col] = _order_money(df, orders, col)
     # A store keeps every canonical column; one that is entirely empty was not in the source: treat it as absent.
     columns = frozenset(c for c in lines.columns if c in REQUIRED_ORDER_COLUMNS or lines[c].notna().any())
-    return Prepared(df, orders, tz, columns, level)
+    return Prepared(df, orders, tz, columns, level, money_how)
 
 
 def _order_money(df: pd.DataFrame, orders: pd.DataFrame, col: str) -> tuple[np.ndarray, str]:
@@ -527,8 +529,8 @@ def money(p: Prepared) -> dict[str, Any]:
     out: dict[str, Any] = {"available": True, "columns": present}
     total = None
     if "order_total" in o.columns:
-        total, how = o["order_total"].astype(float), _order_money(p.lines, o, "order_total")[1]
-        out["total_source"] = f"order_total ({how})"
+        total = o["order_total"].astype(float)
+        out["total_source"] = f"order_total ({p.money_how['order_total']})"
     elif _has(p.lines, "unit_price"):
         qty = pd.to_numeric(p.lines["quantity"], errors="coerce").fillna(1) if "quantity" in p.columns else 1
         line_value = pd.to_numeric(p.lines["unit_price"], errors="coerce") * qty
