@@ -33,7 +33,8 @@ from foodrec.data.time_features import DAY_NAMES, MEAL_TIMES, check_timezone, me
 from foodrec.errors import InputError
 
 TOP_N = 20
-# A customer ordering the same dish (restaurant at restaurant level) in this many orders of one day is flagged.
+# A customer is flagged as an outlier when the same dish (restaurant at restaurant level) was in this many orders
+# of one local day, or in 2+ orders of one day on MIN_REPEAT_DAYS days or more.
 SAME_ITEM_PER_DAY = 4
 MIN_REPEAT_DAYS = 3
 # Tukey's "far out" fence (Q3 + 3 IQR), on a log scale because money and activity are right-skewed.
