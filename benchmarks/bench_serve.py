@@ -123,7 +123,11 @@ def stop(proc: subprocess.Popen[str]) -> None:
         proc.kill()
 
 
-def wrk(url: str, duration: int, connections: int, threads: int, script: Path | None = None) -> dict[str, float]:
+def wrk(
+    url: str, duration: int, connections: int, threads: int, script: Path | None = None, pid: int | None = None
+) -> dict[str, float]:
+    """Run wrk; with ``pid``, also the server's CPU time per request (all its threads, user + system)."""
+    cpu_before = _cpu(pid)
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s"]
     if script is not None:
         cmd += ["-s", str(script)]
@@ -140,13 +144,25 @@ def wrk(url: str, duration: int, connections: int, threads: int, script: Path | 
     result["errors"] = (int(non2xx.group(1)) if non2xx else 0) + (
         sum(int(g) for g in sockets.groups()) if sockets else 0
     )
+    if pid is not None:
+        result["server_cpu_ms_per_request"] = (_cpu(pid) - cpu_before) * 1000 / max(result["requests"], 1)
     return result
+
+
+def _cpu(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 def query_paths(store_dir: Path, n: int = 2000) -> list[str]:
     from urllib.parse import urlencode
 
     import pandas as pd
+
     from foodrec.data.store import Store
 
     orders = Store.open(store_dir).orders(columns=["customer_id", "area", "ordered_at"])
@@ -211,22 +227,26 @@ def main() -> None:
     bare, bare_url = start([sys.executable, "-c", BARE_APP], env)
     try:
         wrk(bare_url + "/bare", 2, args.connections, args.threads)  # warm-up
-        figures["bare"] = wrk(bare_url + "/bare", args.duration, args.connections, args.threads)
+        figures["bare"] = wrk(bare_url + "/bare", args.duration, args.connections, args.threads, pid=bare.pid)
     finally:
         stop(bare)
     serve_cmd = [sys.executable, "-m", "foodrec.cli", "serve", "--recommender", args.recommender, "--store", str(store),
                  "--events", str(events_path), "--port", "0"]  # fmt: skip
     server, url = start(serve_cmd, env)
     try:
-        figures["healthz"] = wrk(url + "/healthz", args.duration, args.connections, args.threads)
+        figures["healthz"] = wrk(url + "/healthz", args.duration, args.connections, args.threads, pid=server.pid)
         wrk(url, 3, args.connections, args.threads, work / "recs.lua")  # warm-up
-        figures["recommendations"] = wrk(url, args.duration, args.connections, args.threads, work / "recs.lua")
+        figures["recommendations"] = wrk(
+            url, args.duration, args.connections, args.threads, work / "recs.lua", pid=server.pid
+        )
         metrics = httpx.get(url + "/metrics").text
-        batch = re.search(r"foodrec_recommend_batch_size_sum ([\d.e+]+)\nfoodrec_recommend_batch_size_count (\d+)", metrics)
+        batch = re.search(
+            r"foodrec_recommend_batch_size_sum ([\d.e+]+)\nfoodrec_recommend_batch_size_count (\d+)", metrics
+        )
         if batch:
             figures["mean_batch_size"] = round(float(batch.group(1)) / max(int(batch.group(2)), 1), 2)
         for n in (1, 10):
-            result = wrk(url, args.duration, args.connections, args.threads, work / f"events{n}.lua")
+            result = wrk(url, args.duration, args.connections, args.threads, work / f"events{n}.lua", pid=server.pid)
             result["events_per_s"] = result["requests_per_s"] * n
             figures[f"events_http_{n}_per_request"] = result
     finally:
@@ -241,28 +261,38 @@ def main() -> None:
     rec = figures["recommendations"]
     print(f"\nfoodrec serve on loopback, wrk {args.connections} connections x {args.duration}s, "
           f"{os.cpu_count()} CPUs, recommender {args.recommender}")  # fmt: skip
-    print(f"{'endpoint':<34}{'req/s':>10}{'ratio':>8}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    print(f"{'endpoint':<34}{'req/s':>10}{'ratio':>8}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'errors':>8}"
+          f"{'CPU ms/req':>12}{'CPU ratio':>11}")  # fmt: skip
+    bare_cpu = figures["bare"]["server_cpu_ms_per_request"]
     for name, key in (("bare FastAPI endpoint", "bare"), ("foodrec /healthz", "healthz"),
                       ("foodrec /v1/recommendations", "recommendations")):  # fmt: skip
         r = figures[key]
         print(f"{name:<34}{r['requests_per_s']:>10.0f}{r['requests_per_s'] / bare_rps:>8.2f}"
-              f"{r['p50_ms']:>9.2f}{r['p90_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['errors']:>8}")  # fmt: skip
+              f"{r['p50_ms']:>9.2f}{r['p90_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['errors']:>8}"
+              f"{r['server_cpu_ms_per_request']:>12.3f}{bare_cpu / r['server_cpu_ms_per_request']:>11.2f}")  # fmt: skip
+    print("CPU ratio = bare CPU per request / this endpoint's: the throughput ratio on a quiet machine where the")
+    print("server has a core to itself (wrk's req/s ratio is noisy when other processes share the CPUs).")
     print(f"mean recommend() batch size under load: {figures.get('mean_batch_size')}")
     print("\nevent write path (SQLite, WAL)")
     print(f"  EventStore.write, one event per transaction:  {figures['events_sqlite_direct_per_s']:>8.0f} events/s")
     for n in (1, 10):
         r = figures[f"events_http_{n}_per_request"]
         print(f"  POST /v1/events, {n:>2} event(s) per request:    {r['events_per_s']:>8.0f} events/s "
-              f"(p99 {r['p99_ms']:.1f} ms, errors {r['errors']})")  # fmt: skip
+              f"(p99 {r['p99_ms']:.1f} ms, errors {r['errors']}, server CPU "
+              f"{r['server_cpu_ms_per_request'] / n:.3f} ms/event = {1000 * n / r['server_cpu_ms_per_request']:.0f}"
+              " events per CPU-second)")  # fmt: skip
     print(f"  events stored by the HTTP runs: {figures['events_stored']}")
     verdict = {
         "throughput_ratio": round(rec["requests_per_s"] / bare_rps, 3),
+        "cpu_ratio": round(bare_cpu / rec["server_cpu_ms_per_request"], 3),
         "ratio_ok": rec["requests_per_s"] >= 0.8 * bare_rps,
         "p99_ok": rec["p99_ms"] <= 50,
         "errors_ok": rec["errors"] == 0,
         "events_ok": figures["events_http_1_per_request"]["events_per_s"] >= 1000,
     }
     figures["targets"] = verdict
+    figures["load_average"] = os.getloadavg()
+    print(f"load average during the run (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print("\ntargets:", ", ".join(f"{k}={v}" for k, v in verdict.items()))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))

@@ -209,18 +209,23 @@ def serve_process(tmp_path: Path) -> Iterator:
         server.stop()
 
 
+# What .ci/run creates; tried when FOODREC_TEST_PG_URL is not set, so a machine set up once runs the PG tests.
+DEFAULT_PG_URL = "postgresql://foodrec:foodrec@127.0.0.1:5432/foodrec_test"
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> str:
-    """A PostgreSQL URL from FOODREC_TEST_PG_URL (set by .ci/run), checked to answer."""
-    url = os.environ.get("FOODREC_TEST_PG_URL")
-    if not url:
-        skip_or_fail("PostgreSQL tests need FOODREC_TEST_PG_URL=postgresql://user:pw@host/db (.ci/run sets it)")
+    """A PostgreSQL URL from FOODREC_TEST_PG_URL (set by .ci/run) or the one .ci/run creates, checked to answer."""
     import psycopg
 
+    url = os.environ.get("FOODREC_TEST_PG_URL") or DEFAULT_PG_URL
     try:
-        psycopg.connect(url, connect_timeout=5).close()
+        psycopg.connect(url, connect_timeout=3).close()
     except psycopg.Error as err:
-        skip_or_fail(f"PostgreSQL at FOODREC_TEST_PG_URL does not answer: {err}")
+        skip_or_fail(
+            f"no PostgreSQL at {'FOODREC_TEST_PG_URL' if os.environ.get('FOODREC_TEST_PG_URL') else DEFAULT_PG_URL}"
+            f" ({str(err).strip().splitlines()[0]}); run .ci/run or set FOODREC_TEST_PG_URL=postgresql://..."
+        )
     return url
 
 

@@ -3,6 +3,8 @@
 Ranking one query at a time behind an HTTP server pays the per-call overhead of pandas/Keras for every
 request. The worker takes every job queued while it was busy (up to ``max_batch``), groups them by
 model and makes one call per group; under light load a batch is one query, so latency does not grow.
+When others were already waiting it lingers while more keep arriving (at most ``linger_s``, 5 ms), so that
+requests the event loop is still parsing join the batch.
 The event loop only enqueues and awaits, so it keeps accepting connections while the model works.
 
 >>> import asyncio
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,11 +55,15 @@ class MicroBatcher:
         max_batch: int = 64,
         max_pending: int = 1024,
         on_batch: Callable[[int], None] | None = None,
+        linger_s: float = 0.005,
+        linger_step_s: float = 0.0005,
     ):
         self._run_batch = run_batch
         self.max_batch = max_batch
         self.max_pending = max_pending
         self._on_batch = on_batch
+        self.linger_s = linger_s
+        self.linger_step_s = linger_step_s
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._pending = 0
         self._lock = threading.Lock()
@@ -88,16 +95,18 @@ class MicroBatcher:
             if first is None:
                 return
             jobs = [first]
-            stop = False
-            while len(jobs) < self.max_batch:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    stop = True
-                    break
-                jobs.append(job)
+            stop = self._drain(jobs)
+            if not stop and len(jobs) > 1 and self.linger_s > 0:
+                # Under load (others were already waiting), give the event loop the GIL in short steps while
+                # requests keep arriving, so those it is parsing join this batch instead of each paying the
+                # model's per-call overhead alone. Stops at the first quiet step, after linger_s at most.
+                deadline = time.perf_counter() + self.linger_s
+                while not stop and len(jobs) < self.max_batch and time.perf_counter() < deadline:
+                    before = len(jobs)
+                    time.sleep(self.linger_step_s)
+                    stop = self._drain(jobs)
+                    if len(jobs) == before:
+                        break
             with self._lock:
                 self._pending -= len(jobs)
             if self._on_batch is not None:
@@ -109,6 +118,18 @@ class MicroBatcher:
                 self._run_group(group)
             if stop:
                 return
+
+    def _drain(self, jobs: list[_Job]) -> bool:
+        """Move queued jobs into ``jobs`` up to the batch size; True when the stop signal was seen."""
+        while len(jobs) < self.max_batch:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if job is None:
+                return True
+            jobs.append(job)
+        return False
 
     def _run_group(self, group: list[_Job]) -> None:
         try:

@@ -76,7 +76,9 @@ class Catalogue:
             if "unit_price" in items.columns:
                 prices = pd.to_numeric(items["unit_price"], errors="coerce").tolist()
                 item_price = {
-                    i: float(p) for i, p in zip(ids, prices, strict=True) if p is not None and math.isfinite(p)
+                    i: round(float(p), 2)
+                    for i, p in zip(ids, prices, strict=True)
+                    if p is not None and math.isfinite(p)
                 }
         if log.restaurants is not None and {"restaurant_id", "name"} <= set(log.restaurants.columns):
             restaurant_name = _present(

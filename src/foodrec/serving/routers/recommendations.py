@@ -38,7 +38,6 @@ NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]*$"
     summary="Rank items for a customer now (unknown customers and areas get the cold-start fallback)",
 )
 async def recommendations(
-    response: Response,
     customer_id: Annotated[
         str, Query(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_CONTROL_CHARS, description="who asks")
     ],
@@ -48,7 +47,7 @@ async def recommendations(
     at: Annotated[datetime | None, Query(description="ISO 8601 time of the visit (default: now); naive = UTC")] = None,
     k: Annotated[int, Query(ge=1, le=MAX_K, description="how many items")] = 10,
     service: Service = Depends(get_service),
-) -> RecommendationResponse | JSONResponse:
+) -> Response:
     try:
         when = as_utc(at) if at is not None else datetime.now(UTC)
     except ValueError as err:
@@ -58,7 +57,6 @@ async def recommendations(
     area = area or None
     snapshot = service.state.snapshot
     model = snapshot.model_for(customer_id)
-    response.headers["X-Foodrec-Variant"] = model.variant
     fallback = snapshot.fallbacks.get(model.level)
     try:
         ranked: Ranked = await service.batcher.submit(model, (RankQuery(customer_id, area, when, k), fallback))
@@ -86,7 +84,7 @@ async def recommendations(
         )
         for i, (item, score) in enumerate(zip(ranked.items, ranked.scores, strict=True))
     ]
-    return RecommendationResponse(
+    answer = RecommendationResponse(
         request_id=uuid.uuid4().hex,
         customer_id=customer_id,
         area=area,
@@ -97,4 +95,8 @@ async def recommendations(
         model_version=model.version,
         fallback=ranked.fallback > 0,
         items=items,
+    )
+    # Already validated by construction: serialise once instead of FastAPI validating it again.
+    return Response(
+        answer.model_dump_json(), media_type="application/json", headers={"X-Foodrec-Variant": model.variant}
     )
