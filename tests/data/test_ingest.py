@@ -41,6 +41,7 @@ def test_canonical_csv_accounting_summary_and_quarantine(tmp_path, capsys):
     store = Store.open(tmp_path / "store")
     summary = store.ingest_summary()
     assert summary["totals"] == {"read": 8, "accepted": 3, "quarantined": 4, "duplicates": 1}
+    assert summary["last_run"]["totals"] == summary["totals"]  # a new store: its history is this run
     assert balanced(summary["sources"][0])
     assert json.loads((tmp_path / "s.json").read_text())["totals"] == summary["totals"]
     frame = store.orders()
@@ -62,12 +63,16 @@ def test_same_file_twice_adds_nothing_and_row_dedupe_spans_files(tmp_path):
     ingest([str(src)], store)
     before = Store.open(store).orders()
     again = ingest([str(src)], store)
-    assert again["sources"][0]["skipped"] and again["totals"]["accepted"] == 0
+    assert again["last_run"]["sources"][0]["skipped"] and again["last_run"]["totals"]["accepted"] == 0
+    assert again["sources"] == Store.open(store).ingest_summary()["sources"]  # the store's history is unchanged
+    assert again["totals"] == {"read": 8, "accepted": 3, "quarantined": 4, "duplicates": 1}
     # Another file repeating accepted rows (in another timestamp spelling) only adds the new row.
     rows = ["o1,c1,2026-01-05 12:00:00,a1,r1,i1,1,5", "o7,c9,2026-01-08,a1,r1,i1,1,5"]
     other = write_orders(tmp_path / "more.csv", rows)
     summary = ingest([str(other)], store)
-    assert summary["totals"] == {"read": 2, "accepted": 1, "quarantined": 0, "duplicates": 1}
+    assert summary["last_run"]["totals"] == {"read": 2, "accepted": 1, "quarantined": 0, "duplicates": 1}
+    assert summary["totals"] == {"read": 10, "accepted": 4, "quarantined": 4, "duplicates": 2}
+    assert len(summary["sources"]) == 2
     assert len(Store.open(store).orders()) == len(before) + 1
     assert summary["store_rows"]["orders"] == len(before) + 1
 
@@ -131,7 +136,7 @@ def test_catalogue_tables_and_item_checks(tmp_path):
     update = tmp_path / "update" / "restaurants.csv"
     update.write_text("restaurant_id,name,cuisine,area,chain_id\nr1,B,thai,a,\nr2,C,pho,b,\nr2,C,pho,b,\n")
     summary = ingest([str(update)], tmp_path / "s")
-    assert summary["totals"] == {"read": 3, "accepted": 2, "quarantined": 0, "duplicates": 1}
+    assert summary["last_run"]["totals"] == {"read": 3, "accepted": 2, "quarantined": 0, "duplicates": 1}
     assert store.table("restaurants")["name"].tolist() == ["B", "C"]
 
 

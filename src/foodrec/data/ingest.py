@@ -7,7 +7,8 @@ run or the store). A file already ingested with the same options (same fingerpri
 All writes are staged and committed at the end, so a bad file leaves the store exactly as it was.
 
 >>> summary = ingest(["runs/city"], "runs/store")                # doctest: +SKIP
->>> t = summary["totals"]; t["read"] == t["accepted"] + t["quarantined"] + t["duplicates"]   # doctest: +SKIP
+>>> t = summary["last_run"]["totals"]                            # this run; summary["totals"]: the store's history
+>>> t["read"] == t["accepted"] + t["quarantined"] + t["duplicates"]   # doctest: +SKIP
 True
 """
 
@@ -134,28 +135,49 @@ def ingest(
         for file in plan.copy_files:
             stage.copy_in(file)
         stage.set_meta(timezone=store_tz)
-        summary = _summary(store_path, store_tz, now, results, run.store_rows())
+        previous = existing.ingest_summary() if existing else None
+        summary = _summary(store_path, store_tz, now, results, run.store_rows(), previous)
         stage.write_summary(summary)
         stage.commit()
     return summary
 
 
-def _summary(
-    store: Path, tz: str, now: dt.datetime, results: list[SourceResult], store_rows: dict[str, int]
-) -> dict[str, object]:
+def _counts(rows: list[dict]) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """(totals, per table) of source rows."""
     tables: dict[str, dict[str, int]] = {}
-    for r in results:
-        counts = tables.setdefault(r.table, dict.fromkeys(COUNTS, 0))
+    for row in rows:
+        counts = tables.setdefault(row["table"], dict.fromkeys(COUNTS, 0))
         for key in COUNTS:
-            counts[key] += getattr(r, key)
-    totals = {key: sum(getattr(r, key) for r in results) for key in COUNTS}
+            counts[key] += int(row[key])
+    return {key: sum(int(row[key]) for row in rows) for key in COUNTS}, tables
+
+
+def _summary(
+    store: Path,
+    tz: str,
+    now: dt.datetime,
+    results: list[SourceResult],
+    store_rows: dict[str, int],
+    previous: dict | None,
+) -> dict[str, object]:
+    """The store's accounting: every source ever ingested (``sources``, ``tables``, ``totals``) and this run.
+
+    A source skipped as already ingested keeps its first entry, so re-running the same ingest leaves the
+    store-wide figures as they were; ``last_run`` says what this run did.
+    """
+    run = [asdict(r) | {"ingested_at": now.isoformat()} for r in results]
+    history = [s for s in (previous or {}).get("sources", []) if isinstance(s, dict) and "read" in s]
+    history += [s for s in run if not s["skipped"]]
+    totals, tables = _counts(history)
+    run_totals, run_tables = _counts(run)
     return {
         "store": str(store),
         "timezone": tz,
         "ingested_at": now.isoformat(),
-        "sources": [asdict(r) for r in results],
+        "sources": history,
         "tables": tables,
         "totals": totals,
+        "last_run": {"ingested_at": now.isoformat(), "sources": run, "tables": run_tables, "totals": run_totals},
         "store_rows": store_rows,
     }
 

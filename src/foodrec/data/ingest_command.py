@@ -67,20 +67,21 @@ def print_summary(summary: dict) -> None:
     from rich.table import Table
 
     counts = ("read", "accepted", "quarantined", "duplicates")
+    run = summary["last_run"]
     table = Table(title=f"ingest into {summary['store']} (time zone {summary['timezone']})")
     table.add_column("source", overflow="fold")
     table.add_column("table")
     for name in counts:
         table.add_column(name, justify="right")
     notes, reasons = [], []
-    for row in summary["sources"]:
+    for row in run["sources"]:
         table.add_row(row["source"], row["table"], *(f"{row[k]:,}" for k in counts))
         if row["skipped"]:
             notes.append(f"{row['source']}: skipped, {row['skipped']}")
         if row["ignored_columns"]:
             notes.append(f"{row['source']}: ignored columns {', '.join(row['ignored_columns'])}")
         reasons += [(row["source"], reason, n) for reason, n in sorted(row["reasons"].items(), key=lambda x: -x[1])]
-    totals = summary["totals"]
+    totals = run["totals"]
     table.add_row("total", "", *(f"{totals[k]:,}" for k in counts), style="bold")
     console = Console()
     console.print(table)
@@ -94,5 +95,9 @@ def print_summary(summary: dict) -> None:
         console.print(why)
     for note in notes:
         console.print(note)
-    rows = summary["store_rows"]
+    rows, history = summary["store_rows"], summary["totals"]
     console.print("store now holds " + ", ".join(f"{v:,} {k}" for k, v in rows.items()) + " rows")
+    console.print(
+        f"all {len(summary['sources'])} sources ingested so far: read {history['read']:,} = accepted"
+        f" {history['accepted']:,} + quarantined {history['quarantined']:,} + duplicates {history['duplicates']:,}"
+    )
