@@ -177,3 +177,12 @@ def test_dhrd_files_become_timestamps_from_the_anchor(tmp_path):
     assert store.table("items")["unit_price"].tolist() == [4.5, 2.0, 9.0]
     assert store.quarantine()["reason"].tolist() == ["unparseable ordered_at"]
     assert balanced(store.ingest_summary()["totals"])
+
+
+def test_catalogue_written_by_other_tools_is_normalised(tmp_path):
+    store = Store.create(tmp_path / "s")
+    store.write_table("restaurants", pd.DataFrame({"restaurant_id": ["r1"], "name": ["A"]}))  # no cuisine etc.
+    src = write_orders(tmp_path / "o.csv", ["o1,c,2026-01-01,a,r1,,,", "o2,c,2026-01-01,a,r7,,,"])
+    summary = ingest([str(src)], tmp_path / "s")
+    assert summary["last_run"]["totals"] == {"read": 2, "accepted": 1, "quarantined": 1, "duplicates": 0}
+    assert store.quarantine()["reason"].tolist() == ["unknown restaurant"]

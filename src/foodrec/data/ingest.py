@@ -199,7 +199,14 @@ class _Run:
         for name in CATALOGUE_TABLES:
             path = existing.path / f"{name}.parquet" if existing else None
             if path is not None and path.is_file():
-                con.run(f"CREATE TEMP TABLE cat_{name} AS SELECT * FROM read_parquet(?)", [str(path)])
+                # Tables written by other tools may lack columns or use other types: normalise them.
+                have = set(pq.read_schema(path).names)
+                columns, _ = CATALOGUE_TABLES[name]
+                select = ", ".join(
+                    f"CAST({c if c in have else 'NULL'} AS {'DOUBLE' if c == 'unit_price' else 'VARCHAR'}) AS {c}"
+                    for c in columns
+                )
+                con.run(f"CREATE TEMP TABLE cat_{name} AS SELECT {select} FROM read_parquet(?)", [str(path)])
                 self._refresh_ref(name)
 
     # -- helpers ----------------------------------------------------------------------------------------
@@ -348,7 +355,7 @@ class _Run:
         con.run(f"CREATE OR REPLACE TEMP TABLE checked AS {catalogue_sql(raw, 'raw_data', self.refs)}")
         # Exact copies of an earlier row are duplicates; a repeated key with other values is a conflict.
         con.run(
-            f"CREATE OR REPLACE TEMP TABLE uniq AS SELECT {cols}, min({LINE}) AS {LINE}, count(*) AS __n FROM checked"
+            f"CREATE OR REPLACE TEMP TABLE uniq AS SELECT {cols}, min({LINE}) AS {LINE} FROM checked"
             f" WHERE __reason = '' GROUP BY ALL"
         )
         con.run(
