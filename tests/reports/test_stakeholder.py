@@ -78,7 +78,8 @@ def test_unwritable_out_exits_2(results_dir: Path, tmp_path: Path, capsys) -> No
 
 def test_jargon_is_explained() -> None:
     words = {w for w, _ in GLOSSARY}
-    assert {"NDCG@10", "Hit rate @10", "PSI", "A/B test", "Lift", "Conversion", "95% interval", "Drift"} <= words
+    assert {"NDCG@10", "Hit rate @10", "PSI", "A/B test", "Lift", "Conversion", "95% interval", "Drift", "CI"} <= words
+    assert {"Sample ratio", "Guardrail", "Control / treatment", "p-value (p)"} <= words
 
 
 @pytest.mark.parametrize(

@@ -44,8 +44,21 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
         "Customers are split at random: group A sees the old recommendations, group B the new ones; "
         "the difference in what they buy is the effect.",
     ),  # fmt: skip
+    ("Control / treatment", "The group that keeps the current recommendations / the group that gets the new ones."),
     ("Conversion", "Share of customers in a group who ordered at least once."),
     ("Lift", "How much higher (or lower) the new group's number is than the old group's, in percent."),
+    ("CI", "Confidence interval: the same as a 95% interval."),
+    (
+        "p-value (p)",
+        "How likely a difference this large would be by pure chance if there were no real effect; "
+        "below 0.05 counts as real.",
+    ),  # fmt: skip
+    (
+        "z-test, Welch t-test, bootstrap",
+        "Standard statistical checks of whether a difference between two groups is larger than chance.",
+    ),  # fmt: skip
+    ("Sample ratio", "Whether the groups have the sizes the split intended; if not, the split is broken."),
+    ("Guardrail", "A number that must not get worse (e.g. average order value) even if the main one improves."),
     ("Drift", "The world changing after the model learned it: other areas, other cuisines, other basket sizes."),
     (
         "PSI",
@@ -118,7 +131,7 @@ def summary(report: HtmlReport, results: Results) -> None:
     lines: list[tuple[str, str]] = []
     if model and best and model.ndcg and best.ndcg:
         better = model.ndcg.mean > best.ndcg.mean
-        word = "better" if better else "not better"
+        word = "better" if better else "no better"
         hr = ""
         if model.hr and best.hr:
             hr = (f" What the customer ordered was in the model's top 10 for {_pct(model.hr.mean)} of orders, "
@@ -335,11 +348,16 @@ def segments(report: HtmlReport, results: Results, orders: pd.DataFrame | None) 
         report.table(table, caption="New customers (no order before) vs returning ones")
         by = customers.set_index("value")["ndcg"]
         if {"new", "returning"} <= set(by.index):
-            report.paragraph(
+            text = (
                 f"For returning customers the model's NDCG@10 is {_num(by['returning'])}; for new customers "
-                f"{_num(by['new'])}. With no history, a new customer mostly gets what is popular in the area: "
-                "the model's advantage comes from knowing what a customer ordered before."
+                f"{_num(by['new'])}. With no history, a new customer mostly gets what is popular in the area."
             )
+            if base_rows is not None:
+                rule = base_rows.set_index("value")["ndcg"]
+                if {"new", "returning"} <= set(rule.index):
+                    text += (f" Model minus simple rule: {by['new'] - rule['new']:+.3f} for new customers, "
+                             f"{by['returning'] - rule['returning']:+.3f} for returning ones.")  # fmt: skip
+            report.paragraph(text)
 
 
 def abtest(report: HtmlReport, results: Results) -> None:
