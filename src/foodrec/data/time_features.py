@@ -79,7 +79,7 @@ def hour_of_day(at: object, timezone: str | None = "UTC") -> pd.Series:
 
 def day_of_week(at: object, timezone: str | None = "UTC") -> pd.Series:
     """Local day of week, Monday = 0 ... Sunday = 6 (int), NaT gives -1."""
-    days = local_time(at, timezone).dt.dayofweek
+    days = local_time(at, timezone).dt.day_of_week
     return days.fillna(-1).astype("int64")
 
 
@@ -114,7 +114,7 @@ def time_features(at: object, timezone: str | None = "UTC") -> pd.DataFrame:
     return pd.DataFrame(
         {
             "hour": hours,
-            "day_of_week": local.dt.dayofweek.fillna(-1).astype("int64"),
+            "day_of_week": local.dt.day_of_week.fillna(-1).astype("int64"),
             "meal_time": pd.Series(meal_time_of_hour(hours.to_numpy()), index=local.index, dtype=object),
         }
     )

@@ -138,7 +138,7 @@ class GroundTruth:
             "area": area.astype(np.int64),
             "t": ns / NS_PER_DAY,
             "hour": np.asarray(local.hour, dtype=np.int64),
-            "dow": np.asarray(local.dayofweek, dtype=np.int64),
+            "dow": np.asarray(local.day_of_week, dtype=np.int64),
         }
 
     def _encode_history(self, history: pd.DataFrame | None) -> dict[str, np.ndarray] | None:

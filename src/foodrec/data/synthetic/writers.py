@@ -159,7 +159,7 @@ def write_dhrd(
             "order_id": order_ids[rank[o]],
             "vendor_id": world.restaurant_ids[sim.order_rest[o]],
             "product_id": world.item_ids[sim.line_item[rows]],
-            "day_of_week": local_naive.dayofweek.to_numpy(),
+            "day_of_week": local_naive.day_of_week.to_numpy(),
             "order_time": local_naive.strftime("%H:%M:%S"),
             "order_day": pd.Series(day).astype(str).to_numpy(dtype=object) + " days",
         }
