@@ -63,24 +63,36 @@ def ingest_command(
 
 def print_summary(summary: dict) -> None:
     """The accounting as rich tables on stdout: counts per source, then quarantine reasons."""
+    import os
+
     from rich.console import Console
     from rich.table import Table
 
     counts = ("read", "accepted", "quarantined", "duplicates")
     run = summary["last_run"]
-    table = Table(title=f"ingest into {summary['store']} (time zone {summary['timezone']})")
+    labels = [row["source"] for row in run["sources"]]
+    # Long absolute paths wrap badly in a terminal: show them relative to their common folder.
+    base = os.path.commonpath(labels) if len(labels) > 1 and all(os.path.isabs(x) for x in labels) else ""
+    base = os.path.dirname(base) if base in labels else base
+
+    def short(label: str) -> str:
+        return os.path.relpath(label, base) if base else label
+
+    where = f" from {base}" if base else ""
+    table = Table(title=f"ingest{where} into {summary['store']} (time zone {summary['timezone']})")
     table.add_column("source", overflow="fold")
     table.add_column("table")
     for name in counts:
         table.add_column(name, justify="right")
     notes, reasons = [], []
     for row in run["sources"]:
-        table.add_row(row["source"], row["table"], *(f"{row[k]:,}" for k in counts))
+        table.add_row(short(row["source"]), row["table"], *(f"{row[k]:,}" for k in counts))
         if row["skipped"]:
-            notes.append(f"{row['source']}: skipped, {row['skipped']}")
+            notes.append(f"{short(row['source'])}: skipped, {row['skipped']}")
         if row["ignored_columns"]:
-            notes.append(f"{row['source']}: ignored columns {', '.join(row['ignored_columns'])}")
-        reasons += [(row["source"], reason, n) for reason, n in sorted(row["reasons"].items(), key=lambda x: -x[1])]
+            notes.append(f"{short(row['source'])}: ignored columns {', '.join(row['ignored_columns'])}")
+        ranked = sorted(row["reasons"].items(), key=lambda x: -x[1])
+        reasons += [(short(row["source"]), reason, n) for reason, n in ranked]
     totals = run["totals"]
     table.add_row("total", "", *(f"{totals[k]:,}" for k in counts), style="bold")
     console = Console()
