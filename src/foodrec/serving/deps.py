@@ -31,5 +31,6 @@ class Service:
     in_flight: int = field(default=0)
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
+    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request.
     return request.app.state.service
