@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from foodrec.cli import main
 from foodrec.data.orderlog import OrderLog
@@ -114,3 +116,14 @@ def test_saved_model_uses_its_manifest(drift_store: Path, tmp_path: Path, capsys
     assert again == 2 and "must end before the recent window" in capsys.readouterr().err
     assert main(["drift", "--store", str(drift_store), "--recommender", str(retrained), "--reference-until",
                  "2026-02-02", "--window-days", "3"]) in (0, 3)  # fmt: skip
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(until=st.text(max_size=25), window=st.integers(-3, 60))
+def test_odd_windows_never_crash(stable_store: Path, test_baselines: dict, capsys, until: str, window: int) -> None:
+    args = ["drift", "--store", str(stable_store), "--recommender", "test-popularity", "--window-days", str(window)]
+    code = main([*args, "--until", until] if until.strip() and not until.startswith("-") else args)
+    err = capsys.readouterr().err
+    assert code in (0, 2, 3) and "internal error" not in err
+    if code == 2:
+        assert err.startswith("error: ")

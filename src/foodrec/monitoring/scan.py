@@ -4,7 +4,7 @@ The monitored model stays fixed (trained once); the reference window stays the w
 training cutoff; the recent window slides one day at a time. The first day flagged, minus the day the
 drift began, is the detection delay; a flag on a window that ends before the drift is a false alarm.
 
->>> # scan_days(log, rec, "dish", reference_until="2026-02-02", first_end="2026-02-09")  # doctest: +SKIP
+>>> scan = scan_days(log, rec, "dish", reference_until="2026-02-02", first_end="2026-02-09")  # doctest: +SKIP
 """
 
 from __future__ import annotations
