@@ -189,3 +189,15 @@ def test_a_stray_quote_cannot_swallow_lines_silently(tmp_path):
     assert raw.data.column("__line").to_pylist() == [5]
     assert [(n, reason) for n, reason, _ in raw.bad_rows] == [(2, "line break inside a value (unbalanced quote?)")]
     assert "o2" in raw.bad_rows[0][2] and raw.rows_read == 2
+
+
+def test_byte_order_mark_and_padded_header_names(tmp_path):
+    path = tmp_path / "o.csv"
+    path.write_bytes(b"\xef\xbb\xbforder_id , customer_id,ordered_at,area,restaurant_id\no1,c1,t,a,r\n")
+    raw = read_source(SourceFile(path, "orders", "csv", "o.csv"))
+    assert raw.raw_columns[:2] == ["order_id", "customer_id"] and raw.data.num_rows == 1
+
+
+def test_map_is_refused_for_directories(tmp_path):
+    with pytest.raises(InputError, match="--map applies to CSV/Parquet files"):
+        plan_sources([str(tmp_path)], column_map={"area": "zone"})

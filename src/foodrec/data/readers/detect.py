@@ -159,6 +159,8 @@ def plan_sources(
         if not path.exists():
             raise InputError(f"{raw}: no such file or directory")
         if path.is_dir():
+            if mapping:
+                raise InputError(f"--map applies to CSV/Parquet files, and {raw} is a directory")
             _plan_directory(plan, path, raw, fmt, anchor)
         elif path.is_file():
             plan.files.append(_plan_file(plan, path, raw, fmt, mapping, anchor))
