@@ -85,6 +85,10 @@ def test_naive_times_use_the_timezone_option_and_it_is_stored(tmp_path):
     assert store.orders()["ordered_at"].tolist() == [
         pd.Timestamp("2026-07-01 12:00", tz="UTC"), pd.Timestamp("2026-07-01 16:00", tz="UTC")
     ]  # fmt: skip
+    # The next file without --timezone is read in the store's zone.
+    more = write_orders(tmp_path / "more.csv", ["o3,c1,2026-07-02 12:00:00,a,r,,,"])
+    assert main(["ingest", str(more), "--store", str(tmp_path / "s")]) == 0
+    assert store.orders()["ordered_at"].iloc[-1] == pd.Timestamp("2026-07-02 16:00", tz="UTC")
 
 
 def test_mapped_csv(tmp_path):

@@ -75,7 +75,7 @@ def ingest(
 ) -> dict[str, object]:
     """Ingest ``sources`` into the store at ``store`` and return the summary (also saved in the store).
 
-    ``timezone`` reads naive timestamps (default: the city's from a city.json, else UTC);
+    ``timezone`` reads naive timestamps (default: the city's from a city.json, else the store's, else UTC);
     ``column_map`` is ``ours=theirs,...``; ``on_progress(label, done, total)`` is called per file.
     Raises :class:`~foodrec.errors.InputError` / :class:`~foodrec.errors.StoreError` before anything is written.
     """
@@ -86,8 +86,9 @@ def ingest(
     plan = plan_sources(list(sources), fmt=fmt, column_map=mapping, anchor=anchor)
     store_path = Path(store)
     existing = Store.open(store_path) if (store_path / CATALOGUE_FILE).is_file() else None
-    parse_tz = timezone or plan.timezone or "UTC"
-    store_tz = plan.timezone or timezone or (existing.timezone if existing else "UTC")
+    stored_tz = existing.timezone if existing else "UTC"
+    parse_tz = timezone or plan.timezone or stored_tz
+    store_tz = plan.timezone or timezone or stored_tz
     known = set(existing.sources()["fingerprint"]) if existing else set()
     now = dt.datetime.now(dt.UTC)
     results: list[SourceResult] = []

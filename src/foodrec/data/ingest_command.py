@@ -24,7 +24,9 @@ def ingest_command(
     ),
     store: str = typer.Option(..., "--store", help="Store directory (created when missing).", metavar="DIR"),
     timezone: str | None = typer.Option(
-        None, "--timezone", help="IANA zone for timestamps without one [default: the city's from city.json, else UTC]."
+        None,
+        "--timezone",
+        help="IANA zone for timestamps without one [default: city.json's, else the store's, else UTC].",
     ),
     column_map: str | None = typer.Option(
         None, "--map", help="Rename columns: ours=theirs,... (e.g. order_id=OrderNo,ordered_at=Time)."
