@@ -110,6 +110,10 @@ def build_report(
         best = truth.get("best_variant")
         if best:
             report.paragraph(f"Truly better variant (higher chance of an order per visit): {best}.")
+        latency = truth.get("latency_ms") or {}
+        if isinstance(latency, dict) and latency:
+            frame = pd.DataFrame([{"variant": v, **x} for v, x in sorted(latency.items()) if isinstance(x, dict)])
+            report.table(frame, caption="Response time seen by the simulated customers (ms), per variant")
         summary = f"<pre>{_esc(_fmt_truth(truth))}</pre>"
         report.raw(f"<details><summary>simulation summary (JSON)</summary>{summary}</details>")
     if result.notes:
