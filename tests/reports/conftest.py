@@ -117,6 +117,9 @@ def evaluate_style_dir(tmp_path: Path) -> Path:
             for metric, value in (("hr", 0.5), ("ndcg", base + slope * (5 - i))):
                 rows.append({"segment": "area", "value": area, "n": 500 - 50 * i, "metric": metric, "mean": value,
                              "ci_low": value - 0.01, "ci_high": value + 0.01})  # fmt: skip
+        for meal, shift in (("lunch", 0.01), ("dinner", -0.01)):
+            rows.append({"segment": "meal_time", "value": meal, "n": 700, "metric": "ndcg", "mean": base + shift,
+                         "ci_low": None, "ci_high": None})  # fmt: skip
         for ctype, shift in (("new", -0.1), ("returning", 0.05)):
             rows.append({"segment": "customer_type", "value": ctype, "n": 400, "metric": "ndcg", "mean": base + shift,
                          "ci_low": None, "ci_high": None})  # fmt: skip
@@ -135,7 +138,8 @@ def evaluate_style_dir(tmp_path: Path) -> Path:
     baselines = {"store": "s", "cutoff": "2026-02-19T08:00:00+00:00", "leaderboard": board,
                  "results": {"customer-history": result("customer-history", 0.27),
                              "area-popularity": result("area-popularity", 0.17)}}  # fmt: skip
-    evaluation = {"store": "s", "recommender": "keras", "result": result("keras", 0.31, slope=0.02),
+    evaluation = {"store": "s", "recommender": "keras", "test_orders": 2500, "test_end": "2026-03-01T07:59:00+00:00",
+                  "result": result("keras", 0.31, slope=0.02),
                   "strongest_baseline": "customer-history", "baseline_result": result("customer-history", 0.27),
                   "paired_difference": {"ndcg": {"diff": 0.04, "ci_low": 0.03, "ci_high": 0.05}},
                   "baselines": board}  # fmt: skip

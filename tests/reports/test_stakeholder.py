@@ -152,3 +152,5 @@ def test_reads_foodrec_baselines_and_evaluate_json(evaluate_style_dir: Path, tmp
     assert "NDCG@10 0.310 vs 0.270" in text  # the model vs the best rule, customer-history
     assert "works best where there is plenty of data" in text
     assert "For returning customers the model's NDCG@10 is 0.360; for new customers 0.210" in text
+    assert "graded on 2,500 later orders up to 2026-03-01" in text
+    assert "By meal time" in text and "rule: customer-history" in text

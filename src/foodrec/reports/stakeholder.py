@@ -230,6 +230,33 @@ def _bar_with_ci(ax: Any, names: list[str], metrics: list[Metric | None], colors
     ax.invert_yaxis()
 
 
+def _model_facts(report: HtmlReport, manifest: Any, evaluation: Any) -> None:
+    """One sentence on how the model was trained and tested, from its manifest and the evaluation JSON."""
+    parts = []
+    if isinstance(manifest, dict) and manifest.get("cutoff"):
+        parts.append(f"The model learned from the orders before {str(manifest['cutoff'])[:10]}")
+    if isinstance(evaluation, dict) and evaluation.get("test_orders"):
+        end = str(evaluation.get("test_end") or "")[:10]
+        parts.append(
+            f"it was graded on {int(evaluation['test_orders']):,} later orders" + (f" up to {end}" if end else "")
+        )
+    if parts:
+        report.paragraph("; ".join(parts) + ".")
+
+
+def _meal_times(report: HtmlReport, model: RecommenderScore | None, best: RecommenderScore | None) -> None:
+    rows = _segment_rows(model, "meal_time")
+    if rows is None:
+        return
+    table = rows[["value", "n", "ndcg"]].rename(columns={"value": "meal time", "n": "orders", "ndcg": "model NDCG@10"})
+    base_rows = _segment_rows(best, "meal_time")
+    if base_rows is not None:
+        rule = base_rows[["value", "ndcg"]].rename(columns={"value": "meal time", "ndcg": f"rule: {best.name}"})
+        table = table.merge(rule, on="meal time", how="left")
+    table["orders"] = table["orders"].round().astype("Int64")
+    report.table(table, caption="By meal time (local clock)")
+
+
 def offline(report: HtmlReport, results: Results) -> None:
     report.section("Simple rules vs the model (offline test)", anchor="offline")
     model, baselines = _offline_scores(results)
@@ -241,6 +268,7 @@ def offline(report: HtmlReport, results: Results) -> None:
         "1 means the ordered item was always first in the list, 0 that it was never in the 10 shown. "
         "The black lines are 95% intervals: where two bars' intervals do not overlap, the difference is real."
     )
+    _model_facts(report, results.get("manifest"), results.get("evaluation"))
     rows = [*baselines, *([model] if model else [])]
     rows = [r for r in rows if r.ndcg is not None]
     if rows:
@@ -333,6 +361,7 @@ def segments(report: HtmlReport, results: Results, orders: pd.DataFrame | None) 
         )
         table["orders"] = table["orders"].round().astype("Int64")
         report.table(table, max_rows=30)
+    _meal_times(report, model, best)
     customers = _segment_rows(model, "customer_type")
     if customers is None:
         report.note("No new-vs-returning results yet.", "missing")
