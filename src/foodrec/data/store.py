@@ -196,9 +196,13 @@ class StagedIngest:
         if self.target.is_dir() and not self.existing and any(self.target.iterdir()):
             raise StoreError(f"{str(target)!r} is a non-empty directory but not a foodrec store; pick another --store")
         token = uuid.uuid4().hex[:12]
+        self._made: list[Path] = []
+        self._committed = False
         if self.existing:
             self.stage = self.target / f"{STAGING_PREFIX}{token}"
         else:
+            # Remember folders made for a new store, to take them away again if the ingest fails.
+            self._made = [p for p in [self.target.parent, *self.target.parent.parents] if not p.exists()]
             self.target.parent.mkdir(parents=True, exist_ok=True)
             self.stage = self.target.parent / f".{self.target.name}{STAGING_PREFIX}{token}"
         (self.stage / "orders").mkdir(parents=True)
@@ -260,6 +264,7 @@ class StagedIngest:
             if target.is_dir():
                 target.rmdir()  # an empty directory the user made for the store
             os.replace(stage, target)
+            self._committed = True
             return Store(target)
         for folder in ("orders", "quarantine"):
             for part in sorted((stage / folder).glob("part-*.parquet")):
@@ -275,6 +280,7 @@ class StagedIngest:
             os.replace(stage / SUMMARY_FILE, target / SUMMARY_FILE)
         os.replace(stage / CATALOGUE_FILE, target / CATALOGUE_FILE)  # the commit point of the catalogue
         shutil.rmtree(stage, ignore_errors=True)
+        self._committed = True
         return Store(target)
 
     def _write_catalogue(self, store: Store) -> None:
@@ -290,7 +296,14 @@ class StagedIngest:
                 con.execute(sql, [row.get(c) for c in columns]).fetchall()
 
     def abort(self) -> None:
+        """Drop the staged writes (and folders made for a store that never came to be)."""
         shutil.rmtree(self.stage, ignore_errors=True)
+        if not self._committed:
+            for folder in self._made:  # deepest first
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
 
 
 @contextmanager
