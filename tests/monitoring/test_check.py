@@ -47,3 +47,13 @@ def test_training_quality_from_a_manifest_is_used(stable_log: OrderLog, kit) -> 
 def test_windows_before_the_drift_show_no_drift(drift_log: OrderLog, kit) -> None:
     result = _check(drift_log, kit, until="2026-02-02")  # recent window ends on day 28, the drift day
     assert result["drift"] is False, result["reasons"]
+
+
+def test_without_catalogue_or_prices_cuisine_is_skipped_and_baskets_unknown(stable_log: OrderLog, kit) -> None:
+    from dataclasses import replace
+
+    bare = replace(stable_log, restaurants=None, orders=stable_log.orders.drop(columns=["order_total"]))
+    result = _check(bare, kit)
+    assert [f["feature"] for f in result["inputs"]] == ["area", "meal_time", "basket_value"]
+    assert result["inputs"][-1]["status"] == "unknown" and result["drift"] is False
+    assert any("too little data to judge (under 30 values): basket_value" in w for w in result["warnings"])

@@ -133,7 +133,7 @@ def check_drift(
     ]
     unknown = [f["feature"] for f in [*inputs, scores] if f["status"] == "unknown"]
     if unknown:
-        warnings.append(f"too few orders to judge: {', '.join(unknown)}")
+        warnings.append(f"too little data to judge (under 30 values): {', '.join(unknown)}")
     drift = bool(reasons)
     return _json_safe(
         {

@@ -461,7 +461,7 @@ def drift(report: HtmlReport, results: Results) -> None:
     else:
         report.note("No drift: recent orders look like those the model learned from.", "good")
     rows = []
-    words = {"stable": "stable", "moderate": "moderate change", "major": "MAJOR change", "unknown": "too few orders"}
+    words = {"stable": "stable", "moderate": "moderate change", "major": "MAJOR change", "unknown": "too little data"}
     names = {"area": "delivery areas", "meal_time": "meal times", "cuisine": "cuisines",
              "basket_value": "basket value", "model_score": "model's confidence scores"}  # fmt: skip
     for f in [*(d.get("inputs") or []), *([d["scores"]] if isinstance(d.get("scores"), dict) else [])]:
