@@ -97,3 +97,19 @@ def test_abtest_rejects_a_truth_file_that_is_not_a_simulation_summary(tmp_path, 
     code = main(["abtest", "--events", str(tmp_path / "ev.csv"), "--truth", str(tmp_path / "t.json"),
                  "--json-out", str(tmp_path / "x.json")])  # fmt: skip
     assert code == 2 and capsys.readouterr().err.startswith("error: --truth")
+
+
+def test_pre_period_counts_each_order_once_and_only_inside_the_window(tmp_path):
+    from foodrec.experiments.command import pre_period
+
+    store = Store.create(tmp_path / "store")
+    start = pd.Timestamp("2026-03-01T00:00Z")
+    store.write_orders_part(pd.DataFrame({
+        "order_id": ["o1", "o1", "o2", "o3", "o4"], "customer_id": ["c1", "c1", "c1", "c2", "c2"],
+        "ordered_at": [start - pd.Timedelta(days=d) for d in (2, 2, 2, 40)] + [start + pd.Timedelta(hours=1)],
+        "area": "a", "restaurant_id": "r", "item_id": ["i1", "i2", "i3", "i4", "i5"],
+        "order_total": [30.0, 30.0, 12.0, 99.0, 50.0],   # order-level money repeated on each line
+    }))  # fmt: skip
+    pre = pre_period(str(tmp_path / "store"), start, days=28)
+    assert pre.loc["c1", "spend"] == 42.0 and pre.loc["c1", "orders"] == 2
+    assert "c2" not in pre.index  # one order too old, one after the start

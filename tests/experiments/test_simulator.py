@@ -181,3 +181,39 @@ def test_simulation_stops_at_max_requests():
 def test_bad_settings_are_input_errors(kw):
     with pytest.raises(InputError):
         _config(**kw).validate()
+
+
+class CityService(FakeService):
+    """Shows real restaurants of a generated city: 'treatment' the customer's past ones, 'control' random ones."""
+
+    def __init__(self, history):
+        super().__init__()
+        self.rests = np.array(sorted(history["restaurant_id"].unique()))
+        self.past = history.groupby("customer_id")["restaurant_id"].agg(lambda s: list(s.value_counts().index))
+
+    def recommend(self, customer_id, area, at, k):
+        self.requests.append((customer_id, area, at))
+        variant = self.variant(customer_id)
+        rng = np.random.default_rng(len(self.requests))
+        items = list(rng.choice(self.rests, k, replace=False))
+        if variant == "treatment":
+            items = (self.past.get(customer_id, []) + items)[:k]
+        return {"request_id": f"q{len(self.requests)}", "variant": variant, "level": "restaurant",
+                "items": [{"item_id": i} for i in items]}  # fmt: skip
+
+
+def test_simulation_on_a_generated_city_folder(tmp_path):
+    from foodrec.experiments.simulator import load_city
+
+    assert main(["generate", "--out", str(tmp_path / "city"), "--preset", "small", "--seed", "2"]) == 0
+    city = load_city(tmp_path / "city")
+    assert city.timezone == "America/Los_Angeles" and city.hour_weights.sum() == pytest.approx(1.0)
+    assert city.history["ordered_at"].dt.tz is not None and city.customers["area"].notna().mean() > 0.9
+    service = CityService(city.history)
+    summary = run_simulation(_config(customers=300, days=3, seed=1), client=service, city=city)
+    assert summary["requests"] > 300 and summary["variants"]["control"]["share_of_shown_items_known_to_truth"] == 1.0
+    orders = service.frame().query("type == 'order'")
+    assert len(orders) > 0 and set(orders["items"].map(lambda x: x[0])) <= set(service.rests)
+    # visits happen at the city's local meal times: almost none between 3 and 8 in the morning
+    local = pd.to_datetime(service.frame()["occurred_at"], format="ISO8601").dt.tz_convert(city.timezone).dt.hour
+    assert local.between(3, 7).mean() < 0.05
