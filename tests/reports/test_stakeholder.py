@@ -154,3 +154,11 @@ def test_reads_foodrec_baselines_and_evaluate_json(evaluate_style_dir: Path, tmp
     assert "For returning customers the model's NDCG@10 is 0.360; for new customers 0.210" in text
     assert "graded on 2,500 later orders up to 2026-03-01" in text
     assert "By meal time" in text and "rule: customer-history" in text
+
+
+def test_empty_store_still_gives_a_report(results_dir: Path, tmp_path: Path, capsys) -> None:
+    from foodrec.data.store import Store
+
+    empty = Store.create(tmp_path / "empty").path
+    code, html = _report(["--store", str(empty), "--results", str(results_dir)], tmp_path, capsys)
+    assert code == 0 and "holds no orders" not in html and "so there are no data plots" in html

@@ -28,10 +28,14 @@ def write_stakeholder_report(store: Path | None, results: list[Path], out: Path)
     synthetic = False
     if store is not None:
         from foodrec.data.store import Store
+        from foodrec.errors import StoreError
 
         opened = Store.open(store)
         timezone = opened.timezone
-        orders = opened.orders()
+        try:
+            orders = opened.orders()
+        except StoreError:  # an empty store: the data section says so, the rest of the report still comes
+            orders = None
         synthetic = (opened.path / "truth").is_dir()
     found = collect_results(results, store)
     report = build_report(store, found, orders, timezone, synthetic=synthetic)
