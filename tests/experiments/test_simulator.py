@@ -86,7 +86,9 @@ def test_non_loopback_urls_are_refused(url):
         check_loopback(url)
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8000", "http://localhost:1", "http://[::1]:8000/", "http://127.3.0.1"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8000", "http://localhost:1", "http://[::1]:8000/", "http://127.3.0.1"]
+)
 def test_loopback_urls_are_accepted(url):
     assert check_loopback(url).startswith("http")
 

@@ -88,8 +88,10 @@ def customer_outcomes(events: pd.DataFrame, pre_period: pd.Series | pd.DataFrame
     out = first.copy()
     joined = ev.join(first[["first_exposure"]], on="customer_id", how="inner")
     # events without a time cannot be placed; keep them (they cannot precede an exposure we cannot date either)
-    after = joined["occurred_at"].isna() | joined["first_exposure"].isna() | (
-        joined["occurred_at"] >= joined["first_exposure"]
+    after = (
+        joined["occurred_at"].isna()
+        | joined["first_exposure"].isna()
+        | (joined["occurred_at"] >= joined["first_exposure"])
     )
     joined = joined[after]
     clicks = joined[joined["type"] == "click"].groupby("customer_id").size()

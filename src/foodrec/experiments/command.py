@@ -167,8 +167,15 @@ def _print_simulation(summary: dict[str, Any]) -> None:
         f"({summary['events_duplicate']:,} duplicates) in {summary['seconds']:.0f} s; stopped: {summary['stopped']}"
     )
     table = Table(title="Ground truth per variant (expected values from the choice model)")
-    columns = ("variant", "customers", "conversion", "orders/customer", "revenue/customer", "P(order)/visit",
-               "true orders lift")
+    columns = (
+        "variant",
+        "customers",
+        "conversion",
+        "orders/customer",
+        "revenue/customer",
+        "P(order)/visit",
+        "true orders lift",
+    )
     for col in columns:
         table.add_column(col, justify="left" if col == "variant" else "right")
     for name, v in summary["variants"].items():
@@ -244,8 +251,10 @@ def register(app: typer.Typer) -> None:
             payload["truth_check"] = json.loads(check.to_json(orient="records"))
             for r in check.itertuples():
                 verdict = "covers" if r.covers_truth else "MISSES"
-                typer.echo(f"truth: {r.treatment} {r.metric} true {r.true_lift:+.1%}, estimated {r.estimated_lift:+.1%}"
-                           f" (CI {r.lift_low:+.1%} to {r.lift_high:+.1%}) {verdict}")
+                typer.echo(
+                    f"truth: {r.treatment} {r.metric} true {r.true_lift:+.1%}, estimated {r.estimated_lift:+.1%}"
+                    f" (CI {r.lift_low:+.1%} to {r.lift_high:+.1%}) {verdict}"
+                )
         if out:
             from foodrec.experiments.report import build_report
 

@@ -64,9 +64,7 @@ def check_loopback(url: str) -> str:
     except ValueError:
         loopback = host.lower() in LOOPBACK_NAMES
     if not loopback:
-        raise InputError(
-            f"--url {url!r}: the simulator only talks to loopback addresses (127.0.0.1, ::1, localhost)"
-        )
+        raise InputError(f"--url {url!r}: the simulator only talks to loopback addresses (127.0.0.1, ::1, localhost)")
     netloc = f"[{host}]" if ":" in host else host
     return f"{parts.scheme}://{netloc}{f':{port}' if port else ''}{parts.path.rstrip('/')}"
 
@@ -543,5 +541,3 @@ def _ratio_se(t: float, t_var: float, c: float, c_var: float) -> float | None:
     if not (t > 0 and c > 0) or math.isnan(t_var) or math.isnan(c_var):
         return None
     return float(t / c * math.sqrt(t_var / t**2 + c_var / c**2))
-
-
