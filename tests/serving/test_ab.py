@@ -86,6 +86,25 @@ def test_json_config(tmp_path):
     assert load_ab_config(path).assign("anyone") == "only"
 
 
+def test_short_form_with_a_split_table(tmp_path):
+    path = tmp_path / "ab.json"
+    path.write_text(
+        json.dumps(
+            {
+                "salt": "s",
+                "variants": {"control": "customer-history", "model": "m"},
+                "split": {"control": 0.7, "model": 0.3},
+            }
+        )
+    )
+    config = load_ab_config(path)
+    assert config.names == ("control", "model") and config.thresholds == (0.7,)
+    assert config.variant("model").recommender == "m"
+    path.write_text(json.dumps({"variants": {"control": "x", "model": "m"}, "split": {"control": 1.0}}))
+    with pytest.raises(InputError, match="exactly the variants"):
+        load_ab_config(path)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

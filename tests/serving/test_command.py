@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
@@ -23,12 +24,17 @@ def one_line_error(capsys) -> str:
         (["--recommender", "no-such-baseline", "--store", "{store}"], "unknown recommender"),
         (["--recommender", "area-popularity", "--store", "{root}/nowhere"], "does not exist"),
         (["--ab", "{root}/missing.toml", "--store", "{store}"], "does not exist"),
-        (["--recommender", "{model}", "--ab", "{root}/missing.toml"], "either --recommender or --ab"),
+        (["--recommender", "area-popularity", "--ab", "{root}/ab.json", "--store", "{store}"], "not one of the A/B"),
         (["--recommender", "{model}", "--events", "mysql://x/y"], "use a file path"),
         (["--recommender", "{model}", "--host", "no.such.host.invalid"], "--host"),
     ],
 )
 def test_bad_serve_options_are_one_line_errors(capsys, city, args, message):
+    (city["root"] / "ab.json").write_text(
+        json.dumps(
+            {"salt": "s", "variants": {"a": "customer-history", "b": str(city["model"])}, "split": {"a": 0.5, "b": 0.5}}
+        )
+    )
     filled = [a.format(store=city["store"], root=city["root"], model=city["model"]) for a in args]
     assert main(["serve", *filled]) == 2
     assert message in one_line_error(capsys)

@@ -54,3 +54,13 @@ def test_versions_name_the_model_files_and_the_store_data(city, order_log, tmp_p
     assert ServiceState(recommender=str(other), store=city["store"]).snapshot.models["default"].version != a
     baseline = ServiceState(recommender="area-popularity", store=city["store"]).snapshot.models["default"]
     assert baseline.version.startswith("area-popularity@") and baseline.level == "dish"
+
+
+def test_recommender_may_repeat_a_variant_of_the_ab_config(city, tmp_path):
+    import json
+
+    ab = tmp_path / "ab.json"
+    ab.write_text(json.dumps({"salt": "demo", "variants": {"control": "area-popularity", "model": str(city["model"])},
+                              "split": {"control": 0.5, "model": 0.5}}))  # fmt: skip
+    state = ServiceState(recommender=str(city["model"]), ab=ab, store=city["store"])
+    assert set(state.snapshot.models) == {"control", "model"}

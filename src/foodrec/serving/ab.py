@@ -131,10 +131,23 @@ class ABConfig:
         }
 
 
+def _entries_from_mapping(file: Path, variants: dict[str, Any], split: Any) -> list[dict[str, Any]]:
+    """The short form ``{"variants": {name: recommender}, "split": {name: share}}`` as a list of entries."""
+    if split is None:
+        if len(variants) != 1:
+            raise InputError(f"{file}: with 'variants' as a table, give 'split' (variant -> share)")
+        split = dict.fromkeys(variants, 1.0)
+    if not isinstance(split, dict) or set(split) != set(variants):
+        raise InputError(f"{file}: 'split' must give a share for exactly the variants {', '.join(variants)}")
+    return [{"name": name, "recommender": rec, "share": split[name]} for name, rec in variants.items()]
+
+
 def load_ab_config(path: str | os.PathLike[str]) -> ABConfig:
     """Read an A/B config from a ``.toml`` or ``.json`` file (see the module docstring for the format).
 
-    Relative model paths are resolved against the config file's folder when they exist there.
+    A short form is accepted too: ``{"salt": "s", "variants": {"control": "customer-history", "model": "m"},
+    "split": {"control": 0.5, "model": 0.5}}`` (variants in the order written). Relative model paths are
+    resolved against the config file's folder when they exist there.
     """
     file = Path(path)
     if not file.is_file():
@@ -146,13 +159,17 @@ def load_ab_config(path: str | os.PathLike[str]) -> ABConfig:
         raise InputError(f"A/B config {str(path)!r} is not valid {file.suffix.lstrip('.') or 'TOML'}: {err}") from err
     if not isinstance(raw, dict):
         raise InputError(f"{file}: expected a table with 'salt' and 'variants'")
-    unknown = set(raw) - {"salt", "variants"}
+    unknown = set(raw) - {"salt", "variants", "split"}
     if unknown:
         raise InputError(f"{file}: unknown key(s) {', '.join(sorted(unknown))}; expected 'salt' and 'variants'")
     salt = raw.get("salt", DEFAULT_SALT)
     if not isinstance(salt, str) or not salt:
         raise InputError(f"{file}: 'salt' must be a non-empty string")
     entries = raw.get("variants")
+    if isinstance(entries, dict):
+        entries = _entries_from_mapping(file, entries, raw.get("split"))
+    elif "split" in raw:
+        raise InputError(f"{file}: 'split' goes with 'variants' as a name -> recommender table; else give each a share")
     if not isinstance(entries, list) or not entries:
         raise InputError(f"{file}: 'variants' must be a non-empty list of {{name, recommender, share}}")
     variants = []

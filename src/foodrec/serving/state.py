@@ -157,16 +157,25 @@ class ServiceState:
     ):
         if recommender is None and ab is None:
             raise InputError("give --recommender NAME_OR_PATH or an A/B config with --ab")
-        if recommender is not None and ab is not None:
-            raise InputError("give either --recommender or --ab (the A/B config names each variant's recommender)")
-        self._recommender = recommender
+        self._recommender = recommender if ab is None else None
         self._store = Path(store) if store is not None else None
         self._ab_source = ab
         self._level = level
         self._fixed_log = log  # tests pass an OrderLog instead of a store
         self._lock = threading.Lock()
         self._generation = 0
-        self._snapshot = self._build(self._load_ab(), {})
+        config = self._load_ab()
+        if (
+            recommender is not None
+            and ab is not None
+            and not any(_same_recommender(recommender, v.recommender) for v in config.variants)
+        ):
+            # With an A/B config, --recommender may only repeat one of its variants (a consistency check).
+            raise InputError(
+                f"--recommender {recommender!r} is not one of the A/B config's variants "
+                f"({', '.join(v.recommender for v in config.variants)}); leave it out, the config names them"
+            )
+        self._snapshot = self._build(config, {})
 
     @property
     def snapshot(self) -> Snapshot:
@@ -229,6 +238,13 @@ class ServiceState:
             snapshot = self._build(ab, overrides or {})
             self._snapshot = snapshot
             return snapshot
+
+
+def _same_recommender(a: str, b: str) -> bool:
+    pa, pb = Path(a), Path(b)
+    if pa.is_dir() and pb.is_dir():
+        return pa.resolve() == pb.resolve()
+    return a == b
 
 
 def _load_model(
