@@ -26,8 +26,10 @@ from typing import Any
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
 color:#222;line-height:1.45}
-h1{margin-bottom:.1em} .subtitle{color:#666;margin-top:0} h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
-table{border-collapse:collapse;margin:.8em 0;font-size:.92em} th,td{border:1px solid #ddd;padding:.3em .6em;text-align:right}
+h1{margin-bottom:.1em} .subtitle{color:#666;margin-top:0}
+h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;margin:.8em 0;font-size:.92em}
+th,td{border:1px solid #ddd;padding:.3em .6em;text-align:right}
 th{background:#f5f5f5} td:first-child,th:first-child{text-align:left}
 figure{margin:1em 0} figcaption{color:#555;font-size:.9em} img{max-width:100%}
 .note{background:#f6f8fa;border-left:4px solid #888;padding:.5em 1em;margin:.8em 0}
