@@ -113,3 +113,20 @@ def test_pre_period_counts_each_order_once_and_only_inside_the_window(tmp_path):
     pre = pre_period(str(tmp_path / "store"), start, days=28)
     assert pre.loc["c1", "spend"] == 42.0 and pre.loc["c1", "orders"] == 2
     assert "c2" not in pre.index  # one order too old, one after the start
+
+
+def test_abtest_reads_the_planned_split_from_the_services_ab_config(tmp_path, capsys):
+    events = synthetic_events(4000, seed=26, split=0.9)  # 90% of customers in 'treatment', as planned
+    events.to_csv(tmp_path / "ev.csv", index=False)
+    (tmp_path / "ab.toml").write_text(
+        'salt = "s"\n[[variants]]\nname = "control"\nrecommender = "area-popularity"\nshare = 0.1\n'
+        '[[variants]]\nname = "treatment"\nrecommender = "customer-history"\nshare = 0.9\n'
+    )
+    args = ["abtest", "--events", str(tmp_path / "ev.csv"), "--n-boot", "0", "--json-out", str(tmp_path / "r.json")]
+    assert main([*args, "--split", str(tmp_path / "ab.toml")]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["srm"]["ok"] is True
+    assert main([*args, "--split", "control=0.9,treatment=0.1"]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["srm"]["ok"] is False
+    assert main(args) == 0  # default: equal split, so a 10/90 test is a mismatch and the decision is stop
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["srm"]["ok"] is False and data["decision"]["action"] == "stop"

@@ -101,6 +101,8 @@ def test_srm_flags_a_broken_split_and_accepts_a_planned_uneven_one():
     assert srm_check({"control": 9000, "model": 1010}, {"control": 0.9, "model": 0.1})["ok"]
     with pytest.raises(InputError):
         srm_check({"control": 10, "model": 10}, {"control": 0.5, "other": 0.5})
+    # a planned variant nobody reached is a mismatch too
+    assert not srm_check({"control": 1000}, {"control": 0.5, "model": 0.5})["ok"]
 
 
 def test_analyze_finds_a_true_lift_and_cuped_narrows_the_cis():

@@ -223,13 +223,12 @@ def srm_check(counts: dict[str, int], expected_split: dict[str, float] | None = 
     """Chi-square goodness of fit of customers per variant against the planned split (equal by default)."""
     from scipy.stats import chisquare
 
-    names = sorted(counts)
-    observed = np.array([counts[v] for v in names], float)
+    names = sorted(set(counts) | set(expected_split or {}))
+    observed = np.array([counts.get(v, 0) for v in names], float)
     if expected_split:
-        unknown = set(expected_split) ^ set(names)
-        if unknown:
-            have = ", ".join(names)
-            raise InputError(f"--split names {', '.join(sorted(expected_split))} but the events have {have}")
+        unplanned = sorted(set(counts) - set(expected_split))
+        if unplanned:
+            raise InputError(f"--split does not plan variant(s) {', '.join(unplanned)} seen in the events")
         shares = np.array([expected_split[v] for v in names], float)
     else:
         shares = np.ones(len(names))

@@ -82,8 +82,13 @@ def pre_period(store_dir: str, before: Any, days: int = 28) -> Any:
 
 
 def _parse_split(text: str | None) -> dict[str, float] | None:
+    """``control=0.5,model=0.5``, or the path of the service's A/B config (its variants' shares)."""
     if not text:
         return None
+    if Path(text).is_file():
+        from foodrec.serving.ab import load_ab_config
+
+        return {v.name: v.share for v in load_ab_config(text).variants if v.share > 0}
     out: dict[str, float] = {}
     for part in text.split(","):
         name, sep, share = part.partition("=")
@@ -92,7 +97,7 @@ def _parse_split(text: str | None) -> dict[str, float] | None:
         except ValueError:
             value = math.nan
         if not sep or not name.strip() or not (value > 0 and math.isfinite(value)):
-            raise InputError(f"--split {text!r}: use NAME=SHARE pairs, e.g. control=0.5,model=0.5")
+            raise InputError(f"--split {text!r}: use NAME=SHARE pairs (control=0.5,model=0.5) or an A/B config file")
         out[name.strip()] = value
     return out
 
@@ -203,7 +208,7 @@ def register(app: typer.Typer) -> None:
         primary: str = typer.Option("orders_per_customer", help="orders_per_customer|conversion|revenue_per_customer"),
         store: str = typer.Option(None, "--store", help="foodrec store: pre-period spend for CUPED."),
         pre_days: int = typer.Option(28, "--pre-days", help="Days before the test used for CUPED."),
-        split: str = typer.Option(None, "--split", help="Planned split for the SRM check: control=0.5,model=0.5."),
+        split: str = typer.Option(None, "--split", help="Planned split for SRM: control=0.5,model=0.5 or ab.toml."),
         n_boot: int = typer.Option(2000, "--n-boot", help="Bootstrap resamples for the revenue CI (0 turns it off)."),
         seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
         truth: str = typer.Option(None, "--truth", help="JSON of `foodrec simulate --out`, shown in the report."),
