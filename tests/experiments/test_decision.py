@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -74,3 +75,20 @@ def test_cuped_on_the_primary_metric_needs_fewer_customers(primary):
     cuped = decide(analyze(events, primary=primary, pre_period=pre, n_boot=0), mde=0.05)
     assert cuped.required_per_arm < plain.required_per_arm
     assert cuped.power_detail.get("cuped") and "(CUPED)" in cuped.reasons[0]
+
+
+def test_three_arms_split_alpha_and_roll_out_the_best_treatment():
+    a = synthetic_events(16000, lift=0.10, seed=31)
+    b = synthetic_events(16000, lift=0.0, seed=32, variants=("control", "same"))
+    b = b[b["variant"] == "same"].assign(
+        customer_id=lambda f: "b" + f["customer_id"], event_id=lambda f: "b" + f["event_id"]
+    )
+    res = analyze(pd.concat([a, b], ignore_index=True), n_boot=0)
+    assert res.treatments == ["same", "treatment"]
+    assert any("Bonferroni" in n for n in res.notes)
+    assert res.comparisons["p_value"].notna().all()
+    assert res.comparison("same", "orders_per_customer")["significant"] == (
+        res.comparison("same", "orders_per_customer")["p_value"] < 0.025
+    )
+    d = decide(res, mde=0.05)
+    assert d.action == ROLL_OUT and d.variant == "treatment"
