@@ -64,3 +64,28 @@ def test_recommender_may_repeat_a_variant_of_the_ab_config(city, tmp_path):
                               "split": {"control": 0.5, "model": 0.5}}))  # fmt: skip
     state = ServiceState(recommender=str(city["model"]), ab=ab, store=city["store"])
     assert set(state.snapshot.models) == {"control", "model"}
+
+
+def test_the_batcher_answers_each_job_and_refuses_after_close():
+    import asyncio
+
+    import pytest
+
+    from foodrec.serving.batching import MicroBatcher, Overloaded
+
+    def double(key, payloads):
+        if any(p < 0 for p in payloads):
+            raise ValueError("negative")
+        return [p * 2 for p in payloads]
+
+    batcher = MicroBatcher(double, max_batch=8)
+
+    async def many():
+        return await asyncio.gather(*(batcher.submit("m", i) for i in range(50)))
+
+    assert asyncio.run(many()) == [i * 2 for i in range(50)]
+    with pytest.raises(ValueError, match="negative"):
+        asyncio.run(batcher.submit("m", -1))
+    batcher.close()
+    with pytest.raises(Overloaded, match="shutting down"):
+        asyncio.run(batcher.submit("m", 1))

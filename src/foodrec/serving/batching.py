@@ -17,6 +17,7 @@ The event loop only enqueues and awaits, so it keeps accepting connections while
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 import time
@@ -46,6 +47,11 @@ def _resolve(future: asyncio.Future[Any], value: Any, error: BaseException | Non
         future.set_result(value)
 
 
+def _deliver(job: _Job, value: Any, error: BaseException | None) -> None:
+    with contextlib.suppress(RuntimeError):  # the loop was closed meanwhile: nobody is waiting any more
+        job.loop.call_soon_threadsafe(_resolve, job.future, value, error)
+
+
 class MicroBatcher:
     """Runs ``run_batch(key, payloads) -> results`` (same length, same order) in one worker thread."""
 
@@ -66,6 +72,7 @@ class MicroBatcher:
         self.linger_step_s = linger_step_s
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._pending = 0
+        self._closed = False
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._work, name="foodrec-recommend", daemon=True)
         self._thread.start()
@@ -77,6 +84,8 @@ class MicroBatcher:
     async def submit(self, key: Hashable, payload: Any) -> Any:
         """Queue one job and wait for its result; :class:`Overloaded` when the queue is full."""
         with self._lock:
+            if self._closed:
+                raise Overloaded("shutting down")
             if self._pending >= self.max_pending:
                 raise Overloaded(f"{self._pending} recommendation requests are queued")
             self._pending += 1
@@ -86,6 +95,8 @@ class MicroBatcher:
         return await future
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
         self._queue.put(None)
         self._thread.join(timeout=5)
 
@@ -110,7 +121,8 @@ class MicroBatcher:
             with self._lock:
                 self._pending -= len(jobs)
             if self._on_batch is not None:
-                self._on_batch(len(jobs))
+                with contextlib.suppress(Exception):  # metrics must never stop the worker
+                    self._on_batch(len(jobs))
             groups: dict[int, list[_Job]] = {}
             for job in jobs:
                 groups.setdefault(id(job.key), []).append(job)
@@ -138,7 +150,7 @@ class MicroBatcher:
                 raise RuntimeError(f"batch function returned {len(results)} results for {len(group)} jobs")
         except Exception as err:  # delivered to each waiting request, which decides what to answer
             for job in group:
-                job.loop.call_soon_threadsafe(_resolve, job.future, None, err)
+                _deliver(job, None, err)
             return
         for job, result in zip(group, results, strict=True):
-            job.loop.call_soon_threadsafe(_resolve, job.future, result, None)
+            _deliver(job, result, None)
