@@ -219,3 +219,28 @@ def test_simulation_on_a_generated_city_folder(tmp_path):
     # visits happen at the city's local meal times: almost none between 3 and 8 in the morning
     local = pd.to_datetime(service.frame()["occurred_at"], format="ISO8601").dt.tz_convert(city.timezone).dt.hour
     assert local.between(3, 7).mean() < 0.05
+
+
+class FlakyService(FakeService):
+    """Answers 422 to every ``every``-th request."""
+
+    def __init__(self, every):
+        super().__init__()
+        self.every, self.calls = every, 0
+
+    def recommend(self, customer_id, area, at, k):
+        from foodrec.experiments.simulator import ServiceError
+
+        self.calls += 1
+        if self.calls % self.every == 0:
+            raise ServiceError("GET /v1/recommendations answered 422: bad area")
+        return super().recommend(customer_id, area, at, k)
+
+
+def test_a_few_failed_requests_are_counted_and_many_stop_the_run():
+    from foodrec.experiments.simulator import ServiceError
+
+    summary = run_simulation(_config(concurrency=1), client=FlakyService(every=50), city=_city())
+    assert 0 < summary["failed_requests"] < 0.05 * summary["requests"]
+    with pytest.raises(ServiceError, match="requests failed; first: GET /v1/recommendations answered 422"):
+        run_simulation(_config(concurrency=1), client=FlakyService(every=2), city=_city())

@@ -329,15 +329,19 @@ def run_simulation(config: SimulationConfig, client: Any = None, city: City | No
     started = time.monotonic()
     history = city.history
     per_visit: list[dict[str, Any]] = []
-    counts = {"requests": 0, "events_stored": 0, "events_duplicate": 0}
+    counts = {"requests": 0, "failed_requests": 0, "events_stored": 0, "events_duplicate": 0}
+    first_error: str | None = None
     stopped = "done"
     latencies: dict[str, list[float]] = {}
     pool = ThreadPoolExecutor(max_workers=config.concurrency)
 
-    def ask(v: Any) -> tuple[Any, dict[str, Any], float]:
+    def ask(v: Any) -> tuple[Any, dict[str, Any] | None, float, str | None]:
         t0 = time.perf_counter()
-        answer = client.recommend(v.customer_id, v.area, v.at, config.k)
-        return v, answer, (time.perf_counter() - t0) * 1000
+        try:
+            answer, error = client.recommend(v.customer_id, v.area, v.at, config.k), None
+        except ServiceError as err:  # counted; too many of them stop the run
+            answer, error = None, str(err)
+        return v, answer, (time.perf_counter() - t0) * 1000, error
 
     try:
         with Progress(transient=True) as progress:
@@ -355,11 +359,19 @@ def run_simulation(config: SimulationConfig, client: Any = None, city: City | No
                         stopped = "max_seconds"
                         break
                     wave = rows[start : start + min(4 * config.concurrency, budget)]
-                    for v, answer, latency in pool.map(ask, wave):
+                    for v, answer, latency, error in pool.map(ask, wave):
                         counts["requests"] += 1
+                        if answer is None:
+                            counts["failed_requests"] += 1
+                            first_error = first_error or error
+                            continue
                         latencies.setdefault(str(answer.get("variant")), []).append(latency)
                         answers.append((v, answer))
                     progress.advance(task, len(wave))
+                    if counts["failed_requests"] > max(10, 0.1 * counts["requests"]):
+                        raise ServiceError(
+                            f"{counts['failed_requests']} of {counts['requests']} requests failed; first: {first_error}"
+                        )
                 if answers:
                     events, outcomes, new_orders = _outcomes(city, history, answers, config)
                     per_visit.extend(outcomes)
@@ -377,7 +389,7 @@ def run_simulation(config: SimulationConfig, client: Any = None, city: City | No
             client.close()
     summary = summarise(per_visit, config)
     summary.update(
-        requests=counts["requests"], events_stored=counts["events_stored"],
+        requests=counts["requests"], failed_requests=counts["failed_requests"], events_stored=counts["events_stored"],
         events_duplicate=counts["events_duplicate"], stopped=stopped,
         seconds=round(time.monotonic() - started, 2), city=city.source,
         latency_ms={v: {"p50": float(np.percentile(x, 50)), "p95": float(np.percentile(x, 95)), "n": len(x)}
