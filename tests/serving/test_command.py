@@ -50,3 +50,15 @@ def test_a_port_in_use_is_a_one_line_error(capsys, city, tmp_path):
         )
     assert code == 2
     assert f"cannot listen on 127.0.0.1:{port}" in one_line_error(capsys)
+
+
+def test_the_listening_socket_is_tcp_so_responses_are_not_delayed():
+    # asyncio sets TCP_NODELAY on accepted connections only for proto IPPROTO_TCP; with proto 0 every
+    # response waited ~40 ms for a delayed ACK (Nagle), which capped the server at 22 req/s per connection.
+    from foodrec.serving.command import _listen
+
+    sock = _listen("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()

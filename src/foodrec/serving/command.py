@@ -51,7 +51,9 @@ def _listen(host: str, port: int) -> socket.socket:
     except socket.gaierror as err:
         raise InputError(f"--host {host!r}: {err.strerror}") from err
     family, _, _, _, address = infos[0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto must be IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted connections only then; with proto 0,
+    # Nagle's algorithm meets delayed ACKs and every response waits ~40 ms.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(address)
