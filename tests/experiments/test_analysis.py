@@ -174,4 +174,4 @@ def test_arbitrary_event_frames_give_a_result_or_an_input_error(rows):
     except InputError:
         return
     assert set(res.variants["variant"]) >= {res.control}
-    assert (res.customers["revenue"] >= 0).all()
+    assert (res.customers["revenue"] >= 0).all() and np.isfinite(res.customers["revenue"]).all()

@@ -65,7 +65,8 @@ def normalise_events(events: pd.DataFrame) -> pd.DataFrame:
     elif "received_at" in ev.columns:
         ev["occurred_at"] = ev["occurred_at"].fillna(ev["received_at"])
     value = ev["order_value"] if "order_value" in ev.columns else pd.Series(np.nan, index=ev.index)
-    ev["order_value"] = pd.to_numeric(value, errors="coerce").clip(lower=0)
+    value = pd.to_numeric(value, errors="coerce").astype("float64")
+    ev["order_value"] = value.where(np.isfinite(value)).clip(lower=0)  # inf is as unknown as NaN
     return ev.reset_index(drop=True)
 
 
@@ -412,7 +413,7 @@ def _aov_guardrail(tr: pd.DataFrame, ctl: pd.DataFrame, trt: str, alpha: float, 
 
 
 def _event_guardrails(events: pd.DataFrame, control: str, trt: str, alpha: float, margin: float) -> list[dict]:
-    """Latency (``latency_ms`` column) and error rate (``error`` / ``status`` columns) per variant, when present."""
+    """Latency (a ``latency_ms`` column) and error rate (an ``error`` flag column) per variant, when present."""
     out: list[dict[str, Any]] = []
     imp = events[events["type"].astype(str).str.lower() == "impression"]
     if "latency_ms" in events.columns:
