@@ -37,9 +37,11 @@ def build_report(
     report.raw("<ul>" + "".join(f"<li>{_esc(r)}</li>" for r in decision.reasons) + "</ul>")
     report.paragraph(
         "How to read this: each customer counts once, in the variant of the first recommendations they saw. "
-        "Conversion is the share of those customers who ordered at least once afterwards. A 95% confidence "
-        "interval (CI) is the range of lifts compatible with the data; when it excludes 0 the difference is "
-        "called significant."
+        f"The decision rests on one metric fixed in advance, {_LABELS.get(result.primary, result.primary)}; "
+        "conversion is the share of exposed customers who ordered at least once. A 95% confidence interval (CI) "
+        "is the range of lifts compatible with the data; when it excludes 0 the difference is called significant. "
+        "CUPED rows are the same comparison with the noise explained by each customer's orders before the test "
+        "removed."
     )
 
     report.section("Variants", "Exposed customers and what they did, per variant.")
