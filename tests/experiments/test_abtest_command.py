@@ -130,3 +130,15 @@ def test_abtest_reads_the_planned_split_from_the_services_ab_config(tmp_path, ca
     assert main(args) == 0  # default: equal split, so a 10/90 test is a mismatch and the decision is stop
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["srm"]["ok"] is False and data["decision"]["action"] == "stop"
+
+
+def test_the_command_module_imports_no_heavy_library():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, foodrec.experiments.command\n"
+        "print(','.join(m for m in ('scipy', 'statsmodels', 'matplotlib', 'pandas', 'httpx') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""
