@@ -257,3 +257,13 @@ def test_demo_options_and_page(client):
     assert "north" in opts["areas"] and len(opts["customers"]) > 5 and opts["variants"] == ["default"]
     page = client.get("/")
     assert page.status_code == 200 and "<form" in page.text and page.headers["content-type"].startswith("text/html")
+
+
+def test_restaurant_level_answers_name_restaurants(city, tmp_path):
+    state = ServiceState(recommender="area-popularity", store=city["store"], level="restaurant")
+    with TestClient(create_app(state, tmp_path / "e.sqlite")) as c:
+        body = c.get("/v1/recommendations", params={"customer_id": "c01", "area": "east", "k": 3}).json()
+    assert body["level"] == "restaurant"
+    first = body["items"][0]
+    assert first["item_id"] in ("r2", "r5") and first["name"] in ("Curry House", "Pho Real")
+    assert first["restaurant_id"] == first["item_id"] and first["price"] is None
