@@ -98,3 +98,12 @@ def test_reload_under_load_drops_no_request(city, tmp_path, order_log, live_serv
             t.join()
     assert len(statuses) > 20 and set(statuses) == {200}
     assert versions == set(reloaded)
+
+
+def test_a_stuck_model_answers_503_after_the_timeout_and_the_server_stays_up(city, tmp_path, live_server):
+    app = create_app(slow_state(city, 1.5), tmp_path / "e.sqlite", recommend_timeout_s=0.3)
+    with live_server(app) as server:
+        r = httpx.get(f"{server.url}/v1/recommendations", params={"customer_id": "c1"}, timeout=10)
+        assert r.status_code == 503 and "within 0.3 s" in r.json()["detail"]
+        assert httpx.get(f"{server.url}/healthz").status_code == 200
+        assert 'reason="recommendation timeout"' in httpx.get(f"{server.url}/metrics").text

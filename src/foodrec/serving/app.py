@@ -191,6 +191,7 @@ def create_app(
     max_body_bytes: int = 1 << 20,
     max_batch: int = 64,
     max_queue: int = 1024,
+    recommend_timeout_s: float = 10.0,
 ) -> FastAPI:
     """The service app. ``events`` is an open :class:`EventStore` or a path/URL (then the app owns and closes it)."""
     owns_store = not isinstance(events, EventStore)
@@ -204,7 +205,10 @@ def create_app(
     )
     # Group commit: events of requests that arrive while a transaction commits share the next one.
     event_writer = MicroBatcher(_write_events, max_batch=max_batch, max_pending=max_queue)
-    service = Service(state, store, metrics, batcher, event_writer, admin_token or None, max_in_flight, max_body_bytes)
+    service = Service(
+        state, store, metrics, batcher, event_writer, admin_token or None, max_in_flight, max_body_bytes,
+        recommend_timeout_s,
+    )  # fmt: skip
     metrics.gauge("foodrec_http_requests_in_flight", lambda: {(): service.in_flight})
     metrics.gauge(
         "foodrec_model_info",

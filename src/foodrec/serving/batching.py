@@ -47,6 +47,11 @@ def _resolve(future: asyncio.Future[Any], value: Any, error: BaseException | Non
         future.set_result(value)
 
 
+def _expire(future: asyncio.Future[Any], timeout: float) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError(f"no answer from the model within {timeout:g} s"))
+
+
 def _deliver(job: _Job, value: Any, error: BaseException | None) -> None:
     with contextlib.suppress(RuntimeError):  # the loop was closed meanwhile: nobody is waiting any more
         job.loop.call_soon_threadsafe(_resolve, job.future, value, error)
@@ -81,8 +86,12 @@ class MicroBatcher:
     def pending(self) -> int:
         return self._pending
 
-    async def submit(self, key: Hashable, payload: Any) -> Any:
-        """Queue one job and wait for its result; :class:`Overloaded` when the queue is full."""
+    async def submit(self, key: Hashable, payload: Any, timeout: float | None = None) -> Any:
+        """Queue one job and wait for its result.
+
+        :class:`Overloaded` when the queue is full or the batcher closed; :class:`TimeoutError` when no result
+        came within ``timeout`` seconds (a stuck model must not hold requests forever).
+        """
         with self._lock:
             if self._closed:
                 raise Overloaded("shutting down")
@@ -92,7 +101,13 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._queue.put(_Job(key, payload, future, loop))
-        return await future
+        if timeout is None:
+            return await future
+        timer = loop.call_later(timeout, _expire, future, timeout)
+        try:
+            return await future
+        finally:
+            timer.cancel()
 
     def close(self) -> None:
         with self._lock:

@@ -28,6 +28,7 @@ class Service:
     admin_token: str | None = None
     max_in_flight: int = 256
     max_body_bytes: int = 1 << 20
+    recommend_timeout_s: float = 10.0
     in_flight: int = field(default=0)
 
 

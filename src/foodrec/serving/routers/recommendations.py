@@ -62,9 +62,12 @@ async def recommendations(
     model = snapshot.model_for(customer_id)
     fallback = snapshot.fallbacks.get(model.level)
     try:
-        ranked: Ranked = await service.batcher.submit(model, (RankQuery(customer_id, area, when, k), fallback))
-    except Overloaded as err:
-        service.metrics.inc("foodrec_http_requests_shed_total", reason="recommendation queue full")
+        ranked: Ranked = await service.batcher.submit(
+            model, (RankQuery(customer_id, area, when, k), fallback), timeout=service.recommend_timeout_s
+        )
+    except (Overloaded, TimeoutError) as err:
+        reason = "recommendation timeout" if isinstance(err, TimeoutError) else "recommendation queue full"
+        service.metrics.inc("foodrec_http_requests_shed_total", reason=reason)
         return JSONResponse(
             {"detail": f"server busy ({err}); retry shortly"},
             status_code=503,
