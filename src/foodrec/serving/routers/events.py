@@ -18,6 +18,7 @@ from foodrec.serving.events import Event
 from foodrec.serving.schemas import ErrorResponse, EventBatch, EventResult, EventsResponse
 
 router = APIRouter(prefix="/v1", tags=["events"])
+EVENT_WRITE_TIMEOUT_S = 30.0
 log = logging.getLogger("foodrec.serving")
 
 
@@ -52,8 +53,9 @@ async def post_events(
             )
         )
     try:
-        stored = await service.event_writer.submit(service.events, events)
-    except Overloaded as err:
+        # A retry after a timeout is safe: if the write did commit meanwhile, the keys come back "duplicate".
+        stored = await service.event_writer.submit(service.events, events, timeout=EVENT_WRITE_TIMEOUT_S)
+    except (Overloaded, TimeoutError) as err:
         service.metrics.inc("foodrec_http_requests_shed_total", reason="event queue full")
         return JSONResponse({"detail": f"server busy ({err}); retry shortly"}, 503, headers={"Retry-After": "1"})
     except Exception as err:  # noqa: BLE001 - a database error: nothing was acknowledged, the client retries
