@@ -28,7 +28,7 @@ def fitted(log):
 @pytest.fixture(scope="module")
 def fitted_dish(log):
     # full_max=20 forces the retrieval stage (candidates) on this small dish catalogue
-    return KerasRecommender(level="dish", full_max=20, n_candidates=40, **FAST).fit(log)
+    return KerasRecommender(level="dish", full_max=20, train_full_max=20, n_candidates=40, **FAST).fit(log)
 
 
 def _queries(log, n=30):

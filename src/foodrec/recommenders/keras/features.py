@@ -248,7 +248,7 @@ class Popularity:
     @classmethod
     def build(cls, space: FeatureSpace, lines: pd.DataFrame, end: float, step_days: float | None = None,
               budget_floats: float = 6e7, half_life: float = 14.0, short_half_life: float = 3.0,
-              n_top: int = 8) -> Popularity:
+              n_top: int = 16) -> Popularity:
         n_items, n_areas, n_rest = len(space.items), len(space.areas), len(space.restaurants)
         per_snapshot = n_items * (n_areas + 2) + n_rest * n_areas * (N_MEALS + 1)
         start = float(lines["t"].min()) if len(lines) else end - 1.0
@@ -444,10 +444,13 @@ class Examples:
 class BatchBuilder:
     """Model inputs for a batch of examples.
 
-    With a catalogue of at most ``full_max`` items every item is a candidate; otherwise candidates are retrieved:
-    the customer's recent items, the most ordered dishes of their recent restaurants, then popular items in the
-    area at that meal time, up to ``n_candidates``. With
-    ``force_positives`` (training) the ordered items are always among the candidates.
+    Ranking (``force_positives=False``): with a catalogue of at most ``full_max`` items every item is a candidate;
+    otherwise candidates are retrieved: the customer's recent items, the dishes of their recent restaurants, then
+    popular items in the area at that meal time, up to ``n_candidates``.
+
+    Training (``force_positives=True``): all items when there are at most ``train_full_max``, otherwise a sample
+    of ``n_candidates``: the ordered items, the retrieval candidates and random items (so that the model also
+    sees ordinary negatives, as it will when it ranks a whole catalogue).
     """
 
     space: FeatureSpace
@@ -455,8 +458,10 @@ class BatchBuilder:
     popularity: Popularity
     depth: int = 50
     n_candidates: int = 200
-    full_max: int = 600
+    full_max: int = 5000
     cutoff: float = np.inf
+    train_full_max: int = 600
+    seed: int = 0
 
     @property
     def full(self) -> bool:
@@ -465,22 +470,34 @@ class BatchBuilder:
     def candidates(self, ex: Examples, hist_items: np.ndarray, snap: np.ndarray, force_positives: bool):
         n = len(ex)
         n_items = len(self.space.items) - 1
-        if self.full:
+        limit = self.train_full_max if force_positives else self.full_max
+        if n_items <= limit:
             return np.broadcast_to(np.arange(1, n_items + 1, dtype=np.int32), (n, n_items))
-        parts = [ex.positives] if force_positives else []
-        recent_rests = _first_unique(self.space.item_restaurant[hist_items], 10)
+        c = self.n_candidates
+        recent_rests = _first_unique(self.space.item_restaurant[hist_items], 10 if not force_positives else 5)
         rest_dishes = self.popularity.rest_top[snap[:, None], recent_rests].reshape(n, -1)
-        parts += [hist_items, rest_dishes, self.popularity.top_items(snap, ex.area, ex.meal, self.n_candidates)]
-        pool = np.concatenate(parts, axis=1)
-        return _first_unique(pool, self.n_candidates)
+        if not force_positives:
+            pool = [hist_items, rest_dishes, self.popularity.top_items(snap, ex.area, ex.meal, c)]
+            return _first_unique(np.concatenate(pool, axis=1), c)
+        rng = self.__dict__.setdefault("_rng", np.random.default_rng(self.seed))
+        pool = [ex.positives, hist_items, rest_dishes, self.popularity.top_items(snap, ex.area, ex.meal, c // 2),
+                rng.integers(1, n_items + 1, (n, c // 4), dtype=np.int32)]
+        return _first_unique(np.concatenate(pool, axis=1), c)
 
     def build(self, ex: Examples, force_positives: bool = False) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """``(inputs, targets)``; ``targets`` is the ordered items' share of each candidate (rows sum to 1 or 0)."""
         ft = np.minimum(ex.at, self.cutoff)
         hist_items, hist_rest, ages = self.history.gather(ex.cust, ft, ex.at, self.depth)
         snap = self.popularity.snapshot_index(ft)
-        cands = np.ascontiguousarray(self.candidates(ex, hist_items, snap, force_positives))
-        pop = self.popularity.features(snap, ex.area, ex.meal, cands)
+        raw = self.candidates(ex, hist_items, snap, force_positives)
+        cands = np.ascontiguousarray(raw)
+        if raw.strides[0] == 0 and len(ex):  # the whole catalogue: popularity depends on (snapshot, area, meal) only
+            key = (snap.astype(np.int64) * len(self.space.areas) + ex.area) * N_MEALS + ex.meal
+            uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+            table = self.popularity.features(snap[first], ex.area[first], ex.meal[first], cands[: len(uniq)])
+            pop = table[inverse]
+        else:
+            pop = self.popularity.features(snap, ex.area, ex.meal, cands)
         n_hist = (hist_items > 0).sum(axis=1)
         # A customer without history is unknown at serving time too: hide the id so the model learns cold start.
         cust = np.where(n_hist > 0, ex.cust, 0)

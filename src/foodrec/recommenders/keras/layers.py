@@ -88,12 +88,12 @@ class HistoryMatch(keras.layers.Layer):
             ops.expand_dims(ops.greater(history, 0), 1),
         )
         match = ops.cast(match, "float32")  # (B, C, H)
-        age = ops.expand_dims(ops.cast(age, "float32"), 1)  # (B, 1, H)
-        feats = [ops.log1p(ops.sum(match, axis=2))]
-        for h in self.half_lives:
-            feats.append(ops.log1p(ops.sum(match * ops.power(0.5, age / h), axis=2)))
-        feats.append(ops.max(match * ops.power(0.5, age / self.recency_half_life), axis=2))
-        return ops.stack(feats, axis=-1)
+        age = ops.cast(age, "float32")  # (B, H)
+        # Weights per history line first (B, H, k), then one batched matmul: no power over (B, C, H).
+        weights = [ops.ones_like(age)] + [ops.power(0.5, age / h) for h in self.half_lives]
+        sums = ops.log1p(ops.matmul(match, ops.stack(weights, axis=-1)))  # (B, C, 1 + len(half_lives))
+        recency = ops.max(match * ops.expand_dims(ops.power(0.5, age / self.recency_half_life), 1), axis=2)
+        return ops.concatenate([sums, ops.expand_dims(recency, -1)], axis=-1)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0][0], input_shape[0][1], 2 + len(self.half_lives))

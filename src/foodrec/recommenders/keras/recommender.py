@@ -55,13 +55,26 @@ class NumpyRanker:
 
     @staticmethod
     def _match(cands, hist, age, cfg):
+        """HistoryMatch by scattering the history into per-row tables (no (B, C, H) tensor: fast on big C)."""
         half_lives, rec = cfg
-        m = ((cands[:, :, None] == hist[:, None, :]) & (hist[:, None, :] > 0)).astype(np.float32)
-        a = age[:, None, :]
-        feats = [np.log1p(m.sum(2))]
-        feats += [np.log1p((m * np.power(0.5, a / h)).sum(2)) for h in half_lives]
-        feats.append((m * np.power(0.5, a / rec)).max(2))
-        return np.stack(feats, -1)
+        b, h = hist.shape
+        width = int(max(cands.max(initial=0), hist.max(initial=0))) + 1
+        rows = np.repeat(np.arange(b), h)
+        cols = hist.ravel()
+        keep = cols > 0
+        rows, cols, a = rows[keep], cols[keep], age.ravel()[keep].astype(np.float64)
+        tables = []
+        for weights in [np.ones_like(a)] + [np.power(0.5, a / hl) for hl in half_lives]:
+            t = np.zeros((b, width))
+            np.add.at(t, (rows, cols), weights)
+            tables.append(np.log1p(t))
+        last = np.zeros((b, width))
+        np.maximum.at(last, (rows, cols), np.power(0.5, a / rec))
+        tables.append(last)
+        r = np.arange(b)[:, None]
+        out = np.stack([t[r, cands] for t in tables], -1).astype(np.float32)
+        out[cands == 0] = 0.0
+        return out
 
     def __call__(self, x: dict[str, np.ndarray]) -> np.ndarray:
         cands, hist, age = x["candidates"], x["history_items"], x["history_age"]
@@ -130,7 +143,8 @@ class KerasRecommender(Recommender):
     # -- ranking -------------------------------------------------------------------
     def _builder(self) -> BatchBuilder:
         cfg = self.train_config
-        return BatchBuilder(self.space, self.history, self.popularity, cfg.depth, cfg.n_candidates, cfg.full_max)
+        return BatchBuilder(self.space, self.history, self.popularity, cfg.depth, cfg.n_candidates, cfg.full_max,
+                            train_full_max=cfg.train_full_max)
 
     def recommend(self, queries: pd.DataFrame, k: int = 10) -> Ranking:
         if self._ranker is None or self.space is None:
@@ -145,7 +159,7 @@ class KerasRecommender(Recommender):
             return Ranking(items, scores)
         ex = Examples.from_queries(self.space, queries.reset_index(drop=True))
         build = self._builder()
-        chunk = 256
+        chunk = 256 if build.full and len(self.space.items) > 2000 else 512
         for lo in range(0, n, chunk):
             idx = np.arange(lo, min(lo + chunk, n))
             inputs, _ = build.build(ex.take(idx))

@@ -55,7 +55,8 @@ class TrainConfig:
     patience: int = 2
     depth: int = 50
     n_candidates: int = 200
-    full_max: int = 600
+    full_max: int = 5000
+    train_full_max: int = 5000
     max_examples: int = 150_000
     validation_fraction: float = 0.15
     search: bool = True
@@ -104,7 +105,8 @@ def prepare(log: OrderLog, level: str) -> Prepared:
 
 
 def builder(prep: Prepared, cfg: TrainConfig, cutoff: float = np.inf) -> BatchBuilder:
-    return BatchBuilder(prep.space, prep.history, prep.popularity, cfg.depth, cfg.n_candidates, cfg.full_max, cutoff)
+    return BatchBuilder(prep.space, prep.history, prep.popularity, cfg.depth, cfg.n_candidates, cfg.full_max, cutoff,
+                        cfg.train_full_max, cfg.seed)
 
 
 def _limit_threads() -> None:
@@ -144,8 +146,10 @@ def _dataset_cls():
     return Batches
 
 
-def score_examples(model, build: BatchBuilder, ex: Examples, k: int = 10, batch: int = 512) -> np.ndarray:
+def score_examples(model, build: BatchBuilder, ex: Examples, k: int = 10) -> np.ndarray:
     """Ranked item indices ``(n, k)`` of the model for examples (no forced positives: the real candidates)."""
+    n_cand = len(build.space.items) - 1 if build.full else build.n_candidates
+    batch = int(np.clip(2_000_000 // max(n_cand * build.depth, 1), 8, 512))
     out = []
     for lo in range(0, len(ex), batch):
         inputs, _ = build.build(ex.take(np.arange(lo, min(lo + batch, len(ex)))), force_positives=False)
@@ -244,8 +248,11 @@ def train_one(prep: Prepared, cfg: TrainConfig, params: dict, train_ex: Examples
                           dim=params["dim"], hidden=params["hidden"], dropout=cfg.dropout, l2=cfg.l2, dish=space.dish)
     model.compile(optimizer=keras.optimizers.Adam(params["lr"]), loss=softmax_loss)
     model(val_build.build(val_sample.take(np.arange(min(2, len(val_sample)))))[0])  # build the weights
-    batches = _dataset_cls()(train_build, train_ex, cfg.batch_size, cfg.seed, shuffle=True)
-    val_batches = _dataset_cls()(val_build, val_sample, cfg.batch_size, cfg.seed, shuffle=False)
+    # Keep a batch's candidate rows bounded (whole-catalogue softmax on a few thousand dishes).
+    n_cand = len(space.items) - 1 if len(space.items) - 1 <= cfg.train_full_max else cfg.n_candidates
+    batch_size = int(min(cfg.batch_size, max(32, 400_000 // max(n_cand, 1))))
+    batches = _dataset_cls()(train_build, train_ex, batch_size, cfg.seed, shuffle=True)
+    val_batches = _dataset_cls()(val_build, val_sample, batch_size, cfg.seed, shuffle=False)
     Curves, Progress = _callbacks_module(progress)
     store = backup_dir / "curves.json" if backup_dir is not None else None
     curves = Curves(train_build, train_sample, val_build, val_sample, store, verbose_epochs=label == "final training")
