@@ -131,8 +131,12 @@ def register(app: typer.Typer) -> None:
         epochs: int | None = typer.Option(None, "--epochs", help="Maximum epochs of the final training."),
         seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same data: same model)."),
         no_search: bool = typer.Option(False, "--no-search", help="Skip the capacity x learning-rate search."),
+        max_minutes: float = typer.Option(5.0, "--max-minutes", help="Wall-clock budget: the search stops after 40% "
+                                          "of it, the final training after the epoch that crosses it."),
     ) -> int:
         """Train the Keras recommender on the store's past; writes MODEL_DIR and its training report."""
+        if not max_minutes > 0:
+            raise InputError(f"--max-minutes must be positive, got {max_minutes}")
         if out is None and not sanity:
             raise InputError("--out MODEL_DIR is required (only --sanity runs without it)")
         if out is not None and out.exists() and not out.is_dir():
@@ -152,7 +156,7 @@ def register(app: typer.Typer) -> None:
                     bar.console.print(f"  {label}")
 
             result = run_train(store, out, until=until, level=level, sanity=sanity, epochs=epochs, seed=seed,
-                               search=not no_search, progress=progress)
+                               search=not no_search, progress=progress, max_seconds=max_minutes * 60)
         if sanity:
             if result["sanity_passed"]:
                 typer.echo(result["message"])

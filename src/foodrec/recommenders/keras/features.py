@@ -448,9 +448,9 @@ class BatchBuilder:
     otherwise candidates are retrieved: the customer's recent items, the dishes of their recent restaurants, then
     popular items in the area at that meal time, up to ``n_candidates``.
 
-    Training (``force_positives=True``): all items when there are at most ``train_full_max``, otherwise a sample
-    of ``n_candidates``: the ordered items, the retrieval candidates and random items (so that the model also
-    sees ordinary negatives, as it will when it ranks a whole catalogue).
+    Training (``force_positives=True``): all items when there are at most ``train_full_max``, otherwise a sampled
+    softmax over ``n_candidates``: the ordered items and the customer's past items, then uniform random items, with
+    ``logq`` (log inclusion probability) so that the corrected scores approximate the whole-catalogue softmax.
     """
 
     space: FeatureSpace
@@ -462,6 +462,7 @@ class BatchBuilder:
     cutoff: float = np.inf
     train_full_max: int = 600
     seed: int = 0
+    n_train_candidates: int = 400
 
     @property
     def full(self) -> bool:
@@ -474,15 +475,18 @@ class BatchBuilder:
         if n_items <= limit:
             return np.broadcast_to(np.arange(1, n_items + 1, dtype=np.int32), (n, n_items))
         c = self.n_candidates
-        recent_rests = _first_unique(self.space.item_restaurant[hist_items], 10 if not force_positives else 5)
-        rest_dishes = self.popularity.rest_top[snap[:, None], recent_rests].reshape(n, -1)
         if not force_positives:
+            recent_rests = _first_unique(self.space.item_restaurant[hist_items], 10)
+            rest_dishes = self.popularity.rest_top[snap[:, None], recent_rests].reshape(n, -1)
             pool = [hist_items, rest_dishes, self.popularity.top_items(snap, ex.area, ex.meal, c)]
             return _first_unique(np.concatenate(pool, axis=1), c)
+        # Sampled softmax: the ordered items and the customer's own items always, then uniform random items.
+        # build() adds log(inclusion probability) of the random ones, so training approximates the full softmax.
         rng = self.__dict__.setdefault("_rng", np.random.default_rng(self.seed))
-        pool = [ex.positives, hist_items, rest_dishes, self.popularity.top_items(snap, ex.area, ex.meal, c // 2),
-                rng.integers(1, n_items + 1, (n, c // 4), dtype=np.int32)]
-        return _first_unique(np.concatenate(pool, axis=1), c)
+        fixed = _first_unique(np.concatenate([ex.positives, hist_items], axis=1), ex.positives.shape[1] + self.depth)
+        c = self.n_train_candidates
+        random_part = rng.integers(1, n_items + 1, (n, c), dtype=np.int32)
+        return _first_unique(np.concatenate([fixed, random_part], axis=1), c)
 
     def build(self, ex: Examples, force_positives: bool = False) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """``(inputs, targets)``; ``targets`` is the ordered items' share of each candidate (rows sum to 1 or 0)."""
@@ -498,6 +502,13 @@ class BatchBuilder:
             pop = table[inverse]
         else:
             pop = self.popularity.features(snap, ex.area, ex.meal, cands)
+        logq = np.zeros(cands.shape, np.float32)
+        n_items = len(self.space.items) - 1
+        if force_positives and n_items > self.train_full_max:
+            own = ((cands[:, :, None] == ex.positives[:, None, :]) & (ex.positives[:, None, :] > 0)).any(2)
+            own |= ((cands[:, :, None] == hist_items[:, None, :]) & (hist_items[:, None, :] > 0)).any(2)
+            q = 1.0 - (1.0 - 1.0 / n_items) ** self.n_train_candidates
+            logq = np.where(own | (cands == 0), 0.0, np.log(q)).astype(np.float32)
         n_hist = (hist_items > 0).sum(axis=1)
         # A customer without history is unknown at serving time too: hide the id so the model learns cold start.
         cust = np.where(n_hist > 0, ex.cust, 0)
@@ -511,6 +522,7 @@ class BatchBuilder:
             "history_restaurants": hist_rest,
             "history_age": ages,
             "popularity": pop,
+            "logq": logq,
         }
         pos = ex.positives
         hit = (cands[:, :, None] == pos[:, None, :]) & (pos[:, None, :] > 0)

@@ -99,6 +99,8 @@ class FoodrecRanker(keras.Model):
         x = ops.concatenate(parts, axis=-1)
         x = self.drop(self.hidden1(x), training=training)
         score = ops.squeeze(self.out(self.hidden2(x)), -1) + ops.squeeze(self.item_bias(cands), -1)
+        if "logq" in inputs:  # sampled-softmax correction (zero when ranking)
+            score = score - inputs["logq"]
         return ops.where(ops.greater(cands, 0), score, MASK_VALUE)
 
     def get_config(self):
@@ -131,4 +133,5 @@ def example_inputs(batch: int, candidates: int, depth: int, n_items: int = 5, se
         "history_restaurants": rng.integers(0, 3, (batch, depth)).astype(np.int32),
         "history_age": rng.uniform(0, 30, (batch, depth)).astype(np.float32),
         "popularity": rng.normal(size=(batch, candidates, N_POP_FEATURES)).astype(np.float32),
+        "logq": np.zeros((batch, candidates), np.float32),
     }

@@ -56,15 +56,16 @@ class TrainConfig:
     depth: int = 50
     n_candidates: int = 200
     full_max: int = 5000
-    train_full_max: int = 5000
+    train_full_max: int = 600
+    n_train_candidates: int = 400
     max_examples: int = 150_000
     validation_fraction: float = 0.15
     search: bool = True
-    search_epochs: int = 4
-    search_max_examples: int = 40_000
+    search_epochs: int = 2
+    search_max_examples: int = 12_000
     # Wall-clock budget of the whole run: the search stops starting new points after 40% of it, the final
     # training stops after the epoch that crosses it (best weights kept). None: no limit.
-    max_seconds: float | None = 540.0
+    max_seconds: float | None = 300.0
     folds: int = 3
     eval_sample: int = 3_000
     seed: int = 0
@@ -106,7 +107,7 @@ def prepare(log: OrderLog, level: str) -> Prepared:
 
 def builder(prep: Prepared, cfg: TrainConfig, cutoff: float = np.inf) -> BatchBuilder:
     return BatchBuilder(prep.space, prep.history, prep.popularity, cfg.depth, cfg.n_candidates, cfg.full_max, cutoff,
-                        cfg.train_full_max, cfg.seed)
+                        cfg.train_full_max, cfg.seed, cfg.n_train_candidates)
 
 
 def _limit_threads() -> None:
@@ -249,7 +250,7 @@ def train_one(prep: Prepared, cfg: TrainConfig, params: dict, train_ex: Examples
     model.compile(optimizer=keras.optimizers.Adam(params["lr"]), loss=softmax_loss)
     model(val_build.build(val_sample.take(np.arange(min(2, len(val_sample)))))[0])  # build the weights
     # Keep a batch's candidate rows bounded (whole-catalogue softmax on a few thousand dishes).
-    n_cand = len(space.items) - 1 if len(space.items) - 1 <= cfg.train_full_max else cfg.n_candidates
+    n_cand = len(space.items) - 1 if len(space.items) - 1 <= cfg.train_full_max else cfg.n_train_candidates
     batch_size = int(min(cfg.batch_size, max(32, 400_000 // max(n_cand, 1))))
     batches = _dataset_cls()(train_build, train_ex, batch_size, cfg.seed, shuffle=True)
     val_batches = _dataset_cls()(val_build, val_sample, batch_size, cfg.seed, shuffle=False)
