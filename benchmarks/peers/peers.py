@@ -1,7 +1,11 @@
 """Peer recommenders behind foodrec's Recommender interface (benchmarks only; optional extra dependencies).
 
 * ``implicit-als`` - implicit ALS (``pip install implicit==0.7.3``), confidence = 1 + 20 * orders.
-* ``lightfm-warp`` - LightFM with WARP loss (``pip install lightfm==1.17``).
+* ``lightfm-warp`` - LightFM with WARP loss (``pip install lightfm==1.17``). LightFM 1.17 (the last release, 2023)
+  does not build here: its setup.py fails under current setuptools with
+  ``AttributeError: 'dict' object has no attribute '__LIGHTFM_SETUP__'``. The next best maintained implementation
+  of a learning-to-rank factorisation is used in its place:
+* ``implicit-bpr`` - Bayesian Personalised Ranking from ``implicit`` (pairwise ranking loss, like LightFM's BPR).
 
 Both see only customer x item order counts from the training period; unknown customers get global popularity
 (the same fallback every foodrec recommender uses).
@@ -87,6 +91,27 @@ class ImplicitALS(_MatrixPeer):
         return np.asarray(self.model.user_factors[users] @ self.model.item_factors.T)
 
 
+class ImplicitBPR(_MatrixPeer):
+    name: ClassVar[str] = "implicit-bpr"
+
+    def __init__(self, level: str | None = None, **kw: Any):
+        import implicit  # noqa: F401
+
+        super().__init__(level, **{"epochs": 100, **kw})
+
+    def fit(self, log: OrderLog) -> ImplicitBPR:
+        from implicit.bpr import BayesianPersonalizedRanking
+
+        m = self._matrix(log)
+        self.model = BayesianPersonalizedRanking(factors=self.factors, learning_rate=0.05, regularization=0.01,
+                                                 iterations=self.epochs, random_state=self.seed, num_threads=1)
+        self.model.fit(m.tocsr(), show_progress=False)
+        return self
+
+    def _scores(self, users: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.user_factors[users] @ self.model.item_factors.T)
+
+
 class LightFMWarp(_MatrixPeer):
     name: ClassVar[str] = "lightfm-warp"
 
@@ -110,4 +135,4 @@ class LightFMWarp(_MatrixPeer):
         return self.model.predict(uu, ii, num_threads=1).reshape(len(users), n_items)
 
 
-PEERS = {"implicit-als": ImplicitALS, "lightfm-warp": LightFMWarp}
+PEERS = {"implicit-als": ImplicitALS, "implicit-bpr": ImplicitBPR, "lightfm-warp": LightFMWarp}

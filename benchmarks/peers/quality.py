@@ -7,8 +7,9 @@ the paired bootstrap CI of (model - strongest baseline) and the ratio to the ora
     python benchmarks/peers/quality.py --store runs/demo/store --model runs/demo/model
     python benchmarks/peers/quality.py --store STORE --train-out /tmp/model      # trains first (foodrec train)
 
-Peers are optional extras, not in the default install: ``pip install implicit==0.7.3`` (ALS). LightFM 1.17 does
-not build on Python 3.11 with current compilers here, so it is reported as unavailable when missing.
+Peers are optional extras, not in the default install: ``pip install implicit==0.7.3`` (ALS and BPR). LightFM 1.17
+does not build on Python 3.11 here (its setup.py breaks under current setuptools), so it is reported as unavailable
+when missing and implicit's BPR stands in for a ranking-loss factorisation.
 """
 
 from __future__ import annotations
