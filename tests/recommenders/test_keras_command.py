@@ -36,7 +36,8 @@ def test_out_is_required_and_epochs_positive(store, tmp_path, capsys):
     assert "--epochs" in _err(capsys)
 
 
-@pytest.mark.parametrize("args", [["--until", "not-a-date"], ["--level", "pizza"], ["--until", "1999-01-01"]])
+@pytest.mark.parametrize("args", [["--until", "not-a-date"], ["--level", "pizza"], ["--until", "1999-01-01"],
+                                  ["--max-minutes", "0"], ["--epochs", "x"]])
 def test_bad_options_are_one_line(store, tmp_path, capsys, args):
     assert main(["train", "--store", str(store), "--out", str(tmp_path / "m"), *args]) == 2
     assert _err(capsys).startswith("error:")
