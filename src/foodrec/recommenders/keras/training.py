@@ -67,7 +67,8 @@ class TrainConfig:
     # training stops after the epoch that crosses it (best weights kept). None: no limit.
     max_seconds: float | None = 300.0
     folds: int = 3
-    eval_sample: int = 3_000
+    eval_sample: int = 2_000
+    search_eval_sample: int = 1_000
     seed: int = 0
     sanity: bool = False
 
@@ -178,7 +179,8 @@ def _callbacks_module(progress: Callable[[str, int, int], None] | None):
         def on_epoch_end(self, epoch, logs=None):
             logs = logs if logs is not None else {}
             tb, tex, vb, vex = self.args
-            logs["ndcg10"] = float(ndcg_at_k(score_examples(self.model, tb, tex), tex.positives).mean())
+            if tex is not None:
+                logs["ndcg10"] = float(ndcg_at_k(score_examples(self.model, tb, tex), tex.positives).mean())
             logs["val_ndcg10"] = float(ndcg_at_k(score_examples(self.model, vb, vex), vex.positives).mean())
             if self.best is None or logs["val_ndcg10"] > self.best[0]:
                 self.best = (logs["val_ndcg10"], self.model.get_weights())
@@ -230,7 +232,7 @@ class RunResult:
 def train_one(prep: Prepared, cfg: TrainConfig, params: dict, train_ex: Examples, val_ex: Examples,
               val_cutoff: float, epochs: int, backup_dir: Path | None = None,
               progress: Callable[[str, int, int], None] | None = None, label: str = "training",
-              deadline: float | None = None) -> RunResult:
+              deadline: float | None = None, curves_only_validation: bool = False) -> RunResult:
     """Train one model with early stopping on validation NDCG@10; best weights restored."""
     import keras
 
@@ -243,7 +245,8 @@ def train_one(prep: Prepared, cfg: TrainConfig, params: dict, train_ex: Examples
     val_build = builder(prep, cfg, cutoff=val_cutoff)
     rng = np.random.default_rng(cfg.seed)
     sample = lambda ex: ex.take(np.sort(rng.choice(len(ex), min(len(ex), cfg.eval_sample), replace=False)))  # noqa: E731
-    train_sample, val_sample = sample(train_ex), sample(val_ex)
+    # Search runs only need validation NDCG; the final run also records training NDCG and validation loss.
+    train_sample, val_sample = (None if curves_only_validation else sample(train_ex)), sample(val_ex)
     space = prep.space
     model = FoodrecRanker(len(space.customers), len(space.areas), len(space.items), len(space.restaurants),
                           dim=params["dim"], hidden=params["hidden"], dropout=cfg.dropout, l2=cfg.l2, dish=space.dish)
@@ -265,7 +268,8 @@ def train_one(prep: Prepared, cfg: TrainConfig, params: dict, train_ex: Examples
     if backup_dir is not None:
         backup_dir.mkdir(parents=True, exist_ok=True)
         callbacks.insert(1, keras.callbacks.BackupAndRestore(str(backup_dir / "backup"), delete_checkpoint=True))
-    model.fit(batches, validation_data=val_batches, epochs=epochs, callbacks=callbacks, verbose=0)
+    model.fit(batches, validation_data=None if curves_only_validation else val_batches, epochs=epochs,
+              callbacks=callbacks, verbose=0)
     rows = curves.rows
     best = max(rows, key=lambda r: r["val_ndcg10"]) if rows else {"val_ndcg10": 0.0, "epoch": 0}
     # EarlyStopping restores only when it stopped early; make sure the best epoch's weights are the final ones.
@@ -335,7 +339,7 @@ def train(log: OrderLog, level: str, cfg: TrainConfig, work_dir: Path | None = N
         state = work_dir / "search.json" if work_dir is not None else None
         done = json.loads(state.read_text()) if state is not None and state.is_file() else []
         search_rows = list(done)
-        fold_list = [(_recent(tr, cfg.search_max_examples), _recent(va, cfg.eval_sample), cut)
+        fold_list = [(_recent(tr, cfg.search_max_examples), _recent(va, cfg.search_eval_sample), cut)
                      for tr, va, cut in folds(prep, cfg)]
         for p in search_grid(cfg):
             if any(r["params"] == p for r in search_rows):
@@ -347,7 +351,8 @@ def train(log: OrderLog, level: str, cfg: TrainConfig, work_dir: Path | None = N
             scores = []
             for j, (tr, va, cut) in enumerate(fold_list):
                 res = train_one(prep, cfg, p, tr, va, cut, cfg.search_epochs, progress=progress,
-                                label=f"search dim={p['dim']} lr={p['lr']:g} fold {j + 1}/{len(fold_list)}")
+                                label=f"search dim={p['dim']} lr={p['lr']:g} fold {j + 1}/{len(fold_list)}",
+                                curves_only_validation=True)
                 scores.append(res.best_val_ndcg)
             search_rows.append({"params": p, "val_ndcg10": float(np.mean(scores)), "folds": scores})
             if progress:
