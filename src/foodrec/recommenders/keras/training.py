@@ -71,6 +71,7 @@ class TrainConfig:
     search_eval_sample: int = 1_000
     seed: int = 0
     sanity: bool = False
+    refit: bool = True
 
     def params(self) -> dict:
         return {"dim": self.dim, "hidden": self.hidden, "lr": self.lr}
@@ -236,7 +237,6 @@ def train_one(prep: Prepared, cfg: TrainConfig, params: dict, train_ex: Examples
     """Train one model with early stopping on validation NDCG@10; best weights restored."""
     import keras
 
-    from foodrec.recommenders.keras.model import FoodrecRanker, softmax_loss
 
     _limit_threads()
     keras.utils.set_random_seed(cfg.seed)
@@ -247,14 +247,7 @@ def train_one(prep: Prepared, cfg: TrainConfig, params: dict, train_ex: Examples
     sample = lambda ex: ex.take(np.sort(rng.choice(len(ex), min(len(ex), cfg.eval_sample), replace=False)))  # noqa: E731
     # Search runs only need validation NDCG; the final run also records training NDCG and validation loss.
     train_sample, val_sample = (None if curves_only_validation else sample(train_ex)), sample(val_ex)
-    space = prep.space
-    model = FoodrecRanker(len(space.customers), len(space.areas), len(space.items), len(space.restaurants),
-                          dim=params["dim"], hidden=params["hidden"], dropout=cfg.dropout, l2=cfg.l2, dish=space.dish)
-    model.compile(optimizer=keras.optimizers.Adam(params["lr"]), loss=softmax_loss)
-    model(val_build.build(val_sample.take(np.arange(min(2, len(val_sample)))))[0])  # build the weights
-    # Keep a batch's candidate rows bounded (whole-catalogue softmax on a few thousand dishes).
-    n_cand = len(space.items) - 1 if len(space.items) - 1 <= cfg.train_full_max else cfg.n_train_candidates
-    batch_size = int(min(cfg.batch_size, max(32, 400_000 // max(n_cand, 1))))
+    model, batch_size = _new_model(prep, cfg, params, val_build, val_sample)
     batches = _dataset_cls()(train_build, train_ex, batch_size, cfg.seed, shuffle=True)
     val_batches = _dataset_cls()(val_build, val_sample, batch_size, cfg.seed, shuffle=False)
     Curves, Progress = _callbacks_module(progress)
@@ -276,6 +269,37 @@ def train_one(prep: Prepared, cfg: TrainConfig, params: dict, train_ex: Examples
     if curves.best is not None:
         model.set_weights(curves.best[1])
     return RunResult(model, rows, float(best["val_ndcg10"]), int(best["epoch"]), time.perf_counter() - start, params)
+
+
+def _new_model(prep: Prepared, cfg: TrainConfig, params: dict, build: BatchBuilder, ex: Examples):
+    """A compiled, built ranker and the batch size that keeps a batch's candidate rows bounded."""
+    import keras
+
+    from foodrec.recommenders.keras.model import FoodrecRanker, softmax_loss
+
+    space = prep.space
+    model = FoodrecRanker(len(space.customers), len(space.areas), len(space.items), len(space.restaurants),
+                          dim=params["dim"], hidden=params["hidden"], dropout=cfg.dropout, l2=cfg.l2, dish=space.dish)
+    model.compile(optimizer=keras.optimizers.Adam(params["lr"]), loss=softmax_loss)
+    model(build.build(ex.take(np.arange(min(2, len(ex)))))[0])  # build the weights
+    n_cand = len(space.items) - 1 if len(space.items) - 1 <= cfg.train_full_max else cfg.n_train_candidates
+    return model, int(min(cfg.batch_size, max(32, 400_000 // max(n_cand, 1))))
+
+
+def refit(prep: Prepared, cfg: TrainConfig, params: dict, examples: Examples, epochs: int,
+          progress: Callable[[str, int, int], None] | None = None):
+    """Train the chosen setting for the chosen number of epochs on all training examples, validation included."""
+    import keras
+
+    _limit_threads()
+    keras.utils.set_random_seed(cfg.seed)
+    build = builder(prep, cfg)
+    model, batch_size = _new_model(prep, cfg, params, build, examples)
+    batches = _dataset_cls()(build, examples, batch_size, cfg.seed, shuffle=True)
+    _, Progress = _callbacks_module(progress)
+    model.fit(batches, epochs=epochs, callbacks=[Progress("refit on all training days", epochs * len(batches))],
+              verbose=0)
+    return model
 
 
 def validation_cutoff(examples: Examples, fraction: float, start: float | None = None) -> float:
@@ -377,8 +401,20 @@ def train(log: OrderLog, level: str, cfg: TrainConfig, work_dir: Path | None = N
     validation = {"cutoff": pd.Timestamp(cut * 86400, unit="s", tz="UTC").isoformat(), "cutoff_days": cut,
                   "val_ndcg10":
                   final.best_val_ndcg, "best_epoch": final.best_epoch, "n_train_examples": len(tr),
-                  "n_validation_examples": len(va)}
-    return TrainOutcome(final.model, prep, cfg, params, final.curves, search_rows, validation,
+                  "n_validation_examples": len(va), "refit": False}
+    model = final.model
+    if cfg.refit and not cfg.sanity and final.best_epoch >= 1:
+        # Validation chose the setting and the epoch count; the latest days are the most informative about the
+        # future, so the served model is trained again on all of them (when the time budget allows).
+        everything = _recent(ex, cfg.max_examples)
+        per_epoch = final.seconds / max(len(final.curves), 1) * len(everything) / max(len(tr), 1)
+        elapsed = time.perf_counter() - start
+        if cfg.max_seconds is None or elapsed + per_epoch * final.best_epoch <= cfg.max_seconds * 1.1:
+            model = refit(prep, cfg, params, everything, final.best_epoch, progress)
+            validation.update(refit=True, n_refit_examples=len(everything))
+        elif progress:
+            progress("no refit on the validation days: time budget", 0, 0)
+    return TrainOutcome(model, prep, cfg, params, final.curves, search_rows, validation,
                         time.perf_counter() - start)
 
 
