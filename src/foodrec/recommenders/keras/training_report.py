@@ -59,6 +59,11 @@ def write_training_report(path: Path, curves: list[dict], info: dict, popularity
     report = HtmlReport(title, subtitle=f"level {info.get('level', '?')}, training cutoff {info.get('cutoff', '?')}")
     report.section("Verdict", "")
     report.note(f"{label}: {text}", kind="good" if label == "fine" else "warn")
+    val_info = info.get("validation") or {}
+    if val_info.get("refit"):
+        report.note(f"The served model was then trained again with the chosen setting for {val_info.get('best_epoch')} "
+                    "epoch(s) on all training days, validation days included (the latest days say most about the "
+                    "future); its own validation score cannot be measured, since it has seen those days.")
     frame = pd.DataFrame(curves)
     if not frame.empty:
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
