@@ -40,8 +40,7 @@ def ensure_store(work: Path, preset: str) -> Path:
     if (store / "catalogue.duckdb").is_file():
         return store
     city = work / f"city-{preset}"
-    subprocess.run([FOODREC, "generate", "--preset", preset, "--out", str(city)], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run([FOODREC, "generate", "--preset", preset, "--out", str(city)], check=True, stdout=subprocess.DEVNULL)
     subprocess.run([FOODREC, "ingest", str(city), "--store", str(store)], check=True, stdout=subprocess.DEVNULL)
     return store
 
@@ -79,26 +78,47 @@ def main(argv: list[str] | None = None) -> int:
 
         lines = len(Store.open(store).orders(columns=["order_id"]))
         model = args.work / f"model-{preset}"
-        proc = subprocess.run([sys.executable, "-c", _TRAIN, str(store), str(model), "0" if args.no_search else "1"],
-                              env=env, capture_output=True, text=True, cwd=ROOT)
+        proc = subprocess.run(
+            [sys.executable, "-c", _TRAIN, str(store), str(model), "0" if args.no_search else "1"],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
         if proc.returncode != 0:
             print(proc.stderr[-2000:], file=sys.stderr)
             return 1
         stats = json.loads(proc.stdout.strip().splitlines()[-1])
         p50, p95 = latency(model, store)
-        rows.append({"preset": preset, "lines": lines, "orders": stats["orders"], "train_s": stats["seconds"],
-                     "s_per_100k_lines": stats["seconds"] / lines * 1e5, "peak_rss_gb": stats["peak_rss"] / 2**30,
-                     "val_ndcg10": stats["val_ndcg10"], "query_p50_ms": p50, "query_p95_ms": p95})
+        rows.append(
+            {
+                "preset": preset,
+                "lines": lines,
+                "orders": stats["orders"],
+                "train_s": stats["seconds"],
+                "s_per_100k_lines": stats["seconds"] / lines * 1e5,
+                "peak_rss_gb": stats["peak_rss"] / 2**30,
+                "val_ndcg10": stats["val_ndcg10"],
+                "query_p50_ms": p50,
+                "query_p95_ms": p95,
+            }
+        )
         print(json.dumps(rows[-1]), flush=True)
-    print(f"\n{'preset':<9}{'lines':>10}{'orders':>9}{'train s':>9}{'s/100k':>8}{'RSS GB':>8}{'val NDCG':>9}"
-          f"{'p50 ms':>8}{'p95 ms':>8}")
+    print(
+        f"\n{'preset':<9}{'lines':>10}{'orders':>9}{'train s':>9}{'s/100k':>8}{'RSS GB':>8}{'val NDCG':>9}"
+        f"{'p50 ms':>8}{'p95 ms':>8}"
+    )
     for r in rows:
-        print(f"{r['preset']:<9}{r['lines']:>10,}{r['orders']:>9,}{r['train_s']:>9.1f}{r['s_per_100k_lines']:>8.1f}"
-              f"{r['peak_rss_gb']:>8.2f}{r['val_ndcg10']:>9.4f}{r['query_p50_ms']:>8.2f}{r['query_p95_ms']:>8.2f}")
+        print(
+            f"{r['preset']:<9}{r['lines']:>10,}{r['orders']:>9,}{r['train_s']:>9.1f}{r['s_per_100k_lines']:>8.1f}"
+            f"{r['peak_rss_gb']:>8.2f}{r['val_ndcg10']:>9.4f}{r['query_p50_ms']:>8.2f}{r['query_p95_ms']:>8.2f}"
+        )
     if len(rows) > 1:
         a, b = rows[0], rows[-1]
-        print(f"{b['preset']} vs {a['preset']}: {b['lines'] / a['lines']:.1f}x the lines, "
-              f"{b['train_s'] / a['train_s']:.1f}x the training time")
+        print(
+            f"{b['preset']} vs {a['preset']}: {b['lines'] / a['lines']:.1f}x the lines, "
+            f"{b['train_s'] / a['train_s']:.1f}x the training time"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0

@@ -82,8 +82,9 @@ class ImplicitALS(_MatrixPeer):
         from implicit.als import AlternatingLeastSquares
 
         m = self._matrix(log)
-        self.model = AlternatingLeastSquares(factors=self.factors, regularization=0.05, iterations=self.epochs,
-                                             random_state=self.seed, num_threads=1)
+        self.model = AlternatingLeastSquares(
+            factors=self.factors, regularization=0.05, iterations=self.epochs, random_state=self.seed, num_threads=1
+        )
         self.model.fit((m * 20.0).tocsr(), show_progress=False)
         return self
 
@@ -103,8 +104,14 @@ class ImplicitBPR(_MatrixPeer):
         from implicit.bpr import BayesianPersonalizedRanking
 
         m = self._matrix(log)
-        self.model = BayesianPersonalizedRanking(factors=self.factors, learning_rate=0.05, regularization=0.01,
-                                                 iterations=self.epochs, random_state=self.seed, num_threads=1)
+        self.model = BayesianPersonalizedRanking(
+            factors=self.factors,
+            learning_rate=0.05,
+            regularization=0.01,
+            iterations=self.epochs,
+            random_state=self.seed,
+            num_threads=1,
+        )
         self.model.fit(m.tocsr(), show_progress=False)
         return self
 

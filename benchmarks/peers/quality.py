@@ -35,8 +35,13 @@ from foodrec.evaluation.split import temporal_split  # noqa: E402
 from foodrec.recommenders.base import load_recommender  # noqa: E402
 from foodrec.recommenders.registry import make_recommender  # noqa: E402
 
-BASELINE_NAMES = ("global-popularity", "area-popularity", "area-mealtime-popularity", "customer-history",
-                  "item-cooccurrence")
+BASELINE_NAMES = (
+    "global-popularity",
+    "area-popularity",
+    "area-mealtime-popularity",
+    "customer-history",
+    "item-cooccurrence",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,9 +107,19 @@ def main(argv: list[str] | None = None) -> int:
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if args.json:
-        args.json.write_text(json.dumps({"store": str(args.store), "level": level, "cutoff": split.cutoff.isoformat(),
-                                         "n_test_orders": len(cases), "rows": table.to_dict("records")}, indent=2,
-                                        default=str))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "store": str(args.store),
+                    "level": level,
+                    "cutoff": split.cutoff.isoformat(),
+                    "n_test_orders": len(cases),
+                    "rows": table.to_dict("records"),
+                },
+                indent=2,
+                default=str,
+            )
+        )
     return 0
 
 
@@ -116,9 +131,16 @@ def summarise(results: dict, seconds: dict, n_boot: int) -> pd.DataFrame:
     rows = []
     for name, res in results.items():
         ndcg = res.overall.loc["ndcg"]
-        row = {"recommender": name + (" *" if name == best else ""), "ndcg@10": ndcg["mean"], "ci_low": ndcg["ci_low"],
-               "ci_high": ndcg["ci_high"], "hr@10": res.value("hr"), "vs_best_baseline": ndcg["mean"] / best_ndcg,
-               "to_oracle": ndcg["mean"] / oracle if oracle == oracle else np.nan, "seconds": seconds.get(name, np.nan)}
+        row = {
+            "recommender": name + (" *" if name == best else ""),
+            "ndcg@10": ndcg["mean"],
+            "ci_low": ndcg["ci_low"],
+            "ci_high": ndcg["ci_high"],
+            "hr@10": res.value("hr"),
+            "vs_best_baseline": ndcg["mean"] / best_ndcg,
+            "to_oracle": ndcg["mean"] / oracle if oracle == oracle else np.nan,
+            "seconds": seconds.get(name, np.nan),
+        }
         if name != best:
             diff = paired_difference(res, results[best], n_boot=n_boot).loc["ndcg"]
             row.update(diff=diff["diff"], diff_ci_low=diff["ci_low"], diff_ci_high=diff["ci_high"])

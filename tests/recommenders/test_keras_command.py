@@ -36,8 +36,16 @@ def test_out_is_required_and_epochs_positive(store, tmp_path, capsys):
     assert "--epochs" in _err(capsys)
 
 
-@pytest.mark.parametrize("args", [["--until", "not-a-date"], ["--level", "pizza"], ["--until", "1999-01-01"],
-                                  ["--max-minutes", "0"], ["--epochs", "x"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--until", "not-a-date"],
+        ["--level", "pizza"],
+        ["--until", "1999-01-01"],
+        ["--max-minutes", "0"],
+        ["--epochs", "x"],
+    ],
+)
 def test_bad_options_are_one_line(store, tmp_path, capsys, args):
     assert main(["train", "--store", str(store), "--out", str(tmp_path / "m"), *args]) == 2
     assert _err(capsys).startswith("error:")
@@ -45,8 +53,9 @@ def test_bad_options_are_one_line(store, tmp_path, capsys, args):
 
 def test_train_writes_a_model_the_interface_can_load(store, tmp_path, capsys):
     out = tmp_path / "model"
-    rc = main(["train", "--store", str(store), "--out", str(out), "--no-search", "--epochs", "2",
-               "--level", "restaurant"])
+    rc = main(
+        ["train", "--store", str(store), "--out", str(out), "--no-search", "--epochs", "2", "--level", "restaurant"]
+    )
     assert rc == 0, capsys.readouterr().err
     manifest = json.loads((out / "manifest.json").read_text())
     for key in ("cutoff", "data_fingerprint", "versions", "metrics", "validation"):

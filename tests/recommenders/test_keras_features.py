@@ -74,8 +74,9 @@ def test_first_unique_keeps_first_occurrences_in_order(rows, n):
 def test_training_batches_contain_the_ordered_items_and_valid_targets():
     log = toy_log(n_customers=80, n_restaurants=30, days=25, seed=5)
     space, lines, history, pop, _ = _state(log)
-    build = BatchBuilder(space, history, pop, depth=10, n_candidates=20, full_max=5, train_full_max=5,
-                         n_train_candidates=20)  # sampled softmax
+    build = BatchBuilder(
+        space, history, pop, depth=10, n_candidates=20, full_max=5, train_full_max=5, n_train_candidates=20
+    )  # sampled softmax
     ex = Examples.from_lines(lines).take(np.arange(40))
     inputs, y = build.build(ex, force_positives=True)
     assert inputs["candidates"].shape == (40, 20)

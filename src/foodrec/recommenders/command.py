@@ -43,13 +43,28 @@ def _versions() -> dict[str, str]:
 
     from foodrec import __version__
 
-    return {"foodrec": __version__, "keras": keras.__version__, "tensorflow": tf.__version__, "numpy": np.__version__,
-            "python": sys.version.split()[0], "keras_backend": keras.backend.backend()}
+    return {
+        "foodrec": __version__,
+        "keras": keras.__version__,
+        "tensorflow": tf.__version__,
+        "numpy": np.__version__,
+        "python": sys.version.split()[0],
+        "keras_backend": keras.backend.backend(),
+    }
 
 
-def run_train(store_dir: Path, out: Path | None, until: str | None = None, level: str | None = None,
-              sanity: bool = False, epochs: int | None = None, seed: int = 0, search: bool = True,
-              progress: Any = None, **settings: Any) -> dict[str, Any]:
+def run_train(
+    store_dir: Path,
+    out: Path | None,
+    until: str | None = None,
+    level: str | None = None,
+    sanity: bool = False,
+    epochs: int | None = None,
+    seed: int = 0,
+    search: bool = True,
+    progress: Any = None,
+    **settings: Any,
+) -> dict[str, Any]:
     """The whole ``foodrec train`` as a function (demo and benchmarks call it); returns ``train.json``'s content."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -81,19 +96,28 @@ def run_train(store_dir: Path, out: Path | None, until: str | None = None, level
     rec.fit(log)
     outcome = rec.outcome
     pop = popularity_ndcg(outcome)
-    info = {"level": level, "cutoff": cutoff.isoformat(), "orders": outcome.prep.n_orders,
-            "data_fingerprint": data_fingerprint(log.orders), "params": outcome.params,
-            "validation": {k: v for k, v in outcome.validation.items() if k != "cutoff_days"},
-            "popularity_val_ndcg10": pop, "train_seconds": round(outcome.seconds, 1), "search": outcome.search,
-            "seed": seed, "sanity": sanity}
+    info = {
+        "level": level,
+        "cutoff": cutoff.isoformat(),
+        "orders": outcome.prep.n_orders,
+        "data_fingerprint": data_fingerprint(log.orders),
+        "params": outcome.params,
+        "validation": {k: v for k, v in outcome.validation.items() if k != "cutoff_days"},
+        "popularity_val_ndcg10": pop,
+        "train_seconds": round(outcome.seconds, 1),
+        "search": outcome.search,
+        "seed": seed,
+        "sanity": sanity,
+    }
     result: dict[str, Any] = {**info, "versions": _versions()}
     if sanity:
         passed, message = sanity_verdict(outcome.validation["val_ndcg10"], pop)
         result.update(sanity_passed=passed, message=message)
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
-            write_training_report(out / "sanity_report.html", outcome.curves, info, pop,
-                                  title="Sanity run: shuffled targets")
+            write_training_report(
+                out / "sanity_report.html", outcome.curves, info, pop, title="Sanity run: shuffled targets"
+            )
             (out / "sanity.json").write_text(json.dumps(result, indent=2, default=str))
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)
@@ -123,16 +147,24 @@ def register(app: typer.Typer) -> None:
     def train_command(
         store: Path = typer.Option(..., "--store", help="Store directory written by `foodrec ingest`."),
         out: Path | None = typer.Option(None, "--out", help="Model directory to write (required unless --sanity)."),
-        until: str | None = typer.Option(None, "--until", help="Training cutoff (ISO 8601); default: leave the "
-                                         "last ~20% of days for test, like `foodrec evaluate`."),
-        level: str | None = typer.Option(None, "--level", help="dish or restaurant (default: dish when the log has "
-                                         "item ids)."),
+        until: str | None = typer.Option(
+            None,
+            "--until",
+            help="Training cutoff (ISO 8601); default: leave the last ~20% of days for test, like `foodrec evaluate`.",
+        ),
+        level: str | None = typer.Option(
+            None, "--level", help="dish or restaurant (default: dish when the log has item ids)."
+        ),
         sanity: bool = typer.Option(False, "--sanity", help="Train on shuffled targets: must fall to popularity."),
         epochs: int | None = typer.Option(None, "--epochs", help="Maximum epochs of the final training."),
         seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same data: same model)."),
         no_search: bool = typer.Option(False, "--no-search", help="Skip the capacity x learning-rate search."),
-        max_minutes: float = typer.Option(5.0, "--max-minutes", help="Wall-clock budget: the search stops after 40% "
-                                          "of it, the final training after the epoch that crosses it."),
+        max_minutes: float = typer.Option(
+            5.0,
+            "--max-minutes",
+            help="Wall-clock budget: the search stops after 40% "
+            "of it, the final training after the epoch that crosses it.",
+        ),
     ) -> int:
         """Train the Keras recommender on the store's past; writes MODEL_DIR and its training report."""
         if not max_minutes > 0:
@@ -145,8 +177,14 @@ def register(app: typer.Typer) -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         console = Console(stderr=True)
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                      TimeElapsedColumn(), console=console, transient=False) as bar:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as bar:
             task = bar.add_task("loading the store", total=None)
 
             def progress(label: str, done: int, total: int) -> None:
@@ -155,8 +193,18 @@ def register(app: typer.Typer) -> None:
                 else:
                     bar.console.print(f"  {label}")
 
-            result = run_train(store, out, until=until, level=level, sanity=sanity, epochs=epochs, seed=seed,
-                               search=not no_search, progress=progress, max_seconds=max_minutes * 60)
+            result = run_train(
+                store,
+                out,
+                until=until,
+                level=level,
+                sanity=sanity,
+                epochs=epochs,
+                seed=seed,
+                search=not no_search,
+                progress=progress,
+                max_seconds=max_minutes * 60,
+            )
         if sanity:
             if result["sanity_passed"]:
                 typer.echo(result["message"])
@@ -164,7 +212,9 @@ def register(app: typer.Typer) -> None:
             print(result["message"], file=sys.stderr)
             return 1
         val = result["validation"]
-        typer.echo(f"model saved to {out} (level {result['level']}, cutoff {result['cutoff']}): validation NDCG@10 "
-                   f"{val['val_ndcg10']:.4f} vs popularity {result['popularity_val_ndcg10']:.4f}; "
-                   f"verdict: {result['verdict']}; report {out / 'training_report.html'}")
+        typer.echo(
+            f"model saved to {out} (level {result['level']}, cutoff {result['cutoff']}): validation NDCG@10 "
+            f"{val['val_ndcg10']:.4f} vs popularity {result['popularity_val_ndcg10']:.4f}; "
+            f"verdict: {result['verdict']}; report {out / 'training_report.html'}"
+        )
         return 0

@@ -126,8 +126,15 @@ class FeatureSpace:
             item_rest[items.encode(pairs[col])] = restaurants.encode(pairs["restaurant_id"])
         else:
             item_rest[1:] = restaurants.encode(items.ids)
-        return cls(level, log.timezone or "UTC", Vocab(orders["customer_id"]), Vocab(orders["area"]), items,
-                   restaurants, item_rest)
+        return cls(
+            level,
+            log.timezone or "UTC",
+            Vocab(orders["customer_id"]),
+            Vocab(orders["area"]),
+            items,
+            restaurants,
+            item_rest,
+        )
 
     def to_json(self) -> dict:
         return {
@@ -142,8 +149,15 @@ class FeatureSpace:
 
     @classmethod
     def from_json(cls, data: dict) -> FeatureSpace:
-        return cls(data["level"], data["timezone"], Vocab(data["customers"]), Vocab(data["areas"]),
-                   Vocab(data["items"]), Vocab(data["restaurants"]), np.asarray(data["item_restaurant"], np.int32))
+        return cls(
+            data["level"],
+            data["timezone"],
+            Vocab(data["customers"]),
+            Vocab(data["areas"]),
+            Vocab(data["items"]),
+            Vocab(data["restaurants"]),
+            np.asarray(data["item_restaurant"], np.int32),
+        )
 
 
 def order_lines(log: OrderLog, space: FeatureSpace) -> pd.DataFrame:
@@ -152,9 +166,15 @@ def order_lines(log: OrderLog, space: FeatureSpace) -> pd.DataFrame:
     lines = log.orders.dropna(subset=[col, "ordered_at"])
     lines = lines.drop_duplicates(["order_id", col])
     if lines.empty:
-        return pd.DataFrame({k: np.zeros(0, dtype=np.int32) for k in ("cust", "area", "item", "rest", "meal")}
-                            | {"t": np.zeros(0), "order": np.zeros(0, dtype=object), "hour": np.zeros(0, np.float32),
-                               "dow": np.zeros(0, np.float32)})
+        return pd.DataFrame(
+            {k: np.zeros(0, dtype=np.int32) for k in ("cust", "area", "item", "rest", "meal")}
+            | {
+                "t": np.zeros(0),
+                "order": np.zeros(0, dtype=object),
+                "hour": np.zeros(0, np.float32),
+                "dow": np.zeros(0, np.float32),
+            }
+        )
     hour, dow, meal = local_clock(lines["ordered_at"], space.timezone)
     frame = pd.DataFrame(
         {
@@ -189,8 +209,13 @@ class History:
         cust = known["cust"].to_numpy()[order].astype(np.int64)
         t = known["t"].to_numpy()[order]
         starts = np.searchsorted(cust, np.arange(len(space.customers) + 1))
-        return cls(cust * _KEY_SPAN + t, starts.astype(np.int64), known["item"].to_numpy()[order].astype(np.int32),
-                   known["rest"].to_numpy()[order].astype(np.int32), t)
+        return cls(
+            cust * _KEY_SPAN + t,
+            starts.astype(np.int64),
+            known["item"].to_numpy()[order].astype(np.int32),
+            known["rest"].to_numpy()[order].astype(np.int32),
+            t,
+        )
 
     def gather(self, cust: np.ndarray, feature_time: np.ndarray, at: np.ndarray, depth: int):
         """The last ``depth`` lines before ``feature_time`` per query: items, restaurants, age in days at ``at``.
@@ -246,9 +271,17 @@ class Popularity:
     short_half_life: float = 3.0
 
     @classmethod
-    def build(cls, space: FeatureSpace, lines: pd.DataFrame, end: float, step_days: float | None = None,
-              budget_floats: float = 6e7, half_life: float = 14.0, short_half_life: float = 3.0,
-              n_top: int = 16) -> Popularity:
+    def build(
+        cls,
+        space: FeatureSpace,
+        lines: pd.DataFrame,
+        end: float,
+        step_days: float | None = None,
+        budget_floats: float = 6e7,
+        half_life: float = 14.0,
+        short_half_life: float = 3.0,
+        n_top: int = 16,
+    ) -> Popularity:
         n_items, n_areas, n_rest = len(space.items), len(space.areas), len(space.restaurants)
         per_snapshot = n_items * (n_areas + 2) + n_rest * n_areas * (N_MEALS + 1)
         start = float(lines["t"].min()) if len(lines) else end - 1.0
@@ -304,8 +337,18 @@ class Popularity:
             keep = (pos < n_top) & (ranked > 0)
             rest_top[k, item_rest[ranked[keep]], pos[keep]] = ranked[keep]
             lo, prev = hi, tk
-        return cls(times, glob, short, area, rest_area, rest_area_meal, rest_top, item_rest.astype(np.int32),
-                   half_life, short_half_life)
+        return cls(
+            times,
+            glob,
+            short,
+            area,
+            rest_area,
+            rest_area_meal,
+            rest_top,
+            item_rest.astype(np.int32),
+            half_life,
+            short_half_life,
+        )
 
     def __post_init__(self) -> None:
         n_rest = self.rest_area.shape[-1]
@@ -322,17 +365,27 @@ class Popularity:
 
     def last(self) -> Popularity:
         """Only the final snapshot (what inference needs)."""
-        return Popularity(self.times[-1:], self.glob[-1:], self.short[-1:], self.area[-1:], self.rest_area[-1:],
-                          self.rest_area_meal[-1:], self.rest_top[-1:], self.item_restaurant, self.half_life,
-                          self.short_half_life)
+        return Popularity(
+            self.times[-1:],
+            self.glob[-1:],
+            self.short[-1:],
+            self.area[-1:],
+            self.rest_area[-1:],
+            self.rest_area_meal[-1:],
+            self.rest_top[-1:],
+            self.item_restaurant,
+            self.half_life,
+            self.short_half_life,
+        )
 
     def snapshot_index(self, feature_time: np.ndarray) -> np.ndarray:
         """Latest snapshot at or before each time (the first one for earlier times)."""
         idx = np.searchsorted(self.times, np.asarray(feature_time), side="right") - 1
         return np.clip(idx, 0, len(self.times) - 1)
 
-    def features(self, snap: np.ndarray, area: np.ndarray, meal: np.ndarray, cands: np.ndarray,
-                 smoothing: float = 20.0) -> np.ndarray:
+    def features(
+        self, snap: np.ndarray, area: np.ndarray, meal: np.ndarray, cands: np.ndarray, smoothing: float = 20.0
+    ) -> np.ndarray:
         """Per candidate (all logs of smoothed shares): item global, item in area, its restaurant in area x meal
         time, short/long trend, item within its restaurant, its restaurant in area."""
         snap = snap[:, None]
@@ -345,11 +398,21 @@ class Popularity:
         rg_share = (self._rest_glob[snap, r] + 0.01) / (self._glob_tot[snap] + 0.01 * n_rest)
         ra_share = (self.rest_area[snap, a, r] + smoothing * rg_share) / (self._rest_area_tot[snap, a] + smoothing)
         ram_share = (self.rest_area_meal[snap, a, m, r] + smoothing * ra_share) / (
-            self._rest_area_meal_tot[snap, a, m] + smoothing)
+            self._rest_area_meal_tot[snap, a, m] + smoothing
+        )
         s_share = (self.short[snap, cands] + 0.01) / (self._short_tot[snap] + 0.01 * n_items)
         within = (self.glob[snap, cands] + 0.1) / (self._rest_glob[snap, r] + 0.1 * self._rest_size[r])
-        out = np.stack([np.log(g_share), np.log(a_share), np.log(ram_share), np.log(s_share) - np.log(g_share),
-                        np.log(within), np.log(ra_share)], -1)
+        out = np.stack(
+            [
+                np.log(g_share),
+                np.log(a_share),
+                np.log(ram_share),
+                np.log(s_share) - np.log(g_share),
+                np.log(within),
+                np.log(ra_share),
+            ],
+            -1,
+        )
         return out.astype(np.float32)
 
     @staticmethod
@@ -386,16 +449,35 @@ class Popularity:
         return np.take_along_axis(top, order, 1).astype(np.int32)
 
     def save(self, path: Path) -> None:
-        np.savez_compressed(path, times=self.times, glob=self.glob, short=self.short, area=self.area,
-                            rest_area=self.rest_area, rest_area_meal=self.rest_area_meal, rest_top=self.rest_top,
-                            item_restaurant=self.item_restaurant, half_life=self.half_life,
-                            short_half_life=self.short_half_life)
+        np.savez_compressed(
+            path,
+            times=self.times,
+            glob=self.glob,
+            short=self.short,
+            area=self.area,
+            rest_area=self.rest_area,
+            rest_area_meal=self.rest_area_meal,
+            rest_top=self.rest_top,
+            item_restaurant=self.item_restaurant,
+            half_life=self.half_life,
+            short_half_life=self.short_half_life,
+        )
 
     @classmethod
     def load(cls, path: Path) -> Popularity:
         with np.load(path, allow_pickle=False) as d:
-            return cls(d["times"], d["glob"], d["short"], d["area"], d["rest_area"], d["rest_area_meal"],
-                       d["rest_top"], d["item_restaurant"], float(d["half_life"]), float(d["short_half_life"]))
+            return cls(
+                d["times"],
+                d["glob"],
+                d["short"],
+                d["area"],
+                d["rest_area"],
+                d["rest_area_meal"],
+                d["rest_top"],
+                d["item_restaurant"],
+                float(d["half_life"]),
+                float(d["short_half_life"]),
+            )
 
 
 @dataclass
@@ -428,16 +510,29 @@ class Examples:
         pos[row, rank[keep]] = lines["item"].to_numpy()[keep]
         first = first.assign(_o=np.arange(len(first))).sort_values(["t", "_o"], kind="stable")
         order = first["_o"].to_numpy()
-        return cls(first["cust"].to_numpy(np.int32), first["area"].to_numpy(np.int32), first["t"].to_numpy(),
-                   first["hour"].to_numpy(np.float32), first["dow"].to_numpy(np.float32),
-                   first["meal"].to_numpy(np.int32), pos[order])
+        return cls(
+            first["cust"].to_numpy(np.int32),
+            first["area"].to_numpy(np.int32),
+            first["t"].to_numpy(),
+            first["hour"].to_numpy(np.float32),
+            first["dow"].to_numpy(np.float32),
+            first["meal"].to_numpy(np.int32),
+            pos[order],
+        )
 
     @classmethod
     def from_queries(cls, space: FeatureSpace, queries: pd.DataFrame) -> Examples:
         hour, dow, meal = local_clock(queries["at"], space.timezone)
         n = len(queries)
-        return cls(space.customers.encode(queries["customer_id"]), space.areas.encode(queries["area"]),
-                   to_days(queries["at"]), hour, dow, meal, np.zeros((n, 1), np.int32))
+        return cls(
+            space.customers.encode(queries["customer_id"]),
+            space.areas.encode(queries["area"]),
+            to_days(queries["at"]),
+            hour,
+            dow,
+            meal,
+            np.zeros((n, 1), np.int32),
+        )
 
 
 @dataclass

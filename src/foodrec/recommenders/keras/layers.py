@@ -99,8 +99,11 @@ class HistoryMatch(keras.layers.Layer):
         return (input_shape[0][0], input_shape[0][1], 2 + len(self.half_lives))
 
     def get_config(self):
-        return {**super().get_config(), "half_lives": list(self.half_lives),
-                "recency_half_life": self.recency_half_life}
+        return {
+            **super().get_config(),
+            "half_lives": list(self.half_lives),
+            "recency_half_life": self.recency_half_life,
+        }
 
 
 @keras.saving.register_keras_serializable(package="foodrec")

@@ -45,24 +45,40 @@ class FoodrecRanker(keras.Model):
         dish: whether candidates are dishes (adds restaurant-level history features).
     """
 
-    def __init__(self, n_customers: int, n_areas: int, n_items: int, n_restaurants: int, dim: int = 32,
-                 hidden: int = 64, dropout: float = 0.2, l2: float = 1e-5, dish: bool = False, **kwargs):
+    def __init__(
+        self,
+        n_customers: int,
+        n_areas: int,
+        n_items: int,
+        n_restaurants: int,
+        dim: int = 32,
+        hidden: int = 64,
+        dropout: float = 0.2,
+        l2: float = 1e-5,
+        dish: bool = False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.n_customers, self.n_areas, self.n_items, self.n_restaurants = n_customers, n_areas, n_items, n_restaurants
         self.dim, self.hidden, self.dropout_rate, self.l2, self.dish = dim, hidden, dropout, l2, dish
         reg = keras.regularizers.L2(l2)
         init = keras.initializers.RandomNormal(stddev=0.05)
-        self.customer_emb = keras.layers.Embedding(n_customers, dim, embeddings_initializer=init,
-                                                   embeddings_regularizer=reg, name="customer_emb")
-        self.area_emb = keras.layers.Embedding(n_areas, dim, embeddings_initializer=init,
-                                               embeddings_regularizer=reg, name="area_emb")
-        self.item_emb = keras.layers.Embedding(n_items, dim, embeddings_initializer=init,
-                                               embeddings_regularizer=reg, name="item_emb")
+        self.customer_emb = keras.layers.Embedding(
+            n_customers, dim, embeddings_initializer=init, embeddings_regularizer=reg, name="customer_emb"
+        )
+        self.area_emb = keras.layers.Embedding(
+            n_areas, dim, embeddings_initializer=init, embeddings_regularizer=reg, name="area_emb"
+        )
+        self.item_emb = keras.layers.Embedding(
+            n_items, dim, embeddings_initializer=init, embeddings_regularizer=reg, name="item_emb"
+        )
         # Dishes share their restaurant's embedding (dish level): sparse dishes borrow strength from it.
-        self.rest_emb = keras.layers.Embedding(n_restaurants, dim, embeddings_initializer=init,
-                                               embeddings_regularizer=reg, name="rest_emb")
-        self.item_bias = keras.layers.Embedding(n_items, 1, embeddings_initializer="zeros",
-                                                embeddings_regularizer=reg, name="item_bias")
+        self.rest_emb = keras.layers.Embedding(
+            n_restaurants, dim, embeddings_initializer=init, embeddings_regularizer=reg, name="rest_emb"
+        )
+        self.item_bias = keras.layers.Embedding(
+            n_items, 1, embeddings_initializer="zeros", embeddings_regularizer=reg, name="item_bias"
+        )
         self.clock = CyclicalEncoding((24.0, 7.0), name="clock")
         self.match = HistoryMatch(name="match")
         self.rest_match = HistoryMatch(name="rest_match")
@@ -70,8 +86,9 @@ class FoodrecRanker(keras.Model):
         self.context = keras.layers.Dense(dim, kernel_regularizer=reg, name="context")
         self.hidden1 = keras.layers.Dense(hidden, activation="relu", kernel_regularizer=reg, name="hidden1")
         self.drop = keras.layers.Dropout(dropout, name="drop")
-        self.hidden2 = keras.layers.Dense(max(hidden // 2, 4), activation="relu", kernel_regularizer=reg,
-                                          name="hidden2")
+        self.hidden2 = keras.layers.Dense(
+            max(hidden // 2, 4), activation="relu", kernel_regularizer=reg, name="hidden2"
+        )
         self.out = keras.layers.Dense(1, name="out")
 
     def call(self, inputs, training=False):
@@ -84,8 +101,9 @@ class FoodrecRanker(keras.Model):
             hist_emb = hist_emb + self.rest_emb(inputs["history_restaurants"])
         pooled = self.pool([hist_emb, hist, age])
         n_hist = ops.log1p(ops.sum(ops.cast(ops.greater(hist, 0), "float32"), axis=1, keepdims=True))
-        ctx = ops.concatenate([self.customer_emb(inputs["customer"]), self.area_emb(inputs["area"]), clock,
-                               pooled, n_hist], axis=-1)
+        ctx = ops.concatenate(
+            [self.customer_emb(inputs["customer"]), self.area_emb(inputs["area"]), clock, pooled, n_hist], axis=-1
+        )
         user = self.context(ctx)  # (B, d)
         cand_emb = self.item_emb(cands)  # (B, C, d)
         if self.dish:
@@ -104,9 +122,18 @@ class FoodrecRanker(keras.Model):
         return ops.where(ops.greater(cands, 0), score, MASK_VALUE)
 
     def get_config(self):
-        return {**super().get_config(), "n_customers": self.n_customers, "n_areas": self.n_areas,
-                "n_items": self.n_items, "n_restaurants": self.n_restaurants, "dim": self.dim,
-                "hidden": self.hidden, "dropout": self.dropout_rate, "l2": self.l2, "dish": self.dish}
+        return {
+            **super().get_config(),
+            "n_customers": self.n_customers,
+            "n_areas": self.n_areas,
+            "n_items": self.n_items,
+            "n_restaurants": self.n_restaurants,
+            "dim": self.dim,
+            "hidden": self.hidden,
+            "dropout": self.dropout_rate,
+            "l2": self.l2,
+            "dish": self.dish,
+        }
 
     @classmethod
     def from_config(cls, config):

@@ -104,8 +104,14 @@ class KerasRecommender(Recommender):
 
     name: ClassVar[str] = "keras"
 
-    def __init__(self, level: str | None = None, config: Any = None, work_dir: str | Path | None = None,
-                 progress: Any = None, **overrides: Any):
+    def __init__(
+        self,
+        level: str | None = None,
+        config: Any = None,
+        work_dir: str | Path | None = None,
+        progress: Any = None,
+        **overrides: Any,
+    ):
         super().__init__(level)
         from foodrec.recommenders.keras.training import TrainConfig
 
@@ -135,16 +141,28 @@ class KerasRecommender(Recommender):
         self.space = outcome.prep.space
         self.history = outcome.prep.history
         self.popularity = outcome.prep.popularity.last()
-        self.info = {"params": outcome.params, "validation": outcome.validation, "search": outcome.search,
-                     "train_seconds": round(outcome.seconds, 1), "training_end": float(outcome.prep.end)}
+        self.info = {
+            "params": outcome.params,
+            "validation": outcome.validation,
+            "search": outcome.search,
+            "train_seconds": round(outcome.seconds, 1),
+            "training_end": float(outcome.prep.end),
+        }
         self._ranker = NumpyRanker(self.model)
         return self
 
     # -- ranking -------------------------------------------------------------------
     def _builder(self) -> BatchBuilder:
         cfg = self.train_config
-        return BatchBuilder(self.space, self.history, self.popularity, cfg.depth, cfg.n_candidates, cfg.full_max,
-                            train_full_max=cfg.train_full_max)
+        return BatchBuilder(
+            self.space,
+            self.history,
+            self.popularity,
+            cfg.depth,
+            cfg.n_candidates,
+            cfg.full_max,
+            train_full_max=cfg.train_full_max,
+        )
 
     def recommend(self, queries: pd.DataFrame, k: int = 10) -> Ranking:
         if self._ranker is None or self.space is None:

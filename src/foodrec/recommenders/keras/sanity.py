@@ -44,8 +44,12 @@ def sanity_verdict(shuffled_ndcg: float, popularity: float) -> tuple[bool, str]:
     """``(passed, message)``: passed when the shuffled run is no better than popularity (within tolerance)."""
     limit = popularity * TOLERANCE_RATIO + TOLERANCE_ABS
     if shuffled_ndcg <= limit:
-        return True, (f"sanity check passed: trained on shuffled targets the model reaches validation NDCG@10 "
-                      f"{shuffled_ndcg:.4f}, at the level of popularity ({popularity:.4f}); no sign of leakage")
-    return False, (f"SANITY CHECK FAILED: trained on shuffled targets the model still reaches validation NDCG@10 "
-                   f"{shuffled_ndcg:.4f}, above popularity ({popularity:.4f}, limit {limit:.4f}): features leak "
-                   "information about the target")
+        return True, (
+            f"sanity check passed: trained on shuffled targets the model reaches validation NDCG@10 "
+            f"{shuffled_ndcg:.4f}, at the level of popularity ({popularity:.4f}); no sign of leakage"
+        )
+    return False, (
+        f"SANITY CHECK FAILED: trained on shuffled targets the model still reaches validation NDCG@10 "
+        f"{shuffled_ndcg:.4f}, above popularity ({popularity:.4f}, limit {limit:.4f}): features leak "
+        "information about the target"
+    )

@@ -16,8 +16,16 @@ import pandas as pd
 from foodrec.data.orderlog import OrderLog
 
 
-def toy_log(n_customers: int = 300, n_restaurants: int = 40, days: int = 60, dishes_per_restaurant: int = 5,
-            n_areas: int = 4, orders_per_day: float = 0.12, repeat: float = 0.6, seed: int = 0) -> OrderLog:
+def toy_log(
+    n_customers: int = 300,
+    n_restaurants: int = 40,
+    days: int = 60,
+    dishes_per_restaurant: int = 5,
+    n_areas: int = 4,
+    orders_per_day: float = 0.12,
+    repeat: float = 0.6,
+    seed: int = 0,
+) -> OrderLog:
     """Orders of ``n_customers`` over ``days`` days (UTC), one to two dishes per order."""
     rng = np.random.default_rng(seed)
     home = rng.integers(0, n_areas, n_customers)

@@ -108,8 +108,18 @@ def prepare(log: OrderLog, level: str) -> Prepared:
 
 
 def builder(prep: Prepared, cfg: TrainConfig, cutoff: float = np.inf) -> BatchBuilder:
-    return BatchBuilder(prep.space, prep.history, prep.popularity, cfg.depth, cfg.n_candidates, cfg.full_max, cutoff,
-                        cfg.train_full_max, cfg.seed, cfg.n_train_candidates)
+    return BatchBuilder(
+        prep.space,
+        prep.history,
+        prep.popularity,
+        cfg.depth,
+        cfg.n_candidates,
+        cfg.full_max,
+        cutoff,
+        cfg.train_full_max,
+        cfg.seed,
+        cfg.n_train_candidates,
+    )
 
 
 def _limit_threads() -> None:
@@ -190,9 +200,13 @@ def _callbacks_module(progress: Callable[[str, int, int], None] | None):
             if self.store is not None:
                 self.store.write_text(json.dumps(self.rows))
             if progress is not None and self.verbose_epochs:
-                progress(f"epoch {epoch + 1}: loss {logs.get('loss', float('nan')):.4f}, val loss "
-                         f"{logs.get('val_loss', float('nan')):.4f}, NDCG@10 train {logs['ndcg10']:.4f}, "
-                         f"validation {logs['val_ndcg10']:.4f}", 0, 0)
+                progress(
+                    f"epoch {epoch + 1}: loss {logs.get('loss', float('nan')):.4f}, val loss "
+                    f"{logs.get('val_loss', float('nan')):.4f}, NDCG@10 train {logs['ndcg10']:.4f}, "
+                    f"validation {logs['val_ndcg10']:.4f}",
+                    0,
+                    0,
+                )
 
     class Progress(keras.callbacks.Callback):
         def __init__(self, label: str, total: int):
@@ -230,13 +244,22 @@ class RunResult:
     params: dict = field(default_factory=dict)
 
 
-def train_one(prep: Prepared, cfg: TrainConfig, params: dict, train_ex: Examples, val_ex: Examples,
-              val_cutoff: float, epochs: int, backup_dir: Path | None = None,
-              progress: Callable[[str, int, int], None] | None = None, label: str = "training",
-              deadline: float | None = None, curves_only_validation: bool = False) -> RunResult:
+def train_one(
+    prep: Prepared,
+    cfg: TrainConfig,
+    params: dict,
+    train_ex: Examples,
+    val_ex: Examples,
+    val_cutoff: float,
+    epochs: int,
+    backup_dir: Path | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    label: str = "training",
+    deadline: float | None = None,
+    curves_only_validation: bool = False,
+) -> RunResult:
     """Train one model with early stopping on validation NDCG@10; best weights restored."""
     import keras
-
 
     _limit_threads()
     keras.utils.set_random_seed(cfg.seed)
@@ -253,16 +276,25 @@ def train_one(prep: Prepared, cfg: TrainConfig, params: dict, train_ex: Examples
     Curves, Progress = _callbacks_module(progress)
     store = backup_dir / "curves.json" if backup_dir is not None else None
     curves = Curves(train_build, train_sample, val_build, val_sample, store, verbose_epochs=label == "final training")
-    callbacks = [curves, keras.callbacks.EarlyStopping(monitor="val_ndcg10", mode="max", patience=cfg.patience,
-                                                       restore_best_weights=True),
-                 Progress(label, epochs * len(batches))]
+    callbacks = [
+        curves,
+        keras.callbacks.EarlyStopping(
+            monitor="val_ndcg10", mode="max", patience=cfg.patience, restore_best_weights=True
+        ),
+        Progress(label, epochs * len(batches)),
+    ]
     if deadline is not None:
         callbacks.append(_deadline_callback(deadline))
     if backup_dir is not None:
         backup_dir.mkdir(parents=True, exist_ok=True)
         callbacks.insert(1, keras.callbacks.BackupAndRestore(str(backup_dir / "backup"), delete_checkpoint=True))
-    model.fit(batches, validation_data=None if curves_only_validation else val_batches, epochs=epochs,
-              callbacks=callbacks, verbose=0)
+    model.fit(
+        batches,
+        validation_data=None if curves_only_validation else val_batches,
+        epochs=epochs,
+        callbacks=callbacks,
+        verbose=0,
+    )
     rows = curves.rows
     best = max(rows, key=lambda r: r["val_ndcg10"]) if rows else {"val_ndcg10": 0.0, "epoch": 0}
     # EarlyStopping restores only when it stopped early; make sure the best epoch's weights are the final ones.
@@ -278,16 +310,31 @@ def _new_model(prep: Prepared, cfg: TrainConfig, params: dict, build: BatchBuild
     from foodrec.recommenders.keras.model import FoodrecRanker, softmax_loss
 
     space = prep.space
-    model = FoodrecRanker(len(space.customers), len(space.areas), len(space.items), len(space.restaurants),
-                          dim=params["dim"], hidden=params["hidden"], dropout=cfg.dropout, l2=cfg.l2, dish=space.dish)
+    model = FoodrecRanker(
+        len(space.customers),
+        len(space.areas),
+        len(space.items),
+        len(space.restaurants),
+        dim=params["dim"],
+        hidden=params["hidden"],
+        dropout=cfg.dropout,
+        l2=cfg.l2,
+        dish=space.dish,
+    )
     model.compile(optimizer=keras.optimizers.Adam(params["lr"]), loss=softmax_loss)
     model(build.build(ex.take(np.arange(min(2, len(ex)))))[0])  # build the weights
     n_cand = len(space.items) - 1 if len(space.items) - 1 <= cfg.train_full_max else cfg.n_train_candidates
     return model, int(min(cfg.batch_size, max(32, 400_000 // max(n_cand, 1))))
 
 
-def refit(prep: Prepared, cfg: TrainConfig, params: dict, examples: Examples, epochs: int,
-          progress: Callable[[str, int, int], None] | None = None):
+def refit(
+    prep: Prepared,
+    cfg: TrainConfig,
+    params: dict,
+    examples: Examples,
+    epochs: int,
+    progress: Callable[[str, int, int], None] | None = None,
+):
     """Train the chosen setting for the chosen number of epochs on all training examples, validation included."""
     import keras
 
@@ -297,8 +344,9 @@ def refit(prep: Prepared, cfg: TrainConfig, params: dict, examples: Examples, ep
     model, batch_size = _new_model(prep, cfg, params, build, examples)
     batches = _dataset_cls()(build, examples, batch_size, cfg.seed, shuffle=True)
     _, Progress = _callbacks_module(progress)
-    model.fit(batches, epochs=epochs, callbacks=[Progress("refit on all training days", epochs * len(batches))],
-              verbose=0)
+    model.fit(
+        batches, epochs=epochs, callbacks=[Progress("refit on all training days", epochs * len(batches))], verbose=0
+    )
     return model
 
 
@@ -350,8 +398,13 @@ class TrainOutcome:
     seconds: float
 
 
-def train(log: OrderLog, level: str, cfg: TrainConfig, work_dir: Path | None = None,
-          progress: Callable[[str, int, int], None] | None = None) -> TrainOutcome:
+def train(
+    log: OrderLog,
+    level: str,
+    cfg: TrainConfig,
+    work_dir: Path | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> TrainOutcome:
     """Search (optional) then train the final model; ``work_dir`` makes the run resumable."""
     start = time.perf_counter()
     if progress:
@@ -363,8 +416,10 @@ def train(log: OrderLog, level: str, cfg: TrainConfig, work_dir: Path | None = N
         state = work_dir / "search.json" if work_dir is not None else None
         done = json.loads(state.read_text()) if state is not None and state.is_file() else []
         search_rows = list(done)
-        fold_list = [(_recent(tr, cfg.search_max_examples), _recent(va, cfg.search_eval_sample), cut)
-                     for tr, va, cut in folds(prep, cfg)]
+        fold_list = [
+            (_recent(tr, cfg.search_max_examples), _recent(va, cfg.search_eval_sample), cut)
+            for tr, va, cut in folds(prep, cfg)
+        ]
         for p in search_grid(cfg):
             if any(r["params"] == p for r in search_rows):
                 continue
@@ -374,14 +429,27 @@ def train(log: OrderLog, level: str, cfg: TrainConfig, work_dir: Path | None = N
                 break
             scores = []
             for j, (tr, va, cut) in enumerate(fold_list):
-                res = train_one(prep, cfg, p, tr, va, cut, cfg.search_epochs, progress=progress,
-                                label=f"search dim={p['dim']} lr={p['lr']:g} fold {j + 1}/{len(fold_list)}",
-                                curves_only_validation=True)
+                res = train_one(
+                    prep,
+                    cfg,
+                    p,
+                    tr,
+                    va,
+                    cut,
+                    cfg.search_epochs,
+                    progress=progress,
+                    label=f"search dim={p['dim']} lr={p['lr']:g} fold {j + 1}/{len(fold_list)}",
+                    curves_only_validation=True,
+                )
                 scores.append(res.best_val_ndcg)
             search_rows.append({"params": p, "val_ndcg10": float(np.mean(scores)), "folds": scores})
             if progress:
-                progress(f"search dim={p['dim']} lr={p['lr']:g}: validation NDCG@10 {np.mean(scores):.4f} "
-                         f"({len(scores)} fold{'s' if len(scores) > 1 else ''})", 0, 0)
+                progress(
+                    f"search dim={p['dim']} lr={p['lr']:g}: validation NDCG@10 {np.mean(scores):.4f} "
+                    f"({len(scores)} fold{'s' if len(scores) > 1 else ''})",
+                    0,
+                    0,
+                )
             if state is not None:
                 state.write_text(json.dumps(search_rows))
         if search_rows:
@@ -394,14 +462,28 @@ def train(log: OrderLog, level: str, cfg: TrainConfig, work_dir: Path | None = N
         raise InputError("the training period is too short to hold out a validation slice; give more days")
     if cfg.sanity:
         tr = shuffled_targets(tr, cfg.seed)
-    final = train_one(prep, cfg, params, tr, va, cut, cfg.epochs,
-                      backup_dir=work_dir / "final" if work_dir is not None else None, progress=progress,
-                      label="final training",
-                      deadline=start + cfg.max_seconds if cfg.max_seconds is not None else None)
-    validation = {"cutoff": pd.Timestamp(cut * 86400, unit="s", tz="UTC").isoformat(), "cutoff_days": cut,
-                  "val_ndcg10":
-                  final.best_val_ndcg, "best_epoch": final.best_epoch, "n_train_examples": len(tr),
-                  "n_validation_examples": len(va), "refit": False}
+    final = train_one(
+        prep,
+        cfg,
+        params,
+        tr,
+        va,
+        cut,
+        cfg.epochs,
+        backup_dir=work_dir / "final" if work_dir is not None else None,
+        progress=progress,
+        label="final training",
+        deadline=start + cfg.max_seconds if cfg.max_seconds is not None else None,
+    )
+    validation = {
+        "cutoff": pd.Timestamp(cut * 86400, unit="s", tz="UTC").isoformat(),
+        "cutoff_days": cut,
+        "val_ndcg10": final.best_val_ndcg,
+        "best_epoch": final.best_epoch,
+        "n_train_examples": len(tr),
+        "n_validation_examples": len(va),
+        "refit": False,
+    }
     model = final.model
     if cfg.refit and not cfg.sanity and final.best_epoch >= 1:
         # Validation chose the setting and the epoch count; the latest days are the most informative about the
@@ -414,8 +496,7 @@ def train(log: OrderLog, level: str, cfg: TrainConfig, work_dir: Path | None = N
             validation.update(refit=True, n_refit_examples=len(everything))
         elif progress:
             progress("no refit on the validation days: time budget", 0, 0)
-    return TrainOutcome(model, prep, cfg, params, final.curves, search_rows, validation,
-                        time.perf_counter() - start)
+    return TrainOutcome(model, prep, cfg, params, final.curves, search_rows, validation, time.perf_counter() - start)
 
 
 def config_dict(cfg: TrainConfig) -> dict:

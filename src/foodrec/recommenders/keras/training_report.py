@@ -34,21 +34,29 @@ def verdict(curves: list[dict], popularity_ndcg: float | None = None) -> tuple[s
     best_i = max(range(len(val)), key=val.__getitem__)
     best = val[best_i]
     if popularity_ndcg is not None and best <= popularity_ndcg * 1.01:
-        return "underfitting", (f"Validation NDCG@10 {best:.4f} is no better than popularity ({popularity_ndcg:.4f}): "
-                                "the model has not learned anything beyond what is popular.")
+        return "underfitting", (
+            f"Validation NDCG@10 {best:.4f} is no better than popularity ({popularity_ndcg:.4f}): "
+            "the model has not learned anything beyond what is popular."
+        )
     if best_i < len(val) - 1 and val[-1] < best * 0.99 and train[-1] > train[best_i]:
         return f"overfitting from epoch {curves[best_i]['epoch']}", (
             f"Validation NDCG@10 peaked at {best:.4f} in epoch {curves[best_i]['epoch']} and then fell to {val[-1]:.4f}"
-            f" while training NDCG@10 kept rising; the weights of epoch {curves[best_i]['epoch']} are kept.")
+            f" while training NDCG@10 kept rising; the weights of epoch {curves[best_i]['epoch']} are kept."
+        )
     if best_i == len(val) - 1 and len(val) >= 2 and val[-1] > val[-2] * 1.01:
-        return "underfitting", (f"Validation NDCG@10 was still rising ({val[-2]:.4f} -> {val[-1]:.4f}) when training "
-                                "stopped: more epochs or more capacity would likely help.")
-    return "fine", (f"Validation NDCG@10 reached {best:.4f} in epoch {curves[best_i]['epoch']} and stopped improving "
-                    "without a sign of overfitting.")
+        return "underfitting", (
+            f"Validation NDCG@10 was still rising ({val[-2]:.4f} -> {val[-1]:.4f}) when training "
+            "stopped: more epochs or more capacity would likely help."
+        )
+    return "fine", (
+        f"Validation NDCG@10 reached {best:.4f} in epoch {curves[best_i]['epoch']} and stopped improving "
+        "without a sign of overfitting."
+    )
 
 
-def write_training_report(path: Path, curves: list[dict], info: dict, popularity_ndcg: float | None = None,
-                          title: str = "Training report") -> tuple[str, str]:
+def write_training_report(
+    path: Path, curves: list[dict], info: dict, popularity_ndcg: float | None = None, title: str = "Training report"
+) -> tuple[str, str]:
     """Write the HTML report; returns the verdict."""
     import matplotlib
 
@@ -61,14 +69,17 @@ def write_training_report(path: Path, curves: list[dict], info: dict, popularity
     report.note(f"{label}: {text}", kind="good" if label == "fine" else "warn")
     val_info = info.get("validation") or {}
     if val_info.get("refit"):
-        report.note(f"The served model was then trained again with the chosen setting for {val_info.get('best_epoch')} "
-                    "epoch(s) on all training days, validation days included (the latest days say most about the "
-                    "future); its own validation score cannot be measured, since it has seen those days.")
+        report.note(
+            f"The served model was then trained again with the chosen setting for {val_info.get('best_epoch')} "
+            "epoch(s) on all training days, validation days included (the latest days say most about the "
+            "future); its own validation score cannot be measured, since it has seen those days."
+        )
     frame = pd.DataFrame(curves)
     if not frame.empty:
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-        for ax, (metric, name) in zip(axes, [("loss", "loss (softmax cross-entropy)"), ("ndcg10", "NDCG@10")],
-                                      strict=True):
+        for ax, (metric, name) in zip(
+            axes, [("loss", "loss (softmax cross-entropy)"), ("ndcg10", "NDCG@10")], strict=True
+        ):
             ax.plot(frame["epoch"], frame[metric], marker="o", label="train")
             if f"val_{metric}" in frame:
                 ax.plot(frame["epoch"], frame[f"val_{metric}"], marker="o", label="validation")
@@ -77,15 +88,21 @@ def write_training_report(path: Path, curves: list[dict], info: dict, popularity
             ax.set_xlabel("epoch")
             ax.set_title(name)
             ax.legend()
-        report.section("Curves", "Training NDCG@10 is measured on a sample of training orders with the same "
-                       "candidates as serving; validation orders only see features from before the validation cutoff.")
+        report.section(
+            "Curves",
+            "Training NDCG@10 is measured on a sample of training orders with the same "
+            "candidates as serving; validation orders only see features from before the validation cutoff.",
+        )
         report.figure(fig, caption="Loss and NDCG@10 per epoch, train vs validation")
         report.table(frame, caption="Per-epoch values")
     search = info.get("search") or []
     if search:
         rows = [{**r["params"], "val_ndcg10": r["val_ndcg10"], "folds": len(r.get("folds", []))} for r in search]
-        report.section("Capacity x learning-rate search", "Scored on validation only (time-blocked folds for "
-                       "logs under 50k orders); the best setting is trained again as the final model.")
+        report.section(
+            "Capacity x learning-rate search",
+            "Scored on validation only (time-blocked folds for "
+            "logs under 50k orders); the best setting is trained again as the final model.",
+        )
         report.table(pd.DataFrame(rows), float_format="{:,.4g}")
     facts = {k: v for k, v in info.items() if k not in ("search",) and not isinstance(v, dict | list)}
     facts.update({f"validation.{k}": v for k, v in (info.get("validation") or {}).items()})
