@@ -3,6 +3,8 @@
 Trained on shuffled targets (each training order gets the items of a random other order), the model keeps its
 inputs but loses any real link between them and what was ordered. Its validation NDCG@10 must then fall to about
 what popularity alone achieves; if it stays clearly above, information leaks from the future into the features.
+It is judged at its last epoch: picking the best validation epoch would use real labels to select the epoch whose
+random initial weights happen to agree with them.
 
 >>> sanity_verdict(0.21, 0.20)[0], sanity_verdict(0.35, 0.20)[0]
 (True, False)
@@ -46,7 +48,7 @@ def sanity_verdict(shuffled_ndcg: float, popularity: float) -> tuple[bool, str]:
     if shuffled_ndcg <= limit:
         return True, (
             f"sanity check passed: trained on shuffled targets the model reaches validation NDCG@10 "
-            f"{shuffled_ndcg:.4f}, at the level of popularity ({popularity:.4f}); no sign of leakage"
+            f"{shuffled_ndcg:.4f}, no better than popularity ({popularity:.4f}); no sign of leakage"
         )
     return False, (
         f"SANITY CHECK FAILED: trained on shuffled targets the model still reaches validation NDCG@10 "
