@@ -15,6 +15,10 @@ without TensorFlow's per-call overhead; a test checks it matches the Keras model
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # before any keras import below
+
 import json
 from pathlib import Path
 from typing import Any, ClassVar
