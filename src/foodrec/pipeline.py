@@ -88,7 +88,8 @@ def _baselines(run: DemoRun) -> None:
 
 
 def _train(run: DemoRun) -> None:
-    _cli("train", "--store", str(run.store), "--out", str(run.model), "--seed", str(run.seed))
+    # The demo skips the capacity x learning-rate search to stay within minutes; `foodrec train` searches by default.
+    _cli("train", "--store", str(run.store), "--out", str(run.model), "--seed", str(run.seed), "--no-search")
     run.produced["model"] = str(run.model)
     run.produced["training report"] = str(run.model / "training_report.html")
 
@@ -133,7 +134,7 @@ def _serve(run: DemoRun) -> None:
 def _simulate(run: DemoRun) -> None:
     _cli(
         "simulate", "--url", f"http://127.0.0.1:{run.port}", "--city", str(run.store), "--seed", str(run.seed),
-        "--out", str(run.out / "simulation.json"),
+        "--customers", "4000", "--days", "14", "--out", str(run.out / "simulation.json"),
     )  # fmt: skip
 
 

@@ -163,15 +163,15 @@ def register(app: typer.Typer) -> None:
         epochs: int | None = typer.Option(None, "--epochs", help="Maximum epochs of the final training."),
         seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same data: same model)."),
         no_search: bool = typer.Option(False, "--no-search", help="Skip the capacity x learning-rate search."),
-        max_minutes: float = typer.Option(
-            5.0,
+        max_minutes: float | None = typer.Option(
+            None,
             "--max-minutes",
-            help="Wall-clock budget: the search stops after 40% "
-            "of it, the final training after the epoch that crosses it.",
+            help="Optional wall-clock budget: the search stops after 40% of it, the final training after the epoch "
+            "that crosses it. Off by default, because a cut depends on the machine and breaks reproducibility.",
         ),
     ) -> int:
         """Train the Keras recommender on the store's past; writes MODEL_DIR and its training report."""
-        if not max_minutes > 0:
+        if max_minutes is not None and not max_minutes > 0:
             raise InputError(f"--max-minutes must be positive, got {max_minutes}")
         if out is None and not sanity:
             raise InputError("--out MODEL_DIR is required (only --sanity runs without it)")
@@ -207,7 +207,7 @@ def register(app: typer.Typer) -> None:
                 seed=seed,
                 search=not no_search,
                 progress=progress,
-                max_seconds=max_minutes * 60,
+                max_seconds=max_minutes * 60 if max_minutes is not None else None,
             )
         if sanity:
             if result["sanity_passed"]:

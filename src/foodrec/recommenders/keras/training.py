@@ -66,9 +66,10 @@ class TrainConfig:
     search: bool = True
     search_epochs: int = 2
     search_max_examples: int = 12_000
-    # Wall-clock budget of the whole run: the search stops starting new points after 40% of it, the final
-    # training stops after the epoch that crosses it (best weights kept). None: no limit.
-    max_seconds: float | None = 300.0
+    # Optional wall-clock budget of the whole run: the search stops starting new points after 40% of it, the final
+    # training stops after the epoch that crosses it (best weights kept). None (default): no limit, so the same
+    # command on the same data gives the same model on any machine.
+    max_seconds: float | None = None
     folds: int = 3
     eval_sample: int = 2_000
     search_eval_sample: int = 1_000
