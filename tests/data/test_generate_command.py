@@ -99,7 +99,8 @@ def test_dhrd_files_rebuild_the_timestamps(dish_city):
     folder = dish_city / "dhrd"
     train = folder / "orders_syn_train.txt"
     assert train.read_text().splitlines()[0] == (
-        ",customer_id,geohash,order_id,vendor_id,product_id,day_of_week,order_time,order_day")
+        ",customer_id,geohash,order_id,vendor_id,product_id,day_of_week,order_time,order_day"
+    )
     dhrd = pd.concat([pd.read_csv(train, index_col=0, dtype=str),
                       pd.read_csv(folder / "orders_syn_test.txt", index_col=0, dtype=str)])  # fmt: skip
     assert dhrd["order_day"].str.fullmatch(r"\d+ days").all()
@@ -172,7 +173,7 @@ def test_out_must_be_a_directory_for_cities(tmp_path, capsys):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(customers=st.integers(-10**6, 9), days=st.integers(-100, 0), restaurants=st.integers(-50, 4))
+@given(customers=st.integers(-(10**6), 9), days=st.integers(-100, 0), restaurants=st.integers(-50, 4))
 def test_out_of_range_sizes_never_traceback(tmp_path, capsys, customers, days, restaurants):
     for option, value in (("--customers", customers), ("--days", days), ("--restaurants", restaurants)):
         code = main(["generate", "--out", str(tmp_path / "x"), option, str(value)])

@@ -138,8 +138,9 @@ def generate_city(
             "duplicate_rows": int(len(warts.duplicate_rows)),
             "bad_timestamps": int(len(warts.bad_time_rows)),
             "missing_area_orders": int(warts.missing_area.sum()),
-            "missing_area_rows": int(warts.missing_area[row_order].sum()
-                                     + warts.missing_area[row_order[warts.duplicate_rows]].sum()),
+            "missing_area_rows": int(
+                warts.missing_area[row_order].sum() + warts.missing_area[row_order[warts.duplicate_rows]].sum()
+            ),
             "outlier_orders": int(warts.outlier.sum()),
             "refunded_orders": int((money.refunded > 0).sum()),
             "discounted_orders": int((money.discount > 0).sum()),
