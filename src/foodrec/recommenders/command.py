@@ -177,6 +177,9 @@ def register(app: typer.Typer) -> None:
             raise InputError("--out MODEL_DIR is required (only --sanity runs without it)")
         if out is not None and out.exists() and not out.is_dir():
             raise InputError(f"--out {str(out)!r} exists and is not a directory")
+        from foodrec.data.store import Store
+
+        Store.open(store)  # a missing store is a one-line error before any progress display starts
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
