@@ -64,8 +64,6 @@ for _module in COMMAND_MODULES:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI; user errors become ``error: ...`` on one line and exit code 2."""
-    # TensorFlow's C++ start-up notices (oneDNN, absl) are noise on a terminal; real errors still show.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         result = app(args=argv, standalone_mode=False)
     except FoodrecError as err:
