@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from foodrec.serving.batching import MicroBatcher
+from foodrec.serving.cache import DEFAULT_MAX_ENTRIES, DEFAULT_RESOLUTION_S, ResponseCache
 from foodrec.serving.deps import Service
 from foodrec.serving.events import EventStore, open_event_store
 from foodrec.serving.metrics import BATCH_BUCKETS, Metrics
@@ -192,8 +193,15 @@ def create_app(
     max_batch: int = 64,
     max_queue: int = 1024,
     recommend_timeout_s: float = 10.0,
+    cache_entries: int = DEFAULT_MAX_ENTRIES,
+    time_resolution_s: int = DEFAULT_RESOLUTION_S,
 ) -> FastAPI:
-    """The service app. ``events`` is an open :class:`EventStore` or a path/URL (then the app owns and closes it)."""
+    """The service app. ``events`` is an open :class:`EventStore` or a path/URL (then the app owns and closes it).
+
+    Rankings are computed per ``time_resolution_s`` slot and the last ``cache_entries`` answers are kept
+    (0 = rank every request); see :mod:`foodrec.serving.cache`.
+    """
+    cache = ResponseCache(cache_entries, time_resolution_s)
     owns_store = not isinstance(events, EventStore)
     store = open_event_store(events) if owns_store else events
     metrics = Metrics()
@@ -207,9 +215,14 @@ def create_app(
     event_writer = MicroBatcher(_write_events, max_batch=max_batch, max_pending=max_queue)
     service = Service(
         state, store, metrics, batcher, event_writer, admin_token or None, max_in_flight, max_body_bytes,
-        recommend_timeout_s,
+        recommend_timeout_s, cache,
     )  # fmt: skip
     metrics.gauge("foodrec_http_requests_in_flight", lambda: {(): service.in_flight})
+    metrics.gauge(
+        "foodrec_recommendation_cache_requests_total",
+        lambda: {(("result", "hit"),): cache.hits, (("result", "miss"),): cache.misses},
+    )
+    metrics.gauge("foodrec_recommendation_cache_entries", lambda: {(): len(cache)})
     metrics.gauge(
         "foodrec_model_info",
         lambda: {

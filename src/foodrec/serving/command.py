@@ -19,6 +19,7 @@ from pathlib import Path
 import typer
 
 from foodrec.errors import InputError
+from foodrec.serving.cache import DEFAULT_MAX_ENTRIES, DEFAULT_RESOLUTION_S
 
 THREAD_ENV = {
     "OMP_NUM_THREADS": "1",
@@ -82,6 +83,19 @@ def serve(
     level: str = typer.Option(None, "--level", help="dish or restaurant, for baselines [default: the store's]."),
     max_in_flight: int = typer.Option(256, "--max-in-flight", min=1, help="Requests in flight before answering 503."),
     max_body_kb: int = typer.Option(1024, "--max-body-kb", min=1, help="Largest request body accepted (KiB)."),
+    cache_entries: int = typer.Option(
+        DEFAULT_MAX_ENTRIES,
+        "--cache-entries",
+        min=0,
+        help="Rankings kept in the response cache (0 = rank every request).",
+    ),
+    time_resolution: int = typer.Option(
+        DEFAULT_RESOLUTION_S,
+        "--time-resolution",
+        min=1,
+        max=86_400,
+        help="Seconds per time slot: a request is ranked for its slot's start, repeats in a slot come from the cache.",
+    ),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve recommendations over HTTP with sticky A/B assignment and an event log."""
@@ -101,7 +115,13 @@ def serve(
     with console.status("loading models ..."):
         state = ServiceState(recommender=recommender, store=store, ab=ab, level=level)
         app = create_app(
-            state, events, admin_token=admin_token, max_in_flight=max_in_flight, max_body_bytes=max_body_kb * 1024
+            state,
+            events,
+            admin_token=admin_token,
+            max_in_flight=max_in_flight,
+            max_body_bytes=max_body_kb * 1024,
+            cache_entries=cache_entries,
+            time_resolution_s=time_resolution,
         )
     sock = _listen(host, port)
     bound_port = sock.getsockname()[1]

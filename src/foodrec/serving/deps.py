@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from foodrec.serving.batching import MicroBatcher
+from foodrec.serving.cache import ResponseCache
 from foodrec.serving.events import EventStore
 from foodrec.serving.metrics import Metrics
 from foodrec.serving.state import ServiceState
@@ -29,6 +30,7 @@ class Service:
     max_in_flight: int = 256
     max_body_bytes: int = 1 << 20
     recommend_timeout_s: float = 10.0
+    cache: ResponseCache = field(default_factory=ResponseCache)
     in_flight: int = field(default=0)
 
 

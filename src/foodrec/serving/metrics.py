@@ -29,6 +29,11 @@ HELP: dict[str, tuple[str, str]] = {
     "foodrec_recommender_errors_total": ("counter", "recommend() calls that raised (answered by the fallback)."),
     "foodrec_recommend_batch_size": ("histogram", "Queries per recommend() call of the micro-batcher."),
     "foodrec_events_total": ("counter", "Events received, by type, variant and result (stored or duplicate)."),
+    "foodrec_recommendation_cache_requests_total": (
+        "counter",
+        "Recommendation requests answered from the response cache (hit) or ranked by the model (miss).",
+    ),
+    "foodrec_recommendation_cache_entries": ("gauge", "Answers held in the response cache."),
     "foodrec_model_info": ("gauge", "Models being served: 1 per variant and model version."),
     "foodrec_model_reloads_total": ("counter", "Hot reloads, by result."),
 }

@@ -1,5 +1,9 @@
 """``GET /v1/recommendations``: ranked items for a customer, an area and a time, in the customer's A/B variant.
 
+Rankings are computed for the start of the request's time slot (``foodrec serve --time-resolution``, default
+5 minutes) and kept in the response cache (:mod:`foodrec.serving.cache`), so repeats within a slot are answered
+without running the model. The ``X-Foodrec-Cache`` header says ``hit`` or ``miss``.
+
 >>> # curl 'http://127.0.0.1:8000/v1/recommendations?customer_id=c1&area=9q8yy&at=2026-03-01T12:30Z&k=5'
 """
 
@@ -14,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from foodrec.serving.batching import Overloaded
+from foodrec.serving.cache import CachedAnswer
 from foodrec.serving.deps import Service, get_service
 from foodrec.serving.schemas import (
     MAX_ID_LENGTH,
@@ -23,8 +28,8 @@ from foodrec.serving.schemas import (
     RecommendedItem,
     as_utc,
 )
+from foodrec.serving.state import LoadedModel, Ranked, Snapshot
 from foodrec.serving.state import Query as RankQuery
-from foodrec.serving.state import Ranked
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 # Request ids: 128 random bits from a generator seeded once from the OS (uuid4 reads the OS entropy pool on
@@ -60,22 +65,48 @@ async def recommendations(
     area = area or None
     snapshot = service.state.snapshot
     model = snapshot.model_for(customer_id)
-    fallback = snapshot.fallbacks.get(model.level)
-    try:
-        ranked: Ranked = await service.batcher.submit(
-            model, (RankQuery(customer_id, area, when, k), fallback), timeout=service.recommend_timeout_s
-        )
-    except (Overloaded, TimeoutError) as err:
-        reason = "recommendation timeout" if isinstance(err, TimeoutError) else "recommendation queue full"
-        service.metrics.inc("foodrec_http_requests_shed_total", reason=reason)
-        return JSONResponse(
-            {"detail": f"server busy ({err}); retry shortly"},
-            status_code=503,
-            headers={"Retry-After": "1", "X-Foodrec-Variant": model.variant},
-        )
-    service.metrics.inc("foodrec_recommendations_total", variant=model.variant, model_version=model.version)
-    if ranked.fallback:
-        service.metrics.inc("foodrec_recommendation_fallback_items_total", ranked.fallback, variant=model.variant)
+    cache = service.cache
+    slot = cache.slot(when)
+    key = cache.key(snapshot.generation, model.variant, customer_id, area, slot, k)
+    answer = cache.get(key)
+    if answer is None:
+        try:
+            answer, cacheable = await _rank(service, snapshot, model, RankQuery(customer_id, area, slot, k))
+        except (Overloaded, TimeoutError) as err:
+            reason = "recommendation timeout" if isinstance(err, TimeoutError) else "recommendation queue full"
+            service.metrics.inc("foodrec_http_requests_shed_total", reason=reason)
+            return JSONResponse(
+                {"detail": f"server busy ({err}); retry shortly"},
+                status_code=503,
+                headers={"Retry-After": "1", "X-Foodrec-Variant": model.variant},
+            )
+        if cacheable:
+            cache.put(key, answer)
+        outcome = "miss"
+    else:
+        outcome = "hit"
+    service.metrics.inc("foodrec_recommendations_total", variant=answer.variant, model_version=answer.model_version)
+    if answer.fallback_items:
+        service.metrics.inc("foodrec_recommendation_fallback_items_total", answer.fallback_items, variant=model.variant)
+    # The per-request fields go in front of the shared answer (its first byte is the opening brace).
+    head = f'{{"request_id":"{_ids.getrandbits(128):032x}","at":"{_iso(when)}",'.encode()
+    return Response(
+        head + answer.body[1:],
+        media_type="application/json",
+        headers={"X-Foodrec-Variant": model.variant, "X-Foodrec-Cache": outcome},
+    )
+
+
+async def _rank(
+    service: Service, snapshot: Snapshot, model: LoadedModel, query: RankQuery
+) -> tuple[CachedAnswer, bool]:
+    """Rank one query through the micro-batcher; the answer serialised once, and whether it may be cached.
+
+    An answer filled by the fallback because the recommender raised is not cached: the next request retries.
+    """
+    ranked: Ranked = await service.batcher.submit(
+        model, (query, snapshot.fallbacks.get(model.level)), timeout=service.recommend_timeout_s
+    )
     if ranked.error is not None:
         service.metrics.inc("foodrec_recommender_errors_total", variant=model.variant)
     n_model = len(ranked.items) - ranked.fallback
@@ -90,19 +121,23 @@ async def recommendations(
         )
         for i, (item, score) in enumerate(zip(ranked.items, ranked.scores, strict=True))
     ]
-    answer = RecommendationResponse(
-        request_id=f"{_ids.getrandbits(128):032x}",
-        customer_id=customer_id,
-        area=area,
-        at=when,
-        k=k,
+    response = RecommendationResponse(
+        request_id="",
+        customer_id=query.customer_id,
+        area=query.area,
+        at=query.at,
+        k=query.k,
         level=model.level,
         variant=model.variant,
         model_version=model.version,
         fallback=ranked.fallback > 0,
         items=items,
     )
-    # Already validated by construction: serialise once instead of FastAPI validating it again.
-    return Response(
-        answer.model_dump_json(), media_type="application/json", headers={"X-Foodrec-Variant": model.variant}
-    )
+    # Validated by construction: serialised once here instead of FastAPI validating it again per request.
+    body = response.model_dump_json(exclude={"request_id", "at"}).encode()
+    return CachedAnswer(body, model.variant, model.version, ranked.fallback), ranked.error is None
+
+
+def _iso(when: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z``, as pydantic writes it (``when`` is aware UTC)."""
+    return when.isoformat().replace("+00:00", "Z")

@@ -1,0 +1,109 @@
+"""Response cache for ``/v1/recommendations``: rank once per customer, area and time slot, answer repeats from memory.
+
+A ranking depends on the variant's model, the customer, the area, the time and ``k``. The service ranks at a
+time resolution (default 5 minutes: every request in the same slot is ranked for the slot's start), so a
+customer who opens the app, scrolls and comes back within the slot gets the same answer, and the model
+runs once for it. The cache keeps the serialised answer (without the per-request ``request_id`` and ``at``)
+in a bounded LRU. It belongs to one snapshot generation: a hot reload empties it, so no answer of an old
+model is served after the swap.
+
+Only the event loop touches the cache (the route is ``async``), so it needs no lock.
+
+>>> from datetime import datetime, UTC
+>>> cache = ResponseCache(max_entries=2, resolution_s=300)
+>>> cache.slot(datetime(2026, 3, 1, 12, 34, 56, tzinfo=UTC)).isoformat()
+'2026-03-01T12:30:00+00:00'
+>>> key = cache.key(1, "control", "c1", "9q8yy", datetime(2026, 3, 1, 12, 30, tzinfo=UTC), 10)
+>>> cache.get(key) is None
+True
+>>> cache.put(key, CachedAnswer(b'{"k":10}', "control", "v1", 0))
+>>> cache.get(key).body
+b'{"k":10}'
+>>> cache.hits, cache.misses
+(1, 1)
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+DEFAULT_MAX_ENTRIES = 20_000
+DEFAULT_RESOLUTION_S = 300
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+Key = tuple[int, str, str, str | None, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class CachedAnswer:
+    """A serialised answer: ``body`` is the JSON object without ``request_id`` and ``at``."""
+
+    body: bytes
+    variant: str
+    model_version: str
+    fallback_items: int
+
+
+class ResponseCache:
+    """Bounded LRU of rankings keyed by (generation, variant, customer, area, time slot, k).
+
+    ``max_entries=0`` turns caching off (every request is ranked); the time resolution still applies, so an
+    answer never depends on whether it came from the cache.
+    """
+
+    def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES, resolution_s: int = DEFAULT_RESOLUTION_S):
+        if max_entries < 0:
+            raise ValueError("max_entries must be >= 0")
+        if resolution_s < 1:
+            raise ValueError("resolution_s must be >= 1 second")
+        self.max_entries = max_entries
+        self.resolution_s = resolution_s
+        self.hits = 0
+        self.misses = 0
+        self.evictions = 0
+        self._entries: OrderedDict[Key, CachedAnswer] = OrderedDict()
+        self._generation = -1
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_entries > 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def slot(self, when: datetime) -> datetime:
+        """The start of ``when``'s time slot (UTC): the time the ranking is computed for."""
+        seconds = int((when - _EPOCH).total_seconds() // self.resolution_s) * self.resolution_s
+        return datetime.fromtimestamp(seconds, UTC)
+
+    def key(self, generation: int, variant: str, customer_id: str, area: str | None, slot: datetime, k: int) -> Key:
+        if generation != self._generation:
+            # A new snapshot (hot reload): answers of the old models must not be served any more.
+            self._entries.clear()
+            self._generation = generation
+        return (generation, variant, customer_id, area, int(slot.timestamp()), k)
+
+    def get(self, key: Key) -> CachedAnswer | None:
+        if not self.enabled:
+            return None
+        answer = self._entries.get(key)
+        if answer is None:
+            self.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return answer
+
+    def put(self, key: Key, answer: CachedAnswer) -> None:
+        if not self.enabled or key[0] != self._generation:
+            return  # caching off, or a reload happened while this answer was being ranked
+        self._entries[key] = answer
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+            self.evictions += 1
+
+    def clear(self) -> None:
+        self._entries.clear()

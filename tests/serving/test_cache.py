@@ -1,0 +1,188 @@
+"""The response cache: repeats within a time slot skip the model, answers never depend on the cache, reload empties it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
+
+from foodrec.serving.app import create_app
+from foodrec.serving.cache import CachedAnswer, ResponseCache
+from foodrec.serving.schemas import RecommendationResponse
+from foodrec.serving.state import ServiceState
+
+TOKEN = "cache-token"
+
+
+class Spy:
+    """Wraps a fitted recommender and records every query frame it is asked to rank."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.level = inner.level
+        self.calls: list = []
+
+    def recommend(self, queries, k=10):
+        self.calls.append(queries.copy())
+        return self.inner.recommend(queries, k=k)
+
+
+def spied_client(city, tmp_path, **options):
+    state = ServiceState(recommender=str(city["model"]), store=city["store"])
+    spy = Spy(state.snapshot.models["default"].recommender)
+    object.__setattr__(state.snapshot.models["default"], "recommender", spy)
+    app = create_app(state, tmp_path / "events.sqlite", admin_token=TOKEN, **options)
+    return TestClient(app), spy
+
+
+def test_a_repeat_in_the_same_slot_is_answered_without_the_model(city, tmp_path):
+    client, spy = spied_client(city, tmp_path)
+    params = {"customer_id": "c01", "area": "north", "k": 5}
+    with client:
+        first = client.get("/v1/recommendations", params={**params, "at": "2026-03-01T12:31:10Z"})
+        second = client.get("/v1/recommendations", params={**params, "at": "2026-03-01T12:34:59Z"})
+        metrics = client.get("/metrics").text
+    assert first.headers["x-foodrec-cache"] == "miss" and second.headers["x-foodrec-cache"] == "hit"
+    assert len(spy.calls) == 1
+    a, b = first.json(), second.json()
+    assert a["request_id"] != b["request_id"]
+    assert a["at"] == "2026-03-01T12:31:10Z" and b["at"] == "2026-03-01T12:34:59Z"  # each request's own time
+    drop = ("request_id", "at")
+    assert {k: v for k, v in a.items() if k not in drop} == {k: v for k, v in b.items() if k not in drop}
+    RecommendationResponse.model_validate_json(second.content)  # the spliced body is a valid answer
+    assert 'foodrec_recommendation_cache_requests_total{result="hit"} 1' in metrics
+    assert 'foodrec_recommendation_cache_requests_total{result="miss"} 1' in metrics
+    assert 'foodrec_recommendations_total{variant="default",model_version=' in metrics
+
+
+def test_rankings_are_computed_for_the_start_of_the_slot(city, tmp_path):
+    client, spy = spied_client(city, tmp_path, time_resolution_s=600)
+    with client:
+        client.get("/v1/recommendations", params={"customer_id": "c02", "at": "2026-03-01T18:07:42+01:00"})
+    (frame,) = spy.calls
+    assert frame["at"].iloc[0] == datetime(2026, 3, 1, 17, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"customer_id": "c02"},
+        {"area": "south"},
+        {"k": 4},
+        {"at": "2026-03-01T12:35:00Z"},  # the next 5-minute slot
+    ],
+)
+def test_anything_that_changes_the_answer_is_ranked_anew(city, tmp_path, other):
+    client, spy = spied_client(city, tmp_path)
+    params = {"customer_id": "c01", "area": "north", "k": 5, "at": "2026-03-01T12:31:00Z"}
+    with client:
+        client.get("/v1/recommendations", params=params)
+        r = client.get("/v1/recommendations", params={**params, **other})
+    assert r.headers["x-foodrec-cache"] == "miss" and len(spy.calls) == 2
+
+
+def test_cache_off_gives_the_same_answers(city, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    cached, _ = spied_client(city, tmp_path / "a")
+    uncached, spy = spied_client(city, tmp_path / "b", cache_entries=0)
+    drop = ("request_id", "at")
+    with cached, uncached:
+        for customer, area in [("c01", "north"), ("c05", "south"), ("new-customer", None), ("c01", "north")]:
+            params = {"customer_id": customer, "k": 6, "at": "2026-03-02T19:02:00Z"}
+            if area:
+                params["area"] = area
+            a = cached.get("/v1/recommendations", params=params)
+            b = uncached.get("/v1/recommendations", params=params)
+            assert b.headers["x-foodrec-cache"] == "miss"
+            assert {k: v for k, v in a.json().items() if k not in drop} == {
+                k: v for k, v in b.json().items() if k not in drop
+            }
+    assert len(spy.calls) == 4
+
+
+def test_a_failed_ranking_is_not_cached(city, tmp_path):
+    state = ServiceState(recommender=str(city["model"]), store=city["store"])
+
+    class Flaky:
+        level = "dish"
+        calls = 0
+
+        def recommend(self, queries, k=10):
+            Flaky.calls += 1
+            raise RuntimeError("model server hiccup")
+
+    object.__setattr__(state.snapshot.models["default"], "recommender", Flaky())
+    with TestClient(create_app(state, tmp_path / "e.sqlite")) as c:
+        for _ in range(2):
+            r = c.get("/v1/recommendations", params={"customer_id": "c01", "area": "north", "k": 3})
+            assert r.status_code == 200 and r.json()["fallback"] and r.headers["x-foodrec-cache"] == "miss"
+    assert Flaky.calls == 2
+
+
+def test_a_reload_empties_the_cache(city, tmp_path, order_log):
+    from foodrec.serving.fallback import PopularityFallback
+
+    client, _ = spied_client(city, tmp_path)
+    params = {"customer_id": "c01", "area": "north", "at": "2026-03-01T12:31:00Z"}
+    new_model = PopularityFallback().fit(order_log.before("2026-02-10")).save(tmp_path / "model-v2")
+    with client:
+        before = client.get("/v1/recommendations", params=params)
+        assert client.get("/v1/recommendations", params=params).headers["x-foodrec-cache"] == "hit"
+        r = client.post(
+            "/v1/admin/reload",
+            json={"variants": {"default": str(new_model)}},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+        assert r.status_code == 200, r.text
+        after = client.get("/v1/recommendations", params=params)
+    assert after.headers["x-foodrec-cache"] == "miss"
+    assert after.json()["model_version"] != before.json()["model_version"]
+
+
+def test_the_lru_keeps_the_most_recently_used_entries():
+    cache = ResponseCache(max_entries=2)
+    slot = datetime(2026, 3, 1, tzinfo=UTC)
+    keys = [cache.key(1, "v", f"c{i}", None, slot, 10) for i in range(3)]
+    answer = CachedAnswer(b"{}", "v", "m", 0)
+    cache.put(keys[0], answer)
+    cache.put(keys[1], answer)
+    assert cache.get(keys[0]) is not None  # c0 is now the most recent
+    cache.put(keys[2], answer)
+    assert cache.get(keys[1]) is None and cache.get(keys[0]) is not None and cache.get(keys[2]) is not None
+    assert len(cache) == 2 and cache.evictions == 1
+
+
+def test_an_answer_ranked_before_a_reload_is_not_stored_after_it():
+    cache = ResponseCache()
+    slot = datetime(2026, 3, 1, tzinfo=UTC)
+    old = cache.key(1, "v", "c1", None, slot, 10)
+    new = cache.key(2, "v", "c1", None, slot, 10)  # the reload happened while `old` was being ranked
+    cache.put(old, CachedAnswer(b"{}", "v", "m", 0))
+    assert len(cache) == 0 and cache.get(new) is None
+
+
+@pytest.mark.parametrize(("entries", "resolution"), [(-1, 300), (10, 0)])
+def test_bad_settings_are_refused(entries, resolution):
+    with pytest.raises(ValueError):
+        ResponseCache(entries, resolution)
+
+
+@given(
+    when=st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2199, 12, 31), timezones=st.just(UTC)),
+    resolution=st.integers(min_value=1, max_value=86_400),
+)
+def test_a_slot_starts_at_or_before_the_time_and_holds_it(when, resolution):
+    slot = ResponseCache(resolution_s=resolution).slot(when)
+    assert slot <= when < slot + timedelta(seconds=resolution)
+    assert int(slot.timestamp()) % resolution == 0
+
+
+def test_serve_refuses_bad_cache_settings(city):
+    from foodrec.cli import main
+
+    for flag in (["--cache-entries", "-1"], ["--time-resolution", "0"]):
+        assert main(["serve", "--recommender", str(city["model"]), "--store", str(city["store"]), *flag]) == 2
