@@ -217,11 +217,8 @@ class History:
             t,
         )
 
-    def gather(self, cust: np.ndarray, feature_time: np.ndarray, at: np.ndarray, depth: int):
-        """The last ``depth`` lines before ``feature_time`` per query: items, restaurants, age in days at ``at``.
-
-        Unknown customers (index 0) and lines beyond the history are padding: item 0, age 1e4 days.
-        """
+    def window(self, cust: np.ndarray, feature_time: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the last ``depth`` lines before ``feature_time`` per query, most recent first, and their validity."""
         cust = np.asarray(cust, dtype=np.int64)
         cust_c = np.clip(cust, 0, len(self.cust_start) - 2)
         start = self.cust_start[cust_c]
@@ -229,7 +226,14 @@ class History:
         end = np.maximum(end, start)
         idx = end[:, None] - 1 - np.arange(depth)[None, :]
         valid = (idx >= start[:, None]) & (cust[:, None] > 0)
-        idx = np.where(valid, idx, 0)
+        return np.where(valid, idx, 0), valid
+
+    def gather(self, cust: np.ndarray, feature_time: np.ndarray, at: np.ndarray, depth: int):
+        """The last ``depth`` lines before ``feature_time`` per query: items, restaurants, age in days at ``at``.
+
+        Unknown customers (index 0) and lines beyond the history are padding: item 0, age 1e4 days.
+        """
+        idx, valid = self.window(cust, feature_time, depth)
         if len(self.item) == 0:
             valid[:] = False
             idx[:] = 0

@@ -140,6 +140,7 @@ class FoodrecRanker(keras.Model):
         return cls(**config)
 
 
+@keras.saving.register_keras_serializable(package="foodrec")
 def softmax_loss(y_true, logits):
     """Cross-entropy between the ordered items' share of the candidates and the softmax of the scores."""
     logp = logits - ops.logsumexp(logits, axis=-1, keepdims=True)

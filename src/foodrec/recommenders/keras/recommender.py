@@ -33,6 +33,7 @@ from foodrec.recommenders.keras.features import BatchBuilder, Examples, FeatureS
 from foodrec.recommenders.keras.metrics import top_k
 
 MODEL_FILE = "model.keras"
+RAW_MODEL_FILE = "serving_model.keras"  # the same network with preprocessing inside (see raw_model.py)
 
 
 class NumpyRanker:
@@ -197,6 +198,49 @@ class KerasRecommender(Recommender):
         inputs, _ = self._builder().build(Examples.from_queries(self.space, queries.reset_index(drop=True)))
         return inputs["candidates"], np.asarray(self.model(inputs, training=False)), self._ranker(inputs)
 
+    # -- the raw-input Keras model -----------------------------------------------------
+    def raw_model(self, k: int = 10) -> Any:
+        """The network with its preprocessing inside: raw ids and unix times in, top ``k`` items out.
+
+        Saved as ``serving_model.keras``; see :mod:`foodrec.recommenders.keras.raw_model` for its inputs.
+        """
+        from foodrec.recommenders.keras.raw_model import build_raw_model
+
+        if self.model is None:
+            raise InputError("the Keras recommender is not fitted: run `foodrec train` first")
+        build = self._builder()
+        return build_raw_model(self.model, self.space, self.popularity, build.depth, build.full, k)
+
+    def raw_inputs(self, queries: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The raw model's inputs for ``queries``, with each customer's history from the training period (as
+        ``recommend`` sees it) and, above ``full_max`` items, the retrieved candidates: what a feature store and
+        a retrieval stage would supply."""
+        queries = queries.reset_index(drop=True)
+        ex = Examples.from_queries(self.space, queries)
+        build = self._builder()
+        rows, valid = self.history.window(ex.cust, ex.at, build.depth)
+        if len(self.history.item) == 0:
+            valid = np.zeros_like(valid)
+        hist = np.where(valid, self.history.item[rows] if len(self.history.item) else 0, 0)
+        hist_t = np.where(valid, self.history.t[rows] if len(self.history.item) else 0.0, 0.0)
+
+        def ids(values: pd.Series) -> np.ndarray:
+            return values.astype(object).where(values.notna(), "").astype(str).to_numpy()
+
+        at_ns = pd.to_datetime(queries["at"], utc=True).dt.as_unit("ns").astype("int64").to_numpy()
+        inputs = {
+            "customer_id": ids(queries["customer_id"]),
+            "area": ids(queries["area"]),
+            "at": at_ns // 10**9,
+            "history_items": np.where(valid, self.space.items.decode(hist), "").astype(str),
+            "history_at": np.round(hist_t * 86_400).astype(np.int64),
+        }
+        if not build.full:
+            built, _ = build.build(ex)
+            cands = built["candidates"]
+            inputs["candidates"] = np.where(cands > 0, self.space.items.decode(cands), "").astype(str)
+        return inputs
+
     # -- persistence ---------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
         from foodrec.recommenders.keras.training import config_dict
@@ -207,6 +251,7 @@ class KerasRecommender(Recommender):
         if self.model is None:
             raise InputError("nothing to save: the Keras recommender is not fitted")
         self.model.save(directory / MODEL_FILE)
+        self.raw_model().save(directory / RAW_MODEL_FILE)
         (directory / "features.json").write_text(json.dumps(self.space.to_json()))
         self.history.save(directory / "history.npz")
         self.popularity.save(directory / "popularity.npz")
