@@ -2,7 +2,9 @@
 
 Saved as a directory: ``model.keras`` (loaded with ``safe_mode=True``), ``features.json`` (vocabularies),
 ``history.npz`` and ``popularity.npz`` (the training period's orders, as the features need them) and
-``manifest.json``. No pickle anywhere.
+``manifest.json``. No pickle anywhere. ``serving_model.keras`` is the same network with the preprocessing inside
+(raw customer/area/item ids and unix times in, top-k items out; see :mod:`~foodrec.recommenders.keras.raw_model`
+and ``KerasRecommender.raw_inputs``), for using the model without foodrec's numpy code.
 
 Ranking uses a numpy copy of the network's weights (``NumpyRanker``): one query takes about a millisecond,
 without TensorFlow's per-call overhead; a test checks it matches the Keras model.
