@@ -5,7 +5,9 @@ One run, same machine, same uvicorn settings (h11, asyncio loop, one process, ac
 1. a bare endpoint of the same framework (a FastAPI app whose only route returns ``{"ok": true}``),
 2. ``foodrec serve``'s ``/healthz`` (the same app as 3, without the model: middleware + routing cost),
 3. ``GET /v1/recommendations`` with the recommender (a baseline fitted on the store, or a model path),
-   rotating over real customers and areas of the store (a few unknown ones for the cold-start path),
+   rotating over 2,000 real customers and areas of the store (5% unknown ones for the cold-start path),
+   once with the response cache off (``--cache-entries 0``: every request runs the model) and once with the
+   default server (repeats within a 5-minute slot come from the cache; the hit rate is printed),
 
 each with wrk, 32 connections, for ``--duration`` seconds after a warm-up. Then the event write path:
 ``EventStore.write`` of single events in a loop (SQLite, WAL), and ``POST /v1/events`` over HTTP with one and
@@ -180,6 +182,17 @@ def query_paths(store_dir: Path, n: int = 2000) -> list[str]:
     return paths
 
 
+def mean_batch_size(metrics: str) -> float | None:
+    batch = re.search(r"foodrec_recommend_batch_size_sum ([\d.e+]+)\nfoodrec_recommend_batch_size_count (\d+)", metrics)
+    return round(float(batch.group(1)) / max(int(batch.group(2)), 1), 2) if batch else None
+
+
+def cache_counts(metrics: str) -> tuple[int, int]:
+    """(hits, misses) of the response cache so far."""
+    found = dict(re.findall(r'foodrec_recommendation_cache_requests_total\{result="(hit|miss)"\} (\d+)', metrics))
+    return int(found.get("hit", 0)), int(found.get("miss", 0))
+
+
 def sqlite_direct(path: Path, seconds: float) -> float:
     from foodrec.serving.events import Event, open_event_store
 
@@ -233,19 +246,29 @@ def main() -> None:
         stop(bare)
     serve_cmd = [sys.executable, "-m", "foodrec.cli", "serve", "--recommender", args.recommender, "--store", str(store),
                  "--events", str(events_path), "--port", "0"]  # fmt: skip
+    # Cache off first: every request runs the model (the cost of a ranking); then the default server.
+    server, url = start([*serve_cmd, "--cache-entries", "0"], env)
+    try:
+        wrk(url, 3, args.connections, args.threads, work / "recs.lua")  # warm-up
+        figures["recommendations_uncached"] = wrk(
+            url, args.duration, args.connections, args.threads, work / "recs.lua", pid=server.pid
+        )
+        figures["uncached_mean_batch_size"] = mean_batch_size(httpx.get(url + "/metrics").text)
+    finally:
+        stop(server)
     server, url = start(serve_cmd, env)
     try:
         figures["healthz"] = wrk(url + "/healthz", args.duration, args.connections, args.threads, pid=server.pid)
-        wrk(url, 3, args.connections, args.threads, work / "recs.lua")  # warm-up
+        wrk(url, 3, args.connections, args.threads, work / "recs.lua")  # warm-up (fills the cache)
+        before = cache_counts(httpx.get(url + "/metrics").text)
         figures["recommendations"] = wrk(
             url, args.duration, args.connections, args.threads, work / "recs.lua", pid=server.pid
         )
         metrics = httpx.get(url + "/metrics").text
-        batch = re.search(
-            r"foodrec_recommend_batch_size_sum ([\d.e+]+)\nfoodrec_recommend_batch_size_count (\d+)", metrics
-        )
-        if batch:
-            figures["mean_batch_size"] = round(float(batch.group(1)) / max(int(batch.group(2)), 1), 2)
+        after = cache_counts(metrics)
+        hits, misses = after[0] - before[0], after[1] - before[1]
+        figures["cache_hit_rate"] = round(hits / max(hits + misses, 1), 4)
+        figures["mean_batch_size"] = mean_batch_size(metrics)
         for n in (1, 10):
             result = wrk(url, args.duration, args.connections, args.threads, work / f"events{n}.lua", pid=server.pid)
             result["events_per_s"] = result["requests_per_s"] * n
@@ -265,15 +288,22 @@ def main() -> None:
     print(f"{'endpoint':<34}{'req/s':>10}{'ratio':>8}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'errors':>8}"
           f"{'CPU ms/req':>12}{'CPU ratio':>11}")  # fmt: skip
     bare_cpu = figures["bare"]["server_cpu_ms_per_request"]
-    for name, key in (("bare FastAPI endpoint", "bare"), ("foodrec /healthz", "healthz"),
-                      ("foodrec /v1/recommendations", "recommendations")):  # fmt: skip
+    rows = (("bare FastAPI endpoint", "bare"), ("foodrec /healthz", "healthz"),
+            ("/v1/recommendations, cache off", "recommendations_uncached"),
+            ("/v1/recommendations (default)", "recommendations"))  # fmt: skip
+    for name, key in rows:
         r = figures[key]
         print(f"{name:<34}{r['requests_per_s']:>10.0f}{r['requests_per_s'] / bare_rps:>8.2f}"
               f"{r['p50_ms']:>9.2f}{r['p90_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['errors']:>8}"
               f"{r['server_cpu_ms_per_request']:>12.3f}{bare_cpu / r['server_cpu_ms_per_request']:>11.2f}")  # fmt: skip
     print("CPU ratio = bare CPU per request / this endpoint's: the throughput ratio on a quiet machine where the")
     print("server has a core to itself (wrk's req/s ratio is noisy when other processes share the CPUs).")
-    print(f"mean recommend() batch size under load: {figures.get('mean_batch_size')}")
+    print(
+        f"response cache hit rate of the default run: {figures['cache_hit_rate']:.1%} "
+        f"({len(paths)} distinct requests in rotation, {figures['recommendations']['requests']} requests)"
+    )
+    print(f"mean recommend() batch size under load: cache off {figures['uncached_mean_batch_size']}, "
+          f"default {figures['mean_batch_size']}")  # fmt: skip
     print("\nevent write path (SQLite, WAL)")
     print(f"  EventStore.write, one event per transaction:  {figures['events_sqlite_direct_per_s']:>8.0f} events/s")
     for n in (1, 10):
@@ -287,6 +317,7 @@ def main() -> None:
         "throughput_ratio": round(rec["requests_per_s"] / bare_rps, 3),
         "cpu_ratio": round(bare_cpu / rec["server_cpu_ms_per_request"], 3),
         "ratio_ok": rec["requests_per_s"] >= 0.8 * bare_rps,
+        "uncached_throughput_ratio": round(figures["recommendations_uncached"]["requests_per_s"] / bare_rps, 3),
         "p99_ok": rec["p99_ms"] <= 50,
         "errors_ok": rec["errors"] == 0,
         "events_ok": figures["events_http_1_per_request"]["events_per_s"] >= 1000,

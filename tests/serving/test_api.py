@@ -267,3 +267,12 @@ def test_restaurant_level_answers_name_restaurants(city, tmp_path):
     first = body["items"][0]
     assert first["item_id"] in ("r2", "r5") and first["name"] in ("Curry House", "Pho Real")
     assert first["restaurant_id"] == first["item_id"] and first["price"] is None
+
+
+def test_recommendation_parameters_are_documented_in_openapi(client):
+    operation = client.get("/openapi.json").json()["paths"]["/v1/recommendations"]["get"]
+    params = {p["name"]: p for p in operation["parameters"]}
+    assert set(params) == {"customer_id", "area", "at", "k"}
+    assert params["customer_id"]["required"] and not params["k"]["required"]
+    assert params["k"]["schema"]["minimum"] == 1 and params["k"]["schema"]["maximum"] == 100
+    assert "RecommendationResponse" in str(operation["responses"]["200"])

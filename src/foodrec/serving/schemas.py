@@ -67,6 +67,39 @@ class RecommendedItem(BaseModel):
     price: float | None = None
 
 
+NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]*$"
+
+
+class RecommendationQuery(BaseModel):
+    """The query string of ``GET /v1/recommendations`` (unknown parameters are ignored, as in any GET API)."""
+
+    customer_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_CONTROL_CHARS, description="who asks")
+    area: str | None = Field(
+        None, max_length=MAX_ID_LENGTH, pattern=NO_CONTROL_CHARS, description="where the food goes"
+    )
+    at: UtcTime | None = Field(None, description="ISO 8601 time of the visit (default: now); naive = UTC")
+    k: int = Field(10, ge=1, le=MAX_K, description="how many items")
+
+
+def openapi_query_parameters(model: type[BaseModel]) -> list[dict]:
+    """OpenAPI ``parameters`` (in: query) for a route that validates its query string with ``model``.
+
+    >>> [p["name"] for p in openapi_query_parameters(RecommendationQuery)]
+    ['customer_id', 'area', 'at', 'k']
+    """
+    schema = model.model_json_schema()
+    required = set(schema.get("required", ()))
+    parameters = []
+    for name, field_schema in schema["properties"].items():
+        field_schema = {k: v for k, v in field_schema.items() if k not in ("title", "description")}
+        parameter = {"name": name, "in": "query", "required": name in required, "schema": field_schema}
+        description = model.model_fields[name].description
+        if description:
+            parameter["description"] = description
+        parameters.append(parameter)
+    return parameters
+
+
 class RecommendationResponse(BaseModel):
     request_id: str = Field(description="quote it on the events this answer leads to")
     customer_id: str

@@ -11,22 +11,21 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from foodrec.serving.batching import Overloaded
 from foodrec.serving.cache import CachedAnswer
-from foodrec.serving.deps import Service, get_service
+from foodrec.serving.deps import Service
 from foodrec.serving.schemas import (
-    MAX_ID_LENGTH,
-    MAX_K,
     ErrorResponse,
+    RecommendationQuery,
     RecommendationResponse,
     RecommendedItem,
-    as_utc,
+    openapi_query_parameters,
 )
 from foodrec.serving.state import LoadedModel, Ranked, Snapshot
 from foodrec.serving.state import Query as RankQuery
@@ -36,33 +35,26 @@ router = APIRouter(prefix="/v1", tags=["recommendations"])
 # every call, which cost ~0.2 ms per request here).
 _ids = random.Random()
 
-NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]*$"
-
 
 @router.get(
     "/recommendations",
     response_model=RecommendationResponse,
     responses={503: {"model": ErrorResponse, "description": "overloaded: retry shortly"}},
     summary="Rank items for a customer now (unknown customers and areas get the cold-start fallback)",
+    openapi_extra={"parameters": openapi_query_parameters(RecommendationQuery)},
 )
-async def recommendations(
-    customer_id: Annotated[
-        str, Query(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_CONTROL_CHARS, description="who asks")
-    ],
-    area: Annotated[
-        str | None, Query(max_length=MAX_ID_LENGTH, pattern=NO_CONTROL_CHARS, description="where the food goes")
-    ] = None,
-    at: Annotated[datetime | None, Query(description="ISO 8601 time of the visit (default: now); naive = UTC")] = None,
-    k: Annotated[int, Query(ge=1, le=MAX_K, description="how many items")] = 10,
-    service: Service = Depends(get_service),
-) -> Response:
+async def recommendations(request: Request) -> Response:
+    # The query string is validated by one pydantic model instead of FastAPI's per-parameter dependency solving,
+    # which cost 60% of a cached answer's time; the parameters are documented from the same model.
     try:
-        when = as_utc(at) if at is not None else datetime.now(UTC)
-    except ValueError as err:
+        params = RecommendationQuery.model_validate(request.query_params)
+    except ValidationError as err:
         raise RequestValidationError(
-            [{"loc": ("query", "at"), "msg": f"Value error, {err}", "type": "value_error"}]
+            [{**e, "loc": ("query", *e["loc"])} for e in err.errors(include_url=False, include_context=False)]
         ) from None
-    area = area or None
+    service: Service = request.app.state.service
+    customer_id, area, k = params.customer_id, params.area or None, params.k
+    when = params.at if params.at is not None else datetime.now(UTC)
     snapshot = service.state.snapshot
     model = snapshot.model_for(customer_id)
     cache = service.cache
