@@ -2,11 +2,15 @@
 
 * Temporal validation: the last ``validation_fraction`` of the training period's days is validation; validation
   examples see features from before the validation cutoff only (exactly like test queries later).
-* EarlyStopping on validation NDCG@10 with the best weights restored; Dropout and L2 in the model.
+* EarlyStopping on validation NDCG@10 with the best weights restored; Dropout and L2 in the model. Validation is
+  checked every ``check_examples`` training examples (a whole pass on small logs, a part of one on large logs), so
+  that patience costs a bounded number of examples however long the log is.
 * A small capacity x learning-rate search scored on validation only; logs with fewer than 50k orders score each
   setting with time-blocked (forward-chaining) K-fold instead of one split.
 * BackupAndRestore: an interrupted run resumes from its last finished epoch (search results are kept too).
-* Curves: loss and NDCG@10 on a train sample and on validation, per epoch.
+* Curves: loss and NDCG@10 on a train sample and on validation, per check.
+* Refit: the served model continues from the selected weights over the newest examples (the validation days, which
+  it has not trained on) - a warm start - instead of training again from scratch on everything.
 
 >>> cfg = TrainConfig(epochs=2)
 >>> [c["dim"] for c in search_grid(cfg)]
@@ -65,6 +69,9 @@ class TrainConfig:
     train_full_max: int = 600
     n_train_candidates: int = 400
     max_examples: int = 150_000
+    # Early stopping looks at validation after at most this many training examples (one "check"); a pass over more
+    # examples is split into equal parts. Patience is counted in checks.
+    check_examples: int = 50_000
     validation_fraction: float = 0.15
     search: bool = True
     search_epochs: int = 2
@@ -79,6 +86,9 @@ class TrainConfig:
     seed: int = 0
     sanity: bool = False
     refit: bool = True
+    # Refit as a warm start: continue from the selected weights for one pass over the newest examples (validation
+    # days, at most check_examples). False: train again from scratch on all days for the selected number of checks.
+    warm_refit: bool = True
 
     def params(self) -> dict:
         return {"dim": self.dim, "hidden": self.hidden, "lr": self.lr}
@@ -144,26 +154,69 @@ def _dataset_cls():
     import keras
 
     class Batches(keras.utils.PyDataset):
-        """Shuffled batches of examples built on the fly (features need not fit in memory)."""
+        """Shuffled batches of examples built on the fly (features need not fit in memory).
 
-        def __init__(self, build: BatchBuilder, examples: Examples, batch_size: int, seed: int, shuffle: bool):
+
+        One Keras "epoch" is one check of ``steps`` batches (default: a whole pass). Batches form an endless stream
+        of passes, each in its own seeded order, so check ``k`` always gets the same batches (resume included).
+        """
+
+        def __init__(
+            self,
+            build: BatchBuilder,
+            examples: Examples,
+            batch_size: int,
+            seed: int,
+            shuffle: bool,
+            steps: int | None = None,
+        ):
             super().__init__()
-            self.build, self.examples, self.batch_size, self.shuffle = build, examples, batch_size, shuffle
-            self.rng = np.random.default_rng(seed)
-            self.order = self.rng.permutation(len(examples)) if shuffle else np.arange(len(examples))
+            self.build, self.examples, self.batch_size, self.shuffle, self.seed = (
+                build,
+                examples,
+                batch_size,
+                shuffle,
+                seed,
+            )
+            self.n_batches = math.ceil(len(examples) / batch_size)
+            self.steps = steps or self.n_batches
+            self.check = 0
+            self._pass: tuple[int, np.ndarray] | None = None
 
         def __len__(self) -> int:
-            return math.ceil(len(self.examples) / self.batch_size)
+            return self.steps
+
+        def _order(self, p: int) -> np.ndarray:
+            if self._pass is None or self._pass[0] != p:
+                n = len(self.examples)
+                order = np.random.default_rng([self.seed, p]).permutation(n) if self.shuffle else np.arange(n)
+                self._pass = (p, order)
+            return self._pass[1]
 
         def __getitem__(self, i: int):
-            idx = np.sort(self.order[i * self.batch_size : (i + 1) * self.batch_size])
+            p, j = divmod(self.check * self.steps + i, self.n_batches)
+            idx = np.sort(self._order(p)[j * self.batch_size : (j + 1) * self.batch_size])
             return self.build.build(self.examples.take(idx), force_positives=True)
 
         def on_epoch_end(self) -> None:
-            if self.shuffle:
-                self.order = self.rng.permutation(len(self.examples))
+            self.check += 1
 
-    return Batches
+    class FollowEpochs(keras.callbacks.Callback):
+        """Points the batches at Keras' epoch number (BackupAndRestore may resume at any epoch)."""
+
+        def __init__(self, batches: Batches):
+            super().__init__()
+            self.batches = batches
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.batches.check = epoch
+
+    return Batches, FollowEpochs
+
+
+def checks_per_pass(n_examples: int, cfg: TrainConfig) -> int:
+    """Into how many checks one pass over ``n_examples`` is split (1 up to ``check_examples``)."""
+    return max(1, math.ceil(n_examples / max(cfg.check_examples, 1)))
 
 
 def score_examples(model, build: BatchBuilder, ex: Examples, k: int = 10) -> np.ndarray:
@@ -184,8 +237,11 @@ def _callbacks_module(progress: Callable[[str, int, int], None] | None):
     class Curves(keras.callbacks.Callback):
         """Adds ``ndcg10`` (train sample) and ``val_ndcg10`` to the epoch logs and keeps every epoch's logs."""
 
-        def __init__(self, train_build, train_ex, val_build, val_ex, store: Path | None, verbose_epochs: bool):
+        def __init__(
+            self, train_build, train_ex, val_build, val_ex, store: Path | None, verbose_epochs: bool, parts: int = 1
+        ):
             super().__init__()
+            self.parts = parts
             self.verbose_epochs = verbose_epochs
             self.args = (train_build, train_ex, val_build, val_ex)
             self.store = store
@@ -203,12 +259,14 @@ def _callbacks_module(progress: Callable[[str, int, int], None] | None):
             if self.best is None or logs["val_ndcg10"] > self.best[0]:
                 self.best = (logs["val_ndcg10"], self.model.get_weights())
             self.rows = [r for r in self.rows if r["epoch"] < epoch + 1]
-            self.rows.append({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}})
+            passes = round((epoch + 1) / self.parts, 3)
+            self.rows.append({"epoch": epoch + 1, "passes": passes, **{k: float(v) for k, v in logs.items()}})
             if self.store is not None:
                 self.store.write_text(json.dumps(self.rows))
             if progress is not None and self.verbose_epochs:
+                where = f"check {epoch + 1} ({passes:g} passes)" if self.parts > 1 else f"epoch {epoch + 1}"
                 progress(
-                    f"epoch {epoch + 1}: loss {logs.get('loss', float('nan')):.4f}, val loss "
+                    f"{where}: loss {logs.get('loss', float('nan')):.4f}, val loss "
                     f"{logs.get('val_loss', float('nan')):.4f}, NDCG@10 train {logs['ndcg10']:.4f}, "
                     f"validation {logs['val_ndcg10']:.4f}",
                     0,
@@ -249,6 +307,8 @@ class RunResult:
     best_epoch: int
     seconds: float
     params: dict = field(default_factory=dict)
+    parts: int = 1  # checks per pass over the training examples
+    examples_seen: int = 0  # training examples processed (all checks)
 
 
 def train_one(
@@ -278,27 +338,33 @@ def train_one(
     # Search runs only need validation NDCG; the final run also records training NDCG and validation loss.
     train_sample, val_sample = (None if curves_only_validation else sample(train_ex)), sample(val_ex)
     model, batch_size = _new_model(prep, cfg, params, val_build, val_sample)
-    batches = _dataset_cls()(train_build, train_ex, batch_size, cfg.seed, shuffle=True)
-    val_batches = _dataset_cls()(val_build, val_sample, batch_size, cfg.seed, shuffle=False)
+    Batches, FollowEpochs = _dataset_cls()
+    parts = checks_per_pass(len(train_ex), cfg)
+    steps = math.ceil(math.ceil(len(train_ex) / batch_size) / parts)
+    batches = Batches(train_build, train_ex, batch_size, cfg.seed, shuffle=True, steps=steps)
+    val_batches = Batches(val_build, val_sample, batch_size, cfg.seed, shuffle=False)
     Curves, Progress = _callbacks_module(progress)
     store = backup_dir / "curves.json" if backup_dir is not None else None
-    curves = Curves(train_build, train_sample, val_build, val_sample, store, verbose_epochs=label == "final training")
+    curves = Curves(
+        train_build, train_sample, val_build, val_sample, store, verbose_epochs=label == "final training", parts=parts
+    )
     callbacks = [
+        FollowEpochs(batches),
         curves,
         keras.callbacks.EarlyStopping(
             monitor="val_ndcg10", mode="max", patience=cfg.patience, restore_best_weights=True
         ),
-        Progress(label, epochs * len(batches)),
+        Progress(label, epochs * parts * steps),
     ]
     if deadline is not None:
         callbacks.append(_deadline_callback(deadline))
     if backup_dir is not None:
         backup_dir.mkdir(parents=True, exist_ok=True)
-        callbacks.insert(1, keras.callbacks.BackupAndRestore(str(backup_dir / "backup"), delete_checkpoint=True))
+        callbacks.insert(2, keras.callbacks.BackupAndRestore(str(backup_dir / "backup"), delete_checkpoint=True))
     model.fit(
         batches,
         validation_data=None if curves_only_validation else val_batches,
-        epochs=epochs,
+        epochs=epochs * parts,
         callbacks=callbacks,
         verbose=0,
     )
@@ -307,7 +373,9 @@ def train_one(
     # EarlyStopping restores only when it stopped early; make sure the best epoch's weights are the final ones.
     if curves.best is not None:
         model.set_weights(curves.best[1])
-    return RunResult(model, rows, float(best["val_ndcg10"]), int(best["epoch"]), time.perf_counter() - start, params)
+    seconds = time.perf_counter() - start
+    seen = len(rows) * min(steps * batch_size, len(train_ex))
+    return RunResult(model, rows, float(best["val_ndcg10"]), int(best["epoch"]), seconds, params, parts, seen)
 
 
 def _new_model(prep: Prepared, cfg: TrainConfig, params: dict, build: BatchBuilder, ex: Examples):
@@ -330,8 +398,14 @@ def _new_model(prep: Prepared, cfg: TrainConfig, params: dict, build: BatchBuild
     )
     model.compile(optimizer=keras.optimizers.Adam(params["lr"]), loss=softmax_loss)
     model(build.build(ex.take(np.arange(min(2, len(ex)))))[0])  # build the weights
-    n_cand = len(space.items) - 1 if len(space.items) - 1 <= cfg.train_full_max else cfg.n_train_candidates
-    return model, int(min(cfg.batch_size, max(32, 400_000 // max(n_cand, 1))))
+    return model, batch_size_for(prep, cfg)
+
+
+def batch_size_for(prep: Prepared, cfg: TrainConfig) -> int:
+    """Examples per batch, fewer when each has many candidates (bounded candidate rows per batch)."""
+    n_items = len(prep.space.items) - 1
+    n_cand = n_items if n_items <= cfg.train_full_max else cfg.n_train_candidates
+    return int(min(cfg.batch_size, max(32, 400_000 // max(n_cand, 1))))
 
 
 def refit(
@@ -339,21 +413,51 @@ def refit(
     cfg: TrainConfig,
     params: dict,
     examples: Examples,
-    epochs: int,
+    checks: int,
     progress: Callable[[str, int, int], None] | None = None,
 ):
-    """Train the chosen setting for the chosen number of epochs on all training examples, validation included."""
+    """Train the chosen setting from scratch for ``checks`` checks on ``examples`` (all days, validation included)."""
     import keras
 
     _limit_threads()
     keras.utils.set_random_seed(cfg.seed)
     build = builder(prep, cfg)
     model, batch_size = _new_model(prep, cfg, params, build, examples)
-    batches = _dataset_cls()(build, examples, batch_size, cfg.seed, shuffle=True)
+    parts = checks_per_pass(len(examples), cfg)
+    steps = math.ceil(math.ceil(len(examples) / batch_size) / parts)
+    Batches, FollowEpochs = _dataset_cls()
+    batches = Batches(build, examples, batch_size, cfg.seed, shuffle=True, steps=steps)
     _, Progress = _callbacks_module(progress)
     model.fit(
-        batches, epochs=epochs, callbacks=[Progress("refit on all training days", epochs * len(batches))], verbose=0
+        batches,
+        epochs=checks,
+        callbacks=[FollowEpochs(batches), Progress("refit on all training days", checks * steps)],
+        verbose=0,
     )
+    return model
+
+
+def warm_refit(
+    prep: Prepared,
+    cfg: TrainConfig,
+    model,
+    examples: Examples,
+    progress: Callable[[str, int, int], None] | None = None,
+):
+    """Continue training ``model`` (its selected weights and optimizer state) for one pass over ``examples``.
+
+    Used with the newest examples - the validation days the model has not trained on - so the served model learns
+    the latest days at the cost of one pass over them rather than a whole new training.
+    """
+    import keras
+
+    _limit_threads()
+    keras.utils.set_random_seed(cfg.seed + 1)
+    Batches, FollowEpochs = _dataset_cls()
+    batches = Batches(builder(prep, cfg), examples, batch_size_for(prep, cfg), cfg.seed + 1, shuffle=True)
+    _, Progress = _callbacks_module(progress)
+    label = "refit: warm start on the validation days"
+    model.fit(batches, epochs=1, callbacks=[FollowEpochs(batches), Progress(label, len(batches))], verbose=0)
     return model
 
 
@@ -487,20 +591,32 @@ def train(
         "cutoff_days": cut,
         "val_ndcg10": final.best_val_ndcg,
         "best_epoch": final.best_epoch,
+        "checks_per_pass": final.parts,
+        "best_passes": round(final.best_epoch / final.parts, 3),
         "n_train_examples": len(tr),
         "n_validation_examples": len(va),
         "refit": False,
     }
     model = final.model
     if cfg.refit and not cfg.sanity and final.best_epoch >= 1:
-        # Validation chose the setting and the epoch count; the latest days are the most informative about the
-        # future, so the served model is trained again on all of them (when the time budget allows).
-        everything = _recent(ex, cfg.max_examples)
-        per_epoch = final.seconds / max(len(final.curves), 1) * len(everything) / max(len(tr), 1)
+        # Validation chose the setting and the number of checks; the latest days are the most informative about the
+        # future, so the served model learns them too (when the time budget allows). Warm start (default): continue
+        # from the selected weights over the newest validation-day examples, which the model has not trained on.
+        if cfg.warm_refit:
+            refit_ex = _recent(va, cfg.check_examples)
+            n_seen = len(refit_ex)
+        else:
+            refit_ex = _recent(ex, cfg.max_examples)
+            n_seen = math.ceil(len(refit_ex) / checks_per_pass(len(refit_ex), cfg)) * final.best_epoch
+        per_example = final.seconds / max(final.examples_seen, 1)
         elapsed = time.perf_counter() - start
-        if cfg.max_seconds is None or elapsed + per_epoch * final.best_epoch <= cfg.max_seconds * 1.1:
-            model = refit(prep, cfg, params, everything, final.best_epoch, progress)
-            validation.update(refit=True, n_refit_examples=len(everything))
+        if cfg.max_seconds is None or elapsed + per_example * n_seen <= cfg.max_seconds * 1.1:
+            if cfg.warm_refit:
+                model = warm_refit(prep, cfg, model, refit_ex, progress)
+            else:
+                model = refit(prep, cfg, params, refit_ex, final.best_epoch, progress)
+            validation.update(refit=True, refit_mode="warm" if cfg.warm_refit else "scratch")
+            validation.update(n_refit_examples=len(refit_ex))
         elif progress:
             progress("no refit on the validation days: time budget", 0, 0)
     return TrainOutcome(model, prep, cfg, params, final.curves, search_rows, validation, time.perf_counter() - start)
