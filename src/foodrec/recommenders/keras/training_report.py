@@ -68,7 +68,13 @@ def write_training_report(
     report.section("Verdict", "")
     report.note(f"{label}: {text}", kind="good" if label == "fine" else "warn")
     val_info = info.get("validation") or {}
-    if val_info.get("refit"):
+    if val_info.get("refit") and val_info.get("refit_mode") == "warm":
+        report.note(
+            "The served model then continued from these weights for one pass over the newest "
+            f"{val_info.get('n_refit_examples', 0):,} validation-day orders (a warm start: the latest days say most "
+            "about the future); its own validation score cannot be measured, since it has seen those days."
+        )
+    elif val_info.get("refit"):
         report.note(
             f"The served model was then trained again with the chosen setting for {val_info.get('best_epoch')} "
             "epoch(s) on all training days, validation days included (the latest days say most about the "
@@ -80,12 +86,13 @@ def write_training_report(
         for ax, (metric, name) in zip(
             axes, [("loss", "loss (softmax cross-entropy)"), ("ndcg10", "NDCG@10")], strict=True
         ):
-            ax.plot(frame["epoch"], frame[metric], marker="o", label="train")
+            x = frame["passes"] if "passes" in frame else frame["epoch"]
+            ax.plot(x, frame[metric], marker="o", label="train")
             if f"val_{metric}" in frame:
-                ax.plot(frame["epoch"], frame[f"val_{metric}"], marker="o", label="validation")
+                ax.plot(x, frame[f"val_{metric}"], marker="o", label="validation")
             if metric == "ndcg10" and popularity_ndcg is not None:
                 ax.axhline(popularity_ndcg, color="grey", linestyle="--", label="popularity (validation)")
-            ax.set_xlabel("epoch")
+            ax.set_xlabel("passes over the training orders" if "passes" in frame else "epoch")
             ax.set_title(name)
             ax.legend()
         report.section(
