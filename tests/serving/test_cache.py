@@ -186,3 +186,14 @@ def test_serve_refuses_bad_cache_settings(city):
 
     for flag in (["--cache-entries", "-1"], ["--time-resolution", "0"]):
         assert main(["serve", "--recommender", str(city["model"]), "--store", str(city["store"]), *flag]) == 2
+
+
+def test_the_same_query_string_is_validated_once_and_bad_ones_every_time(city, tmp_path):
+    client, spy = spied_client(city, tmp_path, time_resolution_s=86_400)  # "now" stays in one slot
+    with client:
+        for _ in range(2):
+            bad = client.get("/v1/recommendations", params={"customer_id": "c01", "k": "0"})
+            assert bad.status_code == 422 and "k:" in bad.json()["message"]
+        answers = [client.get("/v1/recommendations", params={"customer_id": "c01", "area": "north"}) for _ in range(3)]
+    assert [a.headers["x-foodrec-cache"] for a in answers] == ["miss", "hit", "hit"]
+    assert len({a.json()["request_id"] for a in answers}) == 3 and len(spy.calls) == 1

@@ -7,6 +7,9 @@ runs once for it. The cache keeps the serialised answer (without the per-request
 in a bounded LRU. It belongs to one snapshot generation: a hot reload empties it, so no answer of an old
 model is served after the swap.
 
+It also remembers validated query strings (customer, area, time, k by the raw query string), so an app that
+sends the same query again (``at`` left out: "now") skips parsing and validation too.
+
 Only the event loop touches the cache (the route is ``async``), so it needs no lock.
 
 >>> from datetime import datetime, UTC
@@ -34,6 +37,7 @@ DEFAULT_RESOLUTION_S = 300
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Key = tuple[int, str, str, str | None, int, int]
+Parsed = tuple[str, str | None, datetime | None, int]  # customer_id, area, at, k
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,7 @@ class ResponseCache:
         self.misses = 0
         self.evictions = 0
         self._entries: OrderedDict[Key, CachedAnswer] = OrderedDict()
+        self._parsed: OrderedDict[bytes, Parsed] = OrderedDict()
         self._generation = -1
 
     @property
@@ -104,6 +109,23 @@ class ResponseCache:
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
             self.evictions += 1
+
+    def parsed(self, query_string: bytes) -> Parsed | None:
+        """The validated parameters of a query string seen before (None when new or caching is off)."""
+        if not self.enabled:
+            return None
+        parsed = self._parsed.get(query_string)
+        if parsed is not None:
+            self._parsed.move_to_end(query_string)
+        return parsed
+
+    def remember(self, query_string: bytes, parsed: Parsed) -> None:
+        """Keep the validated parameters of a query string (only valid ones: errors are checked every time)."""
+        if not self.enabled:
+            return
+        self._parsed[query_string] = parsed
+        if len(self._parsed) > self.max_entries:
+            self._parsed.popitem(last=False)
 
     def clear(self) -> None:
         self._entries.clear()
