@@ -195,5 +195,16 @@ def test_the_same_query_string_is_validated_once_and_bad_ones_every_time(city, t
             bad = client.get("/v1/recommendations", params={"customer_id": "c01", "k": "0"})
             assert bad.status_code == 422 and "k:" in bad.json()["message"]
         answers = [client.get("/v1/recommendations", params={"customer_id": "c01", "area": "north"}) for _ in range(3)]
+        metrics = client.get("/metrics").text
     assert [a.headers["x-foodrec-cache"] for a in answers] == ["miss", "hit", "hit"]
     assert len({a.json()["request_id"] for a in answers}) == 3 and len(spy.calls) == 1
+    for a in answers[1:]:  # answered before the framework's routing: the same answer, headers and metrics
+        RecommendationResponse.model_validate_json(a.content)
+        assert a.headers["content-type"] == "application/json" and a.headers["x-foodrec-variant"] == "default"
+        drop = ("request_id", "at")
+        assert {k: v for k, v in a.json().items() if k not in drop} == {
+            k: v for k, v in answers[0].json().items() if k not in drop
+        }
+    served = 'foodrec_http_requests_total{route="/v1/recommendations",method="GET",status="200",variant="default"} 3'
+    assert served in metrics
+    assert 'foodrec_recommendations_total{variant="default"' in metrics

@@ -251,5 +251,6 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     for module in (recommendations, events_routes, health, admin, page):
         app.include_router(module.router)
+    app.add_middleware(recommendations.CachedAnswers, service=service)  # inside the guard: limits and metrics apply
     app.add_middleware(GuardMiddleware, service=service)
     return app

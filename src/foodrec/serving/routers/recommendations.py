@@ -10,15 +10,17 @@ without running the model. The ``X-Foodrec-Cache`` header says ``hit`` or ``miss
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from foodrec.serving.batching import Overloaded
-from foodrec.serving.cache import CachedAnswer
+from foodrec.serving.cache import CachedAnswer, Key, Parsed
 from foodrec.serving.deps import Service
 from foodrec.serving.schemas import (
     ErrorResponse,
@@ -31,6 +33,7 @@ from foodrec.serving.state import LoadedModel, Ranked, Snapshot
 from foodrec.serving.state import Query as RankQuery
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
+PATH = "/v1/recommendations"
 # Request ids: 128 random bits from a generator seeded once from the OS (uuid4 reads the OS entropy pool on
 # every call, which cost ~0.2 ms per request here).
 _ids = random.Random()
@@ -59,39 +62,101 @@ async def recommendations(request: Request) -> Response:
             ) from None
         parsed = (params.customer_id, params.area or None, params.at, params.k)
         cache.remember(raw, parsed)
-    customer_id, area, at, k = parsed
-    when = at if at is not None else datetime.now(UTC)
-    snapshot = service.state.snapshot
-    model = snapshot.model_for(customer_id)
-    slot = cache.slot(when)
-    key = cache.key(snapshot.generation, model.variant, customer_id, area, slot, k)
-    answer = cache.get(key)
-    if answer is None:
+    found = lookup(service, parsed)
+    outcome = "hit"
+    if found.answer is None:
+        customer_id, area, _, k = parsed
         try:
-            answer, cacheable = await _rank(service, snapshot, model, RankQuery(customer_id, area, slot, k))
+            answer, cacheable = await _rank(
+                service, found.snapshot, found.model, RankQuery(customer_id, area, found.slot, k)
+            )
         except (Overloaded, TimeoutError) as err:
             reason = "recommendation timeout" if isinstance(err, TimeoutError) else "recommendation queue full"
             service.metrics.inc("foodrec_http_requests_shed_total", reason=reason)
             return JSONResponse(
                 {"detail": f"server busy ({err}); retry shortly"},
                 status_code=503,
-                headers={"Retry-After": "1", "X-Foodrec-Variant": model.variant},
+                headers={"Retry-After": "1", "X-Foodrec-Variant": found.model.variant},
             )
         if cacheable:
-            cache.put(key, answer)
-        outcome = "miss"
-    else:
-        outcome = "hit"
+            cache.put(found.key, answer)
+        found.answer, outcome = answer, "miss"
+    return Response(
+        render(service, found),
+        media_type="application/json",
+        headers={"X-Foodrec-Variant": found.model.variant, "X-Foodrec-Cache": outcome},
+    )
+
+
+@dataclass(slots=True)
+class Lookup:
+    """Where a query stands: its variant's model, its time and slot, its cache key, and the answer if cached."""
+
+    snapshot: Snapshot
+    model: LoadedModel
+    when: datetime
+    slot: datetime
+    key: Key
+    answer: CachedAnswer | None
+
+
+def lookup(service: Service, parsed: Parsed) -> Lookup:
+    """Assign the variant and look the answer up in the response cache."""
+    customer_id, area, at, k = parsed
+    cache = service.cache
+    when = at if at is not None else datetime.now(UTC)
+    snapshot = service.state.snapshot
+    model = snapshot.model_for(customer_id)
+    slot = cache.slot(when)
+    key = cache.key(snapshot.generation, model.variant, customer_id, area, slot, k)
+    return Lookup(snapshot, model, when, slot, key, cache.get(key))
+
+
+def render(service: Service, found: Lookup) -> bytes:
+    """The response body: this request's id and time in front of the shared answer; counts the answer served."""
+    answer = found.answer
+    assert answer is not None
     service.metrics.inc("foodrec_recommendations_total", variant=answer.variant, model_version=answer.model_version)
     if answer.fallback_items:
-        service.metrics.inc("foodrec_recommendation_fallback_items_total", answer.fallback_items, variant=model.variant)
-    # The per-request fields go in front of the shared answer (its first byte is the opening brace).
-    head = f'{{"request_id":"{_ids.getrandbits(128):032x}","at":"{_iso(when)}",'.encode()
-    return Response(
-        head + answer.body[1:],
-        media_type="application/json",
-        headers={"X-Foodrec-Variant": model.variant, "X-Foodrec-Cache": outcome},
-    )
+        service.metrics.inc(
+            "foodrec_recommendation_fallback_items_total", answer.fallback_items, variant=answer.variant
+        )
+    # The answer's first byte is its opening brace.
+    return f'{{"request_id":"{_ids.getrandbits(128):032x}","at":"{_iso(found.when)}",'.encode() + answer.body[1:]
+
+
+class CachedAnswers:
+    """Pure ASGI middleware: a repeated ``GET /v1/recommendations`` whose answer is cached is sent from here.
+
+    A query string seen (and validated) before, whose ranking is in the response cache, needs none of the
+    framework's routing, request parsing or response classes; everything else (new query strings, misses,
+    errors) goes on to the FastAPI route above, which is also what documents the endpoint.
+    """
+
+    def __init__(self, app: ASGIApp, service: Service):
+        self.app = app
+        self.service = service
+        self.route = next(r for r in router.routes if getattr(r, "name", "") == "recommendations")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "GET":
+            service = self.service
+            parsed = service.cache.parsed(scope["query_string"])
+            if parsed is not None:
+                found = lookup(service, parsed)
+                if found.answer is not None:
+                    body = render(service, found)
+                    scope["route"] = self.route  # for the request metrics' route label
+                    headers = [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"x-foodrec-variant", found.model.variant.encode()),
+                        (b"x-foodrec-cache", b"hit"),
+                    ]
+                    await send({"type": "http.response.start", "status": 200, "headers": headers})
+                    await send({"type": "http.response.body", "body": body})
+                    return
+        await self.app(scope, receive, send)
 
 
 async def _rank(
