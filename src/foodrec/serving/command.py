@@ -12,6 +12,7 @@ a SQLite path or a ``postgresql://`` URL). The API is documented at ``/docs`` an
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 from pathlib import Path
@@ -130,6 +131,10 @@ def serve(
         console.print(f"variant {name}: {model.source} ({model.version}, level {model.level})")
     console.print(f"serving on http://{host}:{bound_port}  (API docs: /docs, events: {events.split('@')[-1]})")
     config = uvicorn.Config(app, log_level=log_level, access_log=False, timeout_graceful_shutdown=5)
+    # The models, TensorFlow and pandas leave millions of long-lived objects; without this, every full garbage
+    # collection walks them all while requests wait (p99 of ranked requests 220 ms instead of ~40 ms).
+    gc.collect()
+    gc.freeze()
     uvicorn.Server(config).run(sockets=[sock])
 
 
