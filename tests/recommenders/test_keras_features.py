@@ -108,3 +108,28 @@ def test_unknown_customers_and_areas_still_get_candidates():
     inputs, _ = BatchBuilder(space, history, pop.last()).build(Examples.from_queries(space, q))
     assert inputs["customer"][0] == 0 and (inputs["candidates"] > 0).sum() == len(space.items) - 1
     assert isinstance(OrderLog(orders.orders), OrderLog)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seconds=st.lists(st.integers(0, 4_000_000_000), min_size=1, max_size=70),
+    ids=st.lists(st.one_of(st.none(), st.sampled_from(["x", "y", "z", "nope"]), st.integers(0, 3)), max_size=70),
+    timezone=st.sampled_from(["UTC", "Europe/Berlin", "America/Los_Angeles", "Asia/Kolkata", "Australia/Sydney"]),
+)
+def test_few_queries_path_gives_the_same_features_as_the_vectorised_one(seconds, ids, timezone):
+    """Up to FEW queries are encoded element by element (serving); the values must equal pandas' vectorised ones."""
+    from foodrec.recommenders.keras.features import FEW, local_clock
+
+    v = Vocab(["x", "y", "1"])
+    many = v.encode(pd.Series(ids + ["x"] * (FEW + 1), dtype=object))[: len(ids)]
+    assert v.encode(pd.Series(ids, dtype=object)).tolist() == many.tolist()
+    at = pd.Series(pd.to_datetime(seconds, unit="s", utc=True)).dt.as_unit("us")
+    space = FeatureSpace("dish", timezone, Vocab(["c"]), Vocab(["a"]), Vocab(["i"]), Vocab(["r"]), np.zeros(2, int))
+    queries = pd.DataFrame({"customer_id": "c", "area": "a", "at": at})
+    ex = Examples.from_queries(space, queries)
+    hour, dow, meal = local_clock(at, timezone)
+    if len(at) <= FEW:  # the per-element path was taken: compare it with the vectorised functions
+        np.testing.assert_array_equal(ex.at, to_days(at))
+        np.testing.assert_array_equal(ex.hour, hour)
+        np.testing.assert_array_equal(ex.dow, dow)
+        np.testing.assert_array_equal(ex.meal, meal)

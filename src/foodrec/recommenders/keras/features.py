@@ -44,6 +44,7 @@ from foodrec.data.schema import target_column
 from foodrec.data.time_features import MEAL_TIMES, local_time
 
 DAY_NS = 86_400 * 10**9
+FEW = 64  # up to this many queries per call, the per-element paths below beat pandas' fixed cost
 N_MEALS = len(MEAL_TIMES)
 N_POP_FEATURES = 6
 # Key of (customer, time) in one sortable float: customer * _KEY_SPAN + days since 1970 (valid until year 2243).
@@ -88,6 +89,15 @@ class Vocab:
         return len(self.ids) + 1
 
     def encode(self, values: object) -> np.ndarray:
+        if isinstance(values, (pd.Series, np.ndarray, list, tuple)) and len(values) <= FEW:
+            # A few ids (a served request): a dict lookup, without pandas' fixed cost of ~0.3 ms a call.
+            lookup = self.__dict__.get("_lookup")
+            if lookup is None:
+                lookup = self._lookup = {v: i + 1 for i, v in enumerate(self.ids.tolist())}
+            return np.asarray(
+                [0 if v is None or v != v else lookup.get(v if isinstance(v, str) else str(v), 0) for v in values],
+                dtype=np.int32,
+            )
         vals = pd.Series(values, dtype=object)
         vals = vals.where(vals.notna(), "\x00").astype(str)
         return (self._index.get_indexer(vals) + 1).astype(np.int32)
@@ -526,17 +536,38 @@ class Examples:
 
     @classmethod
     def from_queries(cls, space: FeatureSpace, queries: pd.DataFrame) -> Examples:
-        hour, dow, meal = local_clock(queries["at"], space.timezone)
         n = len(queries)
+        if n <= FEW:
+            at, hour, dow, meal = _few_times(queries["at"], space.timezone)
+        else:
+            hour, dow, meal = local_clock(queries["at"], space.timezone)
+            at = to_days(queries["at"])
         return cls(
             space.customers.encode(queries["customer_id"]),
             space.areas.encode(queries["area"]),
-            to_days(queries["at"]),
+            at,
             hour,
             dow,
             meal,
             np.zeros((n, 1), np.int32),
         )
+
+
+def _few_times(at: pd.Series, timezone: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`to_days` and :func:`local_clock` for a few timestamps, element by element (same values).
+
+    pandas' vectorised time zone conversion costs ~0.8 ms a call whatever the length: most of a served request.
+    """
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(timezone)
+    stamps = [pd.Timestamp(t) for t in at]
+    stamps = [t.tz_localize("UTC") if t.tzinfo is None else t for t in stamps]
+    local = [t.tz_convert(zone) for t in stamps]
+    hour = np.asarray([t.hour + t.minute / 60.0 for t in local], dtype=np.float32)
+    dow = np.asarray([t.dayofweek for t in local], dtype=np.float32)
+    days = np.asarray([t.value for t in stamps], dtype=np.int64) / DAY_NS
+    return days, hour, dow, meal_codes(hour)
 
 
 @dataclass
