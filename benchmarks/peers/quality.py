@@ -21,11 +21,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
+# Before numpy is imported: OpenBLAS reads its thread count once (implicit warns, and runs slower, otherwise).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from foodrec.data.store import Store  # noqa: E402
