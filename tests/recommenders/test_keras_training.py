@@ -57,7 +57,7 @@ def test_large_training_sets_are_checked_within_a_pass(log):
     parts = checks_per_pass(n_train, cfg)
     assert parts > 1 and out.validation["checks_per_pass"] == parts
     assert [r["epoch"] for r in out.curves] == list(range(1, len(out.curves) + 1))
-    assert out.curves[0]["passes"] == pytest.approx(1 / parts, abs=1e-3)
+    assert 1 / parts <= out.curves[0]["passes"] < 1  # a check is a part of a pass (rounded up to whole batches)
     assert len(out.curves) <= cfg.epochs * parts
 
 

@@ -156,7 +156,6 @@ def _dataset_cls():
     class Batches(keras.utils.PyDataset):
         """Shuffled batches of examples built on the fly (features need not fit in memory).
 
-
         One Keras "epoch" is one check of ``steps`` batches (default: a whole pass). Batches form an endless stream
         of passes, each in its own seeded order, so check ``k`` always gets the same batches (resume included).
         """
@@ -171,13 +170,8 @@ def _dataset_cls():
             steps: int | None = None,
         ):
             super().__init__()
-            self.build, self.examples, self.batch_size, self.shuffle, self.seed = (
-                build,
-                examples,
-                batch_size,
-                shuffle,
-                seed,
-            )
+            self.build, self.examples, self.batch_size = build, examples, batch_size
+            self.shuffle, self.seed = shuffle, seed
             self.n_batches = math.ceil(len(examples) / batch_size)
             self.steps = steps or self.n_batches
             self.check = 0
@@ -238,10 +232,17 @@ def _callbacks_module(progress: Callable[[str, int, int], None] | None):
         """Adds ``ndcg10`` (train sample) and ``val_ndcg10`` to the epoch logs and keeps every epoch's logs."""
 
         def __init__(
-            self, train_build, train_ex, val_build, val_ex, store: Path | None, verbose_epochs: bool, parts: int = 1
+            self,
+            train_build,
+            train_ex,
+            val_build,
+            val_ex,
+            store: Path | None,
+            verbose_epochs: bool,
+            passes_per_check: float = 1.0,
         ):
             super().__init__()
-            self.parts = parts
+            self.passes_per_check = passes_per_check
             self.verbose_epochs = verbose_epochs
             self.args = (train_build, train_ex, val_build, val_ex)
             self.store = store
@@ -259,12 +260,12 @@ def _callbacks_module(progress: Callable[[str, int, int], None] | None):
             if self.best is None or logs["val_ndcg10"] > self.best[0]:
                 self.best = (logs["val_ndcg10"], self.model.get_weights())
             self.rows = [r for r in self.rows if r["epoch"] < epoch + 1]
-            passes = round((epoch + 1) / self.parts, 3)
+            passes = round((epoch + 1) * self.passes_per_check, 3)
             self.rows.append({"epoch": epoch + 1, "passes": passes, **{k: float(v) for k, v in logs.items()}})
             if self.store is not None:
                 self.store.write_text(json.dumps(self.rows))
             if progress is not None and self.verbose_epochs:
-                where = f"check {epoch + 1} ({passes:g} passes)" if self.parts > 1 else f"epoch {epoch + 1}"
+                where = f"check {epoch + 1} ({passes:g} passes)" if self.passes_per_check < 1 else f"epoch {epoch + 1}"
                 progress(
                     f"{where}: loss {logs.get('loss', float('nan')):.4f}, val loss "
                     f"{logs.get('val_loss', float('nan')):.4f}, NDCG@10 train {logs['ndcg10']:.4f}, "
@@ -346,7 +347,13 @@ def train_one(
     Curves, Progress = _callbacks_module(progress)
     store = backup_dir / "curves.json" if backup_dir is not None else None
     curves = Curves(
-        train_build, train_sample, val_build, val_sample, store, verbose_epochs=label == "final training", parts=parts
+        train_build,
+        train_sample,
+        val_build,
+        val_sample,
+        store,
+        verbose_epochs=label == "final training",
+        passes_per_check=steps / batches.n_batches,
     )
     callbacks = [
         FollowEpochs(batches),
@@ -592,7 +599,7 @@ def train(
         "val_ndcg10": final.best_val_ndcg,
         "best_epoch": final.best_epoch,
         "checks_per_pass": final.parts,
-        "best_passes": round(final.best_epoch / final.parts, 3),
+        "best_passes": next((r["passes"] for r in final.curves if r["epoch"] == final.best_epoch), 0.0),
         "n_train_examples": len(tr),
         "n_validation_examples": len(va),
         "refit": False,
