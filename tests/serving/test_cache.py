@@ -1,4 +1,4 @@
-"""The response cache: repeats within a time slot skip the model, answers never depend on the cache, reload empties it."""
+"""The response cache: repeats in a time slot skip the model, answers never depend on it, reload empties it."""
 
 from __future__ import annotations
 
