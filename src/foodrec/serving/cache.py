@@ -126,6 +126,3 @@ class ResponseCache:
         self._parsed[query_string] = parsed
         if len(self._parsed) > self.max_entries:
             self._parsed.popitem(last=False)
-
-    def clear(self) -> None:
-        self._entries.clear()
