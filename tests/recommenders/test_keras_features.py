@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from foodrec.data.orderlog import OrderLog
 from foodrec.recommenders.keras.features import (
+    N_POP_FEATURES,
     BatchBuilder,
     Examples,
     FeatureSpace,
@@ -57,6 +58,32 @@ def test_popularity_snapshots_ignore_later_orders():
     k = int(np.searchsorted(early.times, cut))
     np.testing.assert_allclose(early.glob[: k + 1], full.glob[: k + 1], rtol=1e-5)
     np.testing.assert_allclose(early.rest_area_meal[: k + 1], full.rest_area_meal[: k + 1], rtol=1e-5)
+    np.testing.assert_allclose(early.rest_hour[: k + 1], full.rest_hour[: k + 1], rtol=1e-5)
+
+
+def test_hour_lift_marks_the_hours_a_restaurant_takes_no_orders():
+    # r1 gets orders only at 12:00 (a lunch place), r2 only at 19:00; both equally often.
+    days = pd.date_range("2026-01-01", periods=20, freq="D", tz="UTC")
+    at = [d + pd.Timedelta(hours=h) for d in days for h in (12, 19)]
+    orders = pd.DataFrame(
+        {
+            "order_id": [f"o{i}" for i in range(len(at))],
+            "customer_id": [f"c{i % 7}" for i in range(len(at))],
+            "ordered_at": at,
+            "area": "a",
+            "restaurant_id": ["r1" if t.hour == 12 else "r2" for t in at],
+        }
+    )
+    space, lines, _, pop, _ = _state(OrderLog(orders), level="restaurant")
+    cands = space.items.encode(["r1", "r2"])[None, :].repeat(2, 0)
+    snap = np.full(2, len(pop.times) - 1)
+    area, hour = space.areas.encode(["a", "a"]), np.array([12, 19])
+    lift = pop.features(snap, area, np.zeros(2, np.int32), hour, cands)[..., -1]
+    assert lift[0, 0] > 0.5 > -1.5 > lift[0, 1]  # at 12:00 the lunch place is up, the dinner place far down
+    assert lift[1, 1] > 0.5 > -1.5 > lift[1, 0]
+    night = pop.features(snap, area, np.zeros(2, np.int32), np.array([3, 3]), cands)[..., -1]
+    # An hour when nobody in the city orders says nothing about either place: small, and the same for both.
+    assert np.abs(night).max() < 0.25 and np.ptp(night, axis=1).max() < 0.01
 
 
 @settings(max_examples=60, deadline=None)
@@ -85,7 +112,7 @@ def test_training_batches_contain_the_ordered_items_and_valid_targets():
     for row in cands:
         nz = row[row > 0]
         assert len(nz) == len(set(nz.tolist()))
-    assert inputs["popularity"].shape == (40, 20, 6) and np.isfinite(inputs["popularity"]).all()
+    assert inputs["popularity"].shape == (40, 20, N_POP_FEATURES) and np.isfinite(inputs["popularity"]).all()
 
 
 def test_validation_examples_see_nothing_after_the_cutoff():

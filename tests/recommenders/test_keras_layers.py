@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 keras = pytest.importorskip("keras")
 
@@ -59,3 +61,17 @@ def test_layers_round_trip_through_their_config(layer):
     assert clone.get_config() == layer.get_config()
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer), safe_mode=True)
     assert type(restored) is type(layer)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 6), min_size=6, max_size=6), min_size=1, max_size=5))
+def test_repeat_share_is_the_share_of_lines_that_repeat_an_older_item(rows):
+    from foodrec.recommenders.keras.model import repeat_share
+
+    hist = np.array(rows, dtype=np.int32)
+    got = np.asarray(repeat_share(hist))[:, 0]
+    for row, value in zip(hist, got, strict=True):
+        items = row[row > 0]  # padding is not a line
+        expected = (len(items) - len(set(items.tolist()))) / max(len(items) - 1, 1)
+        assert value == pytest.approx(expected)
+        assert 0.0 <= value <= 1.0

@@ -9,6 +9,7 @@ keras = pytest.importorskip("keras")
 
 from foodrec.recommenders.base import load_recommender, make_queries  # noqa: E402
 from foodrec.recommenders.keras.features import (  # noqa: E402
+    N_POP_FEATURES,
     FeatureSpace,
     History,
     Popularity,
@@ -172,9 +173,12 @@ def test_popularity_features_match_numpy(log):
     layer.set_popularity(pop)
     rng = np.random.default_rng(3)
     area, meal = rng.integers(0, len(space.areas), 16), rng.integers(0, 5, 16)
+    clock = np.stack([rng.uniform(0, 24, 16), rng.integers(0, 7, 16)], 1).astype(np.float32)
     cands = rng.integers(0, len(space.items), (16, 30))
-    want = pop.features(np.zeros(16, np.int64), area, meal, cands)
-    np.testing.assert_allclose(np.asarray(layer([area, meal, cands])), want, rtol=1e-5, atol=1e-5)
+    want = pop.features(np.zeros(16, np.int64), area, meal, clock[:, 0].astype(np.int64), cands)
+    got = np.asarray(layer([area, meal, clock, cands]))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert got.shape == (16, 30, N_POP_FEATURES)
 
 
 def test_small_layers():

@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("keras")
 
 from foodrec.recommenders.base import load_recommender, make_queries  # noqa: E402
-from foodrec.recommenders.keras.recommender import KerasRecommender  # noqa: E402
+from foodrec.recommenders.keras.recommender import FEATURES_VERSION, KerasRecommender  # noqa: E402
 from foodrec.recommenders.keras.toydata import toy_log  # noqa: E402
 
 FAST = {"search": False, "epochs": 2, "eval_sample": 300, "batch_size": 128}
@@ -74,6 +74,31 @@ def test_save_and_load_give_the_same_rankings(fitted, tmp_path, log):
     a, b = fitted.recommend(q, k=10), loaded.recommend(q, k=10)
     assert (a.items == b.items).all()
     np.testing.assert_allclose(a.scores, b.scores, rtol=1e-6)
+
+    assert manifest["config"]["features_version"] == FEATURES_VERSION
+
+
+def test_a_model_saved_with_other_features_asks_to_be_retrained(fitted, tmp_path):
+    from foodrec.errors import InputError
+
+    fitted.save(tmp_path / "model")
+    path = tmp_path / "model" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["config"]["features_version"] = FEATURES_VERSION - 1
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match="another foodrec version.*train it again") as err:
+        load_recommender(tmp_path / "model")
+    assert "\n" not in str(err.value)
+
+
+def test_damaged_model_files_give_a_one_line_error(fitted, tmp_path):
+    from foodrec.errors import InputError
+
+    fitted.save(tmp_path / "model")
+    (tmp_path / "model" / "popularity.npz").write_bytes(b"not a numpy archive")
+    with pytest.raises(InputError, match="cannot load the Keras model") as err:
+        load_recommender(tmp_path / "model")
+    assert "\n" not in str(err.value)
 
 
 @pytest.mark.slow

@@ -48,7 +48,8 @@ from foodrec.data.time_features import MEAL_TIMES, local_time
 DAY_NS = 86_400 * 10**9
 FEW = 64  # up to this many queries per call, the per-element paths below beat pandas' fixed cost
 N_MEALS = len(MEAL_TIMES)
-N_POP_FEATURES = 6
+N_POP_FEATURES = 7
+N_HOURS = 24
 # Key of (customer, time) in one sortable float: customer * _KEY_SPAN + days since 1970 (valid until year 2243).
 _KEY_SPAN = 100_000.0
 
@@ -274,7 +275,8 @@ class Popularity:
     Item level: ``glob[k, i]``, ``short[k, i]`` (short half-life: a trend signal), ``area[k, a, i]``. Restaurant level
     (the item's restaurant; equal to the item at restaurant level): ``rest_area[k, a, r]``,
     ``rest_area_meal[k, a, m, r]``. ``rest_top[k, r]`` lists the restaurant's most ordered items (retrieval).
-    Area index 0 (unknown area) holds the global counts.
+    Area index 0 (unknown area) holds the global counts. ``rest_hour[k, r, h]`` counts the restaurant's orders by local
+    hour (half-life ``hour_half_life``, longer: opening hours change slowly), the evidence of when it takes orders.
     """
 
     times: np.ndarray
@@ -284,9 +286,11 @@ class Popularity:
     rest_area: np.ndarray
     rest_area_meal: np.ndarray
     rest_top: np.ndarray
+    rest_hour: np.ndarray
     item_restaurant: np.ndarray
     half_life: float = 14.0
     short_half_life: float = 3.0
+    hour_half_life: float = 60.0
 
     @classmethod
     def build(
@@ -299,9 +303,10 @@ class Popularity:
         half_life: float = 14.0,
         short_half_life: float = 3.0,
         n_top: int = 16,
+        hour_half_life: float = 60.0,
     ) -> Popularity:
         n_items, n_areas, n_rest = len(space.items), len(space.areas), len(space.restaurants)
-        per_snapshot = n_items * (n_areas + 2) + n_rest * n_areas * (N_MEALS + 1)
+        per_snapshot = n_items * (n_areas + 2) + n_rest * (n_areas * (N_MEALS + 1) + N_HOURS)
         start = float(lines["t"].min()) if len(lines) else end - 1.0
         span = max(end - start, 1.0)
         if step_days is None:
@@ -316,11 +321,14 @@ class Popularity:
         rest_area = np.zeros((s, n_areas, n_rest), np.float32)
         rest_area_meal = np.zeros((s, n_areas, N_MEALS, n_rest), np.float32)
         rest_top = np.zeros((s, n_rest, n_top), np.int32)
+        rest_hour = np.zeros((s, n_rest, N_HOURS), np.float32)
         g, sh = np.zeros(n_items), np.zeros(n_items)
         ar = np.zeros((n_areas, n_items))
         ram = np.zeros((n_areas, N_MEALS, n_rest))
+        rh = np.zeros((n_rest, N_HOURS))
         t_all, item = lines["t"].to_numpy(), lines["item"].to_numpy()
         ar_idx, meal = lines["area"].to_numpy(), lines["meal"].to_numpy()
+        hour = np.clip(lines["hour"].to_numpy(), 0, N_HOURS - 1).astype(np.int64)
         rest = item_rest[item]
         # Dishes sorted by restaurant, for the per-restaurant top lists.
         by_rest = np.argsort(item_rest, kind="stable")
@@ -335,6 +343,7 @@ class Popularity:
             sh *= fs
             ar *= f
             ram *= f
+            rh *= 0.5 ** (dt / hour_half_life)
             if hi > lo:
                 w = 0.5 ** ((tk - t_all[lo:hi]) / half_life)
                 ws = 0.5 ** ((tk - t_all[lo:hi]) / short_half_life)
@@ -343,7 +352,9 @@ class Popularity:
                 sh += np.bincount(it, ws, n_items)
                 np.add.at(ar, (a, it), w)
                 np.add.at(ram, (a, m, rest[lo:hi]), w)
+                np.add.at(rh, (rest[lo:hi], hour[lo:hi]), 0.5 ** ((tk - t_all[lo:hi]) / hour_half_life))
             glob[k], short[k], area[k] = g, sh, ar
+            rest_hour[k] = rh
             area[k, 0] = g
             rest_area_meal[k] = ram
             rest_area_meal[k, 0] = ram.sum(axis=0)
@@ -363,9 +374,11 @@ class Popularity:
             rest_area,
             rest_area_meal,
             rest_top,
+            rest_hour,
             item_rest.astype(np.int32),
             half_life,
             short_half_life,
+            hour_half_life,
         )
 
     def __post_init__(self) -> None:
@@ -380,6 +393,9 @@ class Popularity:
         for k in range(len(self.times)):
             self._rest_glob[k] = np.bincount(self.item_restaurant, self.glob[k], n_rest)
         self._rest_size = np.maximum(np.bincount(self.item_restaurant[1:], minlength=n_rest), 1)
+        self._rest_hour_tot = self.rest_hour.sum(axis=-1)  # (S, R)
+        city_hour = self.rest_hour.sum(axis=1)  # (S, 24)
+        self._city_hour_share = (city_hour + 0.5) / (city_hour.sum(axis=-1, keepdims=True) + 0.5 * N_HOURS)
 
     def last(self) -> Popularity:
         """Only the final snapshot (what inference needs)."""
@@ -391,9 +407,11 @@ class Popularity:
             self.rest_area[-1:],
             self.rest_area_meal[-1:],
             self.rest_top[-1:],
+            self.rest_hour[-1:],
             self.item_restaurant,
             self.half_life,
             self.short_half_life,
+            self.hour_half_life,
         )
 
     def snapshot_index(self, feature_time: np.ndarray) -> np.ndarray:
@@ -402,13 +420,24 @@ class Popularity:
         return np.clip(idx, 0, len(self.times) - 1)
 
     def features(
-        self, snap: np.ndarray, area: np.ndarray, meal: np.ndarray, cands: np.ndarray, smoothing: float = 20.0
+        self,
+        snap: np.ndarray,
+        area: np.ndarray,
+        meal: np.ndarray,
+        hour: np.ndarray,
+        cands: np.ndarray,
+        smoothing: float = 20.0,
+        hour_smoothing: float = 1.0,
     ) -> np.ndarray:
         """Per candidate (all logs of smoothed shares): item global, item in area, its restaurant in area x meal
-        time, short/long trend, item within its restaurant, its restaurant in area."""
+        time, short/long trend, item within its restaurant, its restaurant in area, and the hour lift of its
+        restaurant: ``log (orders at this local hour + 1) - log (expected + 1)``, expected being the restaurant's
+        orders times the city's share of that hour. Far below 0 when a busy restaurant never takes orders at an
+        hour when the city does (it is closed); near 0 at hours when nobody orders."""
         snap = snap[:, None]
         a = np.asarray(area)[:, None]
         m = np.asarray(meal)[:, None]
+        h = np.clip(np.asarray(hour, dtype=np.int64), 0, N_HOURS - 1)[:, None]
         r = self.item_restaurant[cands]
         n_items, n_rest = self.glob.shape[1], self.rest_area.shape[-1]
         g_share = (self.glob[snap, cands] + 0.01) / (self._glob_tot[snap] + 0.01 * n_items)
@@ -420,6 +449,8 @@ class Popularity:
         )
         s_share = (self.short[snap, cands] + 0.01) / (self._short_tot[snap] + 0.01 * n_items)
         within = (self.glob[snap, cands] + 0.1) / (self._rest_glob[snap, r] + 0.1 * self._rest_size[r])
+        expected = self._rest_hour_tot[snap, r] * self._city_hour_share[snap, h]
+        hour_lift = np.log(self.rest_hour[snap, r, h] + hour_smoothing) - np.log(expected + hour_smoothing)
         out = np.stack(
             [
                 np.log(g_share),
@@ -428,6 +459,7 @@ class Popularity:
                 np.log(s_share) - np.log(g_share),
                 np.log(within),
                 np.log(ra_share),
+                hour_lift,
             ],
             -1,
         )
@@ -457,7 +489,7 @@ class Popularity:
     def _top_items(self, snap: np.ndarray, area: np.ndarray, meal: np.ndarray, n: int) -> np.ndarray:
         n_items = self.glob.shape[1]
         cands = np.broadcast_to(np.arange(n_items, dtype=np.int32), (len(snap), n_items))
-        score = self.reference_score(self.features(snap, area, meal, cands))
+        score = self.reference_score(self.features(snap, area, meal, np.zeros(len(snap)), cands))
         score[:, 0] = -np.inf
         n = min(n, n_items - 1)
         if n <= 0:
@@ -476,9 +508,11 @@ class Popularity:
             rest_area=self.rest_area,
             rest_area_meal=self.rest_area_meal,
             rest_top=self.rest_top,
+            rest_hour=self.rest_hour,
             item_restaurant=self.item_restaurant,
             half_life=self.half_life,
             short_half_life=self.short_half_life,
+            hour_half_life=self.hour_half_life,
         )
 
     @classmethod
@@ -492,9 +526,11 @@ class Popularity:
                 d["rest_area"],
                 d["rest_area_meal"],
                 d["rest_top"],
+                d["rest_hour"],
                 d["item_restaurant"],
                 float(d["half_life"]),
                 float(d["short_half_life"]),
+                float(d["hour_half_life"]),
             )
 
 
@@ -627,13 +663,16 @@ class BatchBuilder:
         snap = self.popularity.snapshot_index(ft)
         raw = self.candidates(ex, hist_items, snap, force_positives)
         cands = np.ascontiguousarray(raw)
-        if raw.strides[0] == 0 and len(ex):  # the whole catalogue: popularity depends on (snapshot, area, meal) only
-            key = (snap.astype(np.int64) * len(self.space.areas) + ex.area) * N_MEALS + ex.meal
+        hour = np.clip(ex.hour.astype(np.int64), 0, N_HOURS - 1)
+        if raw.strides[0] == 0 and len(ex):  # the whole catalogue: popularity depends on (snapshot, area, hour) only
+            key = (snap.astype(np.int64) * len(self.space.areas) + ex.area) * N_HOURS + hour
             uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-            table = self.popularity.features(snap[first], ex.area[first], ex.meal[first], cands[: len(uniq)])
+            table = self.popularity.features(
+                snap[first], ex.area[first], ex.meal[first], hour[first], cands[: len(uniq)]
+            )
             pop = table[inverse]
         else:
-            pop = self.popularity.features(snap, ex.area, ex.meal, cands)
+            pop = self.popularity.features(snap, ex.area, ex.meal, hour, cands)
         logq = np.zeros(cands.shape, np.float32)
         n_items = len(self.space.items) - 1
         if force_positives and n_items > self.train_full_max:

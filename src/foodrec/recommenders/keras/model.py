@@ -4,7 +4,8 @@ For each candidate the score combines
 
 * what the customer did with it (:class:`~foodrec.recommenders.keras.layers.HistoryMatch`: count, decayed
   counts, recency; at dish level also the same for the dish's restaurant),
-* how popular it is now (global, area, area x meal time, short-term trend),
+* how popular it is now (global, area, area x meal time, short-term trend) and whether its restaurant takes
+  orders at this local hour (its orders' hour profile against the city's),
 * a learned affinity: the dot product of the item's embedding with a context vector built from the customer's
   embedding, the area's, the cyclical time of day / day of week and the pooled embeddings of the customer's past
   items (so customers with history but few training examples still get a representation),
@@ -91,6 +92,17 @@ class FoodrecRanker(keras.Model):
         )
         self.out = keras.layers.Dense(1, name="out")
 
+    def build(self, input_shape):
+        # The sub-layers' input sizes follow from the inputs, so a forward pass on zeros of the given shapes builds
+        # them all (what Keras does on the first call, without its warning about an unbuilt subclassed model).
+        ints = {"customer", "area", "candidates", "candidate_restaurants", "history_items", "history_restaurants"}
+        zeros = {
+            name: ops.zeros(tuple(1 if d is None else d for d in shape), "int32" if name in ints else "float32")
+            for name, shape in input_shape.items()
+        }
+        self.call(zeros)
+        self.built = True
+
     def call(self, inputs, training=False):
         cands = inputs["candidates"]
         hist = inputs["history_items"]
@@ -101,6 +113,7 @@ class FoodrecRanker(keras.Model):
             hist_emb = hist_emb + self.rest_emb(inputs["history_restaurants"])
         pooled = self.pool([hist_emb, hist, age])
         n_hist = ops.log1p(ops.sum(ops.cast(ops.greater(hist, 0), "float32"), axis=1, keepdims=True))
+        loyalty = repeat_share(hist)
         ctx = ops.concatenate(
             [self.customer_emb(inputs["customer"]), self.area_emb(inputs["area"]), clock, pooled, n_hist], axis=-1
         )
@@ -109,8 +122,8 @@ class FoodrecRanker(keras.Model):
         if self.dish:
             cand_emb = cand_emb + self.rest_emb(inputs["candidate_restaurants"])
         affinity = ops.sum(cand_emb * ops.expand_dims(user, 1), axis=-1, keepdims=True)
-        per_query = ops.concatenate([clock, n_hist], axis=-1)
-        per_query = ops.expand_dims(per_query, 1) * ops.ones_like(affinity)  # (B, C, 5)
+        per_query = ops.concatenate([clock, n_hist, loyalty], axis=-1)
+        per_query = ops.expand_dims(per_query, 1) * ops.ones_like(affinity)  # (B, C, 6)
         parts = [self.match([cands, hist, age]), ops.cast(inputs["popularity"], "float32"), affinity, per_query]
         if self.dish:
             parts.insert(1, self.rest_match([inputs["candidate_restaurants"], inputs["history_restaurants"], age]))
@@ -138,6 +151,25 @@ class FoodrecRanker(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def repeat_share(hist):
+    """``(B, 1)``: the share of a customer's history lines that repeat an item of an older line, ``(N - D) /
+    (N - 1)`` for ``N`` lines and ``D`` distinct items (0 with fewer than 2 lines). Loyal customers (near 1) keep
+    to their places, explorers (near 0) try new ones: how much a candidate's absence from the history counts.
+
+    >>> import numpy as np
+    >>> np.asarray(repeat_share(np.array([[3, 3, 5, 0], [1, 2, 0, 0], [4, 0, 0, 0]]))).round(3).tolist()
+    [[0.5], [0.0], [0.0]]
+    """
+    valid = ops.greater(hist, 0)
+    depth = ops.shape(hist)[1]
+    older = ops.greater(ops.expand_dims(ops.arange(depth), 0), ops.expand_dims(ops.arange(depth), 1))  # j > i
+    same = ops.logical_and(ops.equal(ops.expand_dims(hist, 2), ops.expand_dims(hist, 1)), older)
+    is_repeat = ops.logical_and(ops.any(same, axis=2), valid)  # (B, H): the item appears again further back
+    n = ops.sum(ops.cast(valid, "float32"), axis=1, keepdims=True)
+    repeats = ops.sum(ops.cast(is_repeat, "float32"), axis=1, keepdims=True)
+    return repeats / ops.maximum(n - 1.0, 1.0)
 
 
 @keras.saving.register_keras_serializable(package="foodrec")

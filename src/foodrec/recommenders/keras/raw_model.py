@@ -64,7 +64,13 @@ import pandas as pd  # noqa: E402
 from keras import ops  # noqa: E402
 
 from foodrec.data.time_features import _HOUR_TO_MEAL  # noqa: E402
-from foodrec.recommenders.keras.features import N_MEALS, N_POP_FEATURES, FeatureSpace, Popularity  # noqa: E402
+from foodrec.recommenders.keras.features import (  # noqa: E402
+    N_HOURS,
+    N_MEALS,
+    N_POP_FEATURES,
+    FeatureSpace,
+    Popularity,
+)
 from foodrec.recommenders.keras.model import FoodrecRanker, example_inputs  # noqa: E402
 
 RAW_MODEL_FILE = "serving_model.keras"
@@ -257,16 +263,17 @@ class IndexTable(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="foodrec")
 class PopularityFeatures(keras.layers.Layer):
-    """``Popularity.features`` of one snapshot as a layer: per candidate, six logs of smoothed popularity shares.
+    """``Popularity.features`` of one snapshot as a layer: per candidate, seven popularity features.
 
-    Inputs: ``[area (B,) int, meal (B,) int, candidates (B, C) int]``. Output ``(B, C, 6)``: item global, item in
-    area, its restaurant in area x meal time, short/long trend, item within its restaurant, restaurant in area.
+    Inputs: ``[area (B,) int, meal (B,) int, clock (B, 2) float (local hour, day), candidates (B, C) int]``.
+    Output ``(B, C, 7)``: logs of smoothed shares (item global, item in area, its restaurant in area x meal time,
+    short/long trend, item within its restaurant, restaurant in area) and the hour lift of its restaurant.
     The counts are non-trainable weights, set from a :class:`~foodrec.recommenders.keras.features.Popularity`
     with ``set_popularity`` (its last snapshot).
 
     Args:
         n_items, n_areas, n_restaurants: table sizes (index 0 included). n_meals: meal-time codes.
-        smoothing: pseudo-count of the area and meal shares (as ``Popularity.features``).
+        smoothing, hour_smoothing: pseudo-counts of the area/meal and hour shares (as ``Popularity.features``).
     """
 
     _SHAPES = {
@@ -282,6 +289,9 @@ class PopularityFeatures(keras.layers.Layer):
         "rest_area_meal_tot": ("a", "m"),
         "rest_glob": ("r",),
         "rest_size": ("r",),
+        "rest_hour": ("r", "h"),
+        "rest_hour_tot": ("r",),
+        "city_hour_share": ("h",),
     }
 
     def __init__(
@@ -291,14 +301,15 @@ class PopularityFeatures(keras.layers.Layer):
         n_restaurants: int = 1,
         n_meals: int = N_MEALS,
         smoothing: float = 20.0,
+        hour_smoothing: float = 1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.n_items, self.n_areas, self.n_restaurants = int(n_items), int(n_areas), int(n_restaurants)
-        self.n_meals, self.smoothing = int(n_meals), float(smoothing)
+        self.n_meals, self.smoothing, self.hour_smoothing = int(n_meals), float(smoothing), float(hour_smoothing)
 
     def build(self, input_shape=None):
-        dims = {"i": self.n_items, "a": self.n_areas, "r": self.n_restaurants, "m": self.n_meals}
+        dims = {"i": self.n_items, "a": self.n_areas, "r": self.n_restaurants, "m": self.n_meals, "h": N_HOURS}
         self.tables = {
             name: self.add_weight(shape=tuple(dims[d] for d in shape), initializer="zeros", trainable=False, name=name)
             for name, shape in self._SHAPES.items()
@@ -326,13 +337,18 @@ class PopularityFeatures(keras.layers.Layer):
             "rest_area_meal_tot": pop._rest_area_meal_tot[k],
             "rest_glob": pop._rest_glob[k],
             "rest_size": pop._rest_size,
+            "rest_hour": pop.rest_hour[k],
+            "rest_hour_tot": pop._rest_hour_tot[k],
+            "city_hour_share": pop._city_hour_share[k],
         }
         for name, var in self.tables.items():
             var.assign(np.asarray(values[name], np.float32).reshape(var.shape))
         self.item_restaurant.assign(np.asarray(pop.item_restaurant, np.int32))
 
     def call(self, inputs):
-        area, meal, cands = (ops.cast(x, "int32") for x in inputs)
+        area, meal, clock, cands = inputs
+        area, meal, cands = (ops.cast(x, "int32") for x in (area, meal, cands))
+        hour = ops.clip(ops.cast(ops.floor(ops.cast(clock, "float32")[:, 0]), "int32"), 0, N_HOURS - 1)
         t = self.tables
         n_i, n_r, s = float(self.n_items), float(self.n_restaurants), self.smoothing
         a = ops.expand_dims(area, 1)  # (B, 1)
@@ -350,13 +366,18 @@ class PopularityFeatures(keras.layers.Layer):
         ram_share = (ram_n + s * ra_share) / (ops.take(ops.reshape(t["rest_area_meal_tot"], (-1,)), am) + s)
         s_share = (ops.take(t["short"], cands) + 0.01) / (t["short_tot"] + 0.01 * n_i)
         within = (glob + 0.1) / (rest_glob + 0.1 * ops.take(t["rest_size"], r))
-        logs = [g_share, a_share, ram_share, None, within, ra_share]
+        city_h = ops.take(t["city_hour_share"], ops.expand_dims(hour, 1))  # (B, 1)
+        rh_n = ops.take(ops.reshape(t["rest_hour"], (-1,)), r * N_HOURS + ops.expand_dims(hour, 1))
+        expected = ops.take(t["rest_hour_tot"], r) * city_h
+        hour_lift = ops.log(rh_n + self.hour_smoothing) - ops.log(expected + self.hour_smoothing)
+        logs = [g_share, a_share, ram_share, None, within, ra_share, None]
         logs = [ops.log(x) if x is not None else None for x in logs]
         logs[3] = ops.log(s_share) - logs[0]
+        logs[6] = hour_lift
         return ops.stack(logs, axis=-1)
 
     def compute_output_shape(self, input_shape):
-        return (*input_shape[2], N_POP_FEATURES)
+        return (*input_shape[3], N_POP_FEATURES)
 
     def get_config(self):
         return {
@@ -366,6 +387,7 @@ class PopularityFeatures(keras.layers.Layer):
             "n_restaurants": self.n_restaurants,
             "n_meals": self.n_meals,
             "smoothing": self.smoothing,
+            "hour_smoothing": self.hour_smoothing,
         }
 
 
@@ -514,7 +536,7 @@ def build_raw_model(
         "history_items": hist,
         "history_restaurants": item_restaurant(hist),
         "history_age": age,
-        "popularity": pop_layer([area, meal, cands]),
+        "popularity": pop_layer([area, meal, clock, cands]),
     }
     top, top_scores, cand_scores = TopK(k, name="top_k")([cands, ranker(features)])
     names = keras.layers.StringLookup(

@@ -36,6 +36,9 @@ from foodrec.recommenders.keras.metrics import top_k
 
 MODEL_FILE = "model.keras"
 RAW_MODEL_FILE = "serving_model.keras"  # the same network with preprocessing inside (see raw_model.py)
+# Bumped whenever the model's inputs change: a model saved with other features cannot be loaded, only retrained.
+# 2: the restaurant's hour lift (popularity) and the customer's repeat share.
+FEATURES_VERSION = 2
 
 
 class NumpyRanker:
@@ -90,12 +93,16 @@ class NumpyRanker:
         wts = np.power(0.5, age / self.pool_half_life) * (hist > 0)
         hist_emb = self.item[hist] if self.rest is None else self.item[hist] + self.rest[x["history_restaurants"]]
         pooled = (hist_emb * wts[:, :, None]).sum(1) / np.maximum(wts.sum(1, keepdims=True), 1e-6)
-        n_hist = np.log1p((hist > 0).sum(1, keepdims=True).astype(np.float32))
+        n_lines = (hist > 0).sum(1, keepdims=True).astype(np.float32)
+        n_hist = np.log1p(n_lines)
+        older = np.triu(np.ones((hist.shape[1], hist.shape[1]), bool), 1)  # [i, j]: line j is older than line i
+        repeats = (((hist[:, :, None] == hist[:, None, :]) & older).any(2) & (hist > 0)).sum(1, keepdims=True)
+        loyalty = repeats / np.maximum(n_lines - 1.0, 1.0)
         ctx = np.concatenate([self.customer[x["customer"]], self.area[x["area"]], clock, pooled, n_hist], 1)
         user = ctx @ self.ctx_w + self.ctx_b
         cand_emb = self.item[cands] if self.rest is None else self.item[cands] + self.rest[x["candidate_restaurants"]]
         affinity = np.einsum("bcd,bd->bc", cand_emb, user)[:, :, None]
-        per_query = np.broadcast_to(np.concatenate([clock, n_hist], 1)[:, None, :], (*cands.shape, 5))
+        per_query = np.broadcast_to(np.concatenate([clock, n_hist, loyalty], 1)[:, None, :], (*cands.shape, 6))
         parts = [self._match(cands, hist, age, self.match_cfg), x["popularity"], affinity, per_query]
         if self.dish:
             parts.insert(1, self._match(x["candidate_restaurants"], x["history_restaurants"], age, self.rest_cfg))
@@ -247,7 +254,12 @@ class KerasRecommender(Recommender):
     def config(self) -> dict[str, Any]:
         from foodrec.recommenders.keras.training import config_dict
 
-        return {"level": self.level, "train": config_dict(self.train_config), **self.info}
+        return {
+            "level": self.level,
+            "features_version": FEATURES_VERSION,
+            "train": config_dict(self.train_config),
+            **self.info,
+        }
 
     def save_state(self, directory: Path) -> None:
         if self.model is None:
@@ -268,6 +280,12 @@ class KerasRecommender(Recommender):
 
         _limit_threads()
         cfg_data = manifest.get("config", {})
+        if cfg_data.get("features_version", 1) != FEATURES_VERSION:
+            raise InputError(
+                f"{directory}: the model was saved by another foodrec version (features version "
+                f"{cfg_data.get('features_version', 1)}, this one reads {FEATURES_VERSION}); "
+                "train it again with `foodrec train`"
+            )
         known = TrainConfig.__dataclass_fields__
         cfg = TrainConfig(**{k: v for k, v in cfg_data.get("train", {}).items() if k in known})
         rec = cls(level=manifest.get("level"), config=cfg)
@@ -277,7 +295,8 @@ class KerasRecommender(Recommender):
             rec.history = History.load(directory / "history.npz")
             rec.popularity = Popularity.load(directory / "popularity.npz")
         except (OSError, ValueError, KeyError) as err:
-            raise InputError(f"{directory}: cannot load the Keras model ({err})") from err
-        rec.info = {k: v for k, v in cfg_data.items() if k not in ("level", "train")}
+            first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise InputError(f"{directory}: cannot load the Keras model ({first_line})") from err
+        rec.info = {k: v for k, v in cfg_data.items() if k not in ("level", "train", "features_version")}
         rec._ranker = NumpyRanker(rec.model)
         return rec
