@@ -117,3 +117,20 @@ def test_search_sample_does_not_grow_with_the_log(days, monkeypatch):
     assert len(search) == len(training.search_grid(cfg)) * cfg.folds
     assert all(tr <= 150 and va <= 50 and ep == cfg.search_epochs for tr, va, ep in search)
     assert max(tr for tr, _, _ in search) == 150  # both logs are larger than the sample: the cap is what is used
+
+
+def test_verdict_names_epochs_or_checks_within_passes():
+    from foodrec.recommenders.keras.training_report import verdict
+
+    def rows(passes_per_check):
+        vals = [0.30, 0.34, 0.33, 0.31]
+        return [
+            {"epoch": e, "passes": round(e * passes_per_check, 3), "ndcg10": 0.3 + 0.05 * e, "val_ndcg10": v}
+            for e, v in enumerate(vals, start=1)
+        ]
+
+    label, text = verdict(rows(1.0))
+    assert label == "overfitting from epoch 2" and "weights of epoch 2 are kept" in text
+    label, text = verdict(rows(1 / 3))
+    assert label == "overfitting from check 2 (0.667 passes)" and "epoch" not in text
+    assert verdict([])[0] == "no epochs"

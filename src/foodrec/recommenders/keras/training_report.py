@@ -3,7 +3,8 @@
 Verdict rules (on validation NDCG@10 per epoch, the metric model selection uses):
 
 * **overfitting from epoch N** - validation NDCG peaked at epoch N, then fell by more than 1% while the training
-  NDCG kept rising (the weights of epoch N are the ones kept);
+  NDCG kept rising (the weights of epoch N are the ones kept); on a log large enough for validation to be checked
+  several times a pass, the verdict names the check and its passes (``check 2 (0.667 passes)``);
 * **underfitting** - the model is no better than popularity on validation, or it was still improving by more than
   1% per epoch when the epoch budget ran out (train longer or give it more capacity);
 * **fine** otherwise.
@@ -33,15 +34,16 @@ def verdict(curves: list[dict], popularity_ndcg: float | None = None) -> tuple[s
     train = [r["ndcg10"] for r in curves]
     best_i = max(range(len(val)), key=val.__getitem__)
     best = val[best_i]
+    at = _when(curves[best_i], checks=any(r.get("passes", r["epoch"]) != r["epoch"] for r in curves))
     if popularity_ndcg is not None and best <= popularity_ndcg * 1.01:
         return "underfitting", (
             f"Validation NDCG@10 {best:.4f} is no better than popularity ({popularity_ndcg:.4f}): "
             "the model has not learned anything beyond what is popular."
         )
     if best_i < len(val) - 1 and val[-1] < best * 0.99 and train[-1] > train[best_i]:
-        return f"overfitting from epoch {curves[best_i]['epoch']}", (
-            f"Validation NDCG@10 peaked at {best:.4f} in epoch {curves[best_i]['epoch']} and then fell to {val[-1]:.4f}"
-            f" while training NDCG@10 kept rising; the weights of epoch {curves[best_i]['epoch']} are kept."
+        return f"overfitting from {at}", (
+            f"Validation NDCG@10 peaked at {best:.4f} in {at} and then fell to {val[-1]:.4f}"
+            f" while training NDCG@10 kept rising; the weights of {at} are kept."
         )
     if best_i == len(val) - 1 and len(val) >= 2 and val[-1] > val[-2] * 1.01:
         return "underfitting", (
@@ -49,9 +51,13 @@ def verdict(curves: list[dict], popularity_ndcg: float | None = None) -> tuple[s
             "stopped: more epochs or more capacity would likely help."
         )
     return "fine", (
-        f"Validation NDCG@10 reached {best:.4f} in epoch {curves[best_i]['epoch']} and stopped improving "
-        "without a sign of overfitting."
+        f"Validation NDCG@10 reached {best:.4f} in {at} and stopped improving without a sign of overfitting."
     )
+
+
+def _when(row: dict, checks: bool) -> str:
+    """``epoch N``, or ``check N (P passes)`` when validation was checked within passes over the training orders."""
+    return f"check {row['epoch']} ({row['passes']:g} passes)" if checks else f"epoch {row['epoch']}"
 
 
 def write_training_report(
