@@ -370,11 +370,9 @@ class PopularityFeatures(keras.layers.Layer):
         rh_n = ops.take(ops.reshape(t["rest_hour"], (-1,)), r * N_HOURS + ops.expand_dims(hour, 1))
         expected = ops.take(t["rest_hour_tot"], r) * city_h
         hour_lift = ops.log(rh_n + self.hour_smoothing) - ops.log(expected + self.hour_smoothing)
-        logs = [g_share, a_share, ram_share, None, within, ra_share, None]
-        logs = [ops.log(x) if x is not None else None for x in logs]
-        logs[3] = ops.log(s_share) - logs[0]
-        logs[6] = hour_lift
-        return ops.stack(logs, axis=-1)
+        log_g = ops.log(g_share)
+        features = [log_g, ops.log(a_share), ops.log(ram_share), ops.log(s_share) - log_g, ops.log(within)]
+        return ops.stack([*features, ops.log(ra_share), hour_lift], axis=-1)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[3], N_POP_FEATURES)

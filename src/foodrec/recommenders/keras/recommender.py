@@ -280,10 +280,11 @@ class KerasRecommender(Recommender):
 
         _limit_threads()
         cfg_data = manifest.get("config", {})
-        if cfg_data.get("features_version", 1) != FEATURES_VERSION:
+        saved_version = cfg_data.get("features_version", 1)  # manifests before versioning: 1
+        if saved_version != FEATURES_VERSION:
             raise InputError(
                 f"{directory}: the model was saved by another foodrec version (features version "
-                f"{cfg_data.get('features_version', 1)}, this one reads {FEATURES_VERSION}); "
+                f"{saved_version}, this one reads {FEATURES_VERSION}); "
                 "train it again with `foodrec train`"
             )
         known = TrainConfig.__dataclass_fields__

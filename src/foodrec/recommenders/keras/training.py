@@ -44,6 +44,7 @@ from foodrec.recommenders.keras.features import (
     order_lines,
 )
 from foodrec.recommenders.keras.metrics import ndcg_at_k, top_k
+from foodrec.recommenders.keras.training_report import check_name
 
 KFOLD_MAX_ORDERS = 50_000
 
@@ -265,7 +266,7 @@ def _callbacks_module(progress: Callable[[str, int, int], None] | None):
             if self.store is not None:
                 self.store.write_text(json.dumps(self.rows))
             if progress is not None and self.verbose_epochs:
-                where = f"check {epoch + 1} ({passes:g} passes)" if self.passes_per_check < 1 else f"epoch {epoch + 1}"
+                where = check_name(epoch + 1, passes, within_pass=self.passes_per_check < 1)
                 progress(
                     f"{where}: loss {logs.get('loss', float('nan')):.4f}, val loss "
                     f"{logs.get('val_loss', float('nan')):.4f}, NDCG@10 train {logs['ndcg10']:.4f}, "

@@ -34,7 +34,8 @@ def verdict(curves: list[dict], popularity_ndcg: float | None = None) -> tuple[s
     train = [r["ndcg10"] for r in curves]
     best_i = max(range(len(val)), key=val.__getitem__)
     best = val[best_i]
-    at = _when(curves[best_i], checks=any(r.get("passes", r["epoch"]) != r["epoch"] for r in curves))
+    within_pass = any(r.get("passes", r["epoch"]) != r["epoch"] for r in curves)
+    at = check_name(curves[best_i]["epoch"], curves[best_i].get("passes", 1.0), within_pass)
     if popularity_ndcg is not None and best <= popularity_ndcg * 1.01:
         return "underfitting", (
             f"Validation NDCG@10 {best:.4f} is no better than popularity ({popularity_ndcg:.4f}): "
@@ -55,9 +56,13 @@ def verdict(curves: list[dict], popularity_ndcg: float | None = None) -> tuple[s
     )
 
 
-def _when(row: dict, checks: bool) -> str:
-    """``epoch N``, or ``check N (P passes)`` when validation was checked within passes over the training orders."""
-    return f"check {row['epoch']} ({row['passes']:g} passes)" if checks else f"epoch {row['epoch']}"
+def check_name(check: int, passes: float, within_pass: bool) -> str:
+    """``epoch N``, or ``check N (P passes)`` when validation is checked within passes over the training orders.
+
+    >>> check_name(2, 2.0, False), check_name(2, 0.667, True)
+    ('epoch 2', 'check 2 (0.667 passes)')
+    """
+    return f"check {check} ({passes:g} passes)" if within_pass else f"epoch {check}"
 
 
 def write_training_report(
