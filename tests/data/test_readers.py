@@ -11,6 +11,7 @@ import pytest
 
 from foodrec.data.readers import parse_map, plan_sources, read_source
 from foodrec.data.readers.detect import DEFAULT_DHRD_ANCHOR, SourceFile
+from foodrec.data.readers.tables import SPANNING
 from foodrec.errors import InputError
 
 HEADER = "order_id,customer_id,ordered_at,area,restaurant_id"
@@ -182,13 +183,22 @@ def test_line_numbers_survive_blank_lines_crlf_and_a_missing_final_break(tmp_pat
 
 
 def test_a_stray_quote_cannot_swallow_lines_silently(tmp_path):
-    # The quote opened on line 2 closes on line 4: one record spanning lines 2-4, quarantined whole.
+    # Quotes open on lines 2 and 4: each line has its own fate, so the lines between are not taken with them.
     path = write(tmp_path / "o.csv", HEADER + '\no1,"c1,t,a,r\no2,c2,t,a,r\no3,c"3,t,a,r\no4,c4,t,a,r\n')
     raw = read_source(SourceFile(path, "orders", "csv", "o.csv"))
-    assert raw.data.column("order_id").to_pylist() == ["o4"]
-    assert raw.data.column("__line").to_pylist() == [5]
-    assert [(n, reason) for n, reason, _ in raw.bad_rows] == [(2, "line break inside a value (unbalanced quote?)")]
-    assert "o2" in raw.bad_rows[0][2] and raw.rows_read == 2
+    assert raw.data.column("order_id").to_pylist() == ["o2", "o4"]
+    assert raw.data.column("__line").to_pylist() == [3, 5]
+    assert [(n, reason) for n, reason, _ in raw.bad_rows] == [(2, SPANNING), (4, SPANNING)]
+    assert raw.bad_rows[0][2] == 'o1,"c1,t,a,r' and raw.rows_read == raw.physical_rows == 4
+
+
+def test_a_lone_carriage_return_ends_a_line_and_blank_lines_keep_numbers(tmp_path):
+    path = tmp_path / "o.csv"
+    path.write_bytes(HEADER.encode() + b"\ro1,c,t,a,r\n\n\no2,c,t,a\ro3,c,t,a,r\n")
+    raw = read_source(SourceFile(path, "orders", "csv", "o.csv"))
+    assert raw.data.column("__line").to_pylist() == [2, 6]
+    assert [(n, reason) for n, reason, _ in raw.bad_rows] == [(5, "wrong number of fields (4, expected 5)")]
+    assert raw.rows_read == raw.physical_rows == 3
 
 
 def test_byte_order_mark_and_padded_header_names(tmp_path):

@@ -66,6 +66,7 @@ class RawTable:
     ts_mode: str = "text"
     bad_rows: list[tuple[int, str, str]] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    physical_rows: int = -1  # non-empty data lines of a CSV (rows of a Parquet file), counted apart from parsing
 
     @property
     def rows_read(self) -> int:
@@ -84,10 +85,10 @@ def quote(name: str) -> str:
 def read_source(src: SourceFile) -> RawTable:
     """Read ``src``; a one-line :class:`InputError` when the file itself is unusable."""
     if src.kind == "parquet":
-        data = _read_parquet(src)
+        data, physical, bad = _read_parquet(src), pq.ParquetFile(src.path).metadata.num_rows, []
     else:
-        data, bad = _read_csv(src)
-    raw = RawTable(src, data, {}, bad_rows=bad if src.kind != "parquet" else [])
+        data, bad, physical = _read_csv(src)
+    raw = RawTable(src, data, {}, bad_rows=bad, physical_rows=physical)
     if src.kind == "dhrd":
         _dhrd_exprs(raw)
     else:
@@ -108,7 +109,8 @@ def _head(src: SourceFile) -> bytes:
     return head
 
 
-def _read_csv(src: SourceFile) -> tuple[pa.Table, list[tuple[int, str, str]]]:
+def _read_csv(src: SourceFile) -> tuple[pa.Table, list[tuple[int, str, str]], int]:
+    """(records, bad records, non-empty data lines): every non-empty line after the header is one of the first two."""
     head = _head(src)
     if b"\x00" in head or head.startswith(b"PAR1"):
         raise InputError(f"{src.label}: binary content, not a CSV text file")
@@ -140,7 +142,15 @@ def _read_csv(src: SourceFile) -> tuple[pa.Table, list[tuple[int, str, str]]]:
         bad.append(f"{row.expected_columns}:{row.actual_columns}:{row.text}")
         return "skip"
 
-    table = _arrow_csv(src, header, delimiter, on_bad, threads=True)
+    try:
+        table = _arrow_csv(src, header, delimiter, on_bad, threads=True)
+    except _ParseFailure:
+        return _read_lines_exact(src, header, delimiter)
+    lines, all_lines, lone_cr = _line_stats(src)
+    if lone_cr or table.num_rows + len(bad) != lines - 1:
+        # Records are not lines: a stray quote swallowed lines (the threaded reader may even drop the rest of
+        # its block), a lone CR split one, or blank lines shift the numbers. Read line by line instead.
+        return _read_lines_exact(src, header, delimiter)
     bad_rows: list[tuple[int, str, str]] = []
     if bad:
         # Threaded parsing does not know line numbers; re-read on one thread to learn them (rare case).
@@ -151,32 +161,65 @@ def _read_csv(src: SourceFile) -> tuple[pa.Table, list[tuple[int, str, str]]]:
             numbered.append((int(row.number) if row.number is not None else -1, reason, row.text))
             return "skip"
 
-        table = _arrow_csv(src, header, delimiter, on_bad_numbered, threads=False)
+        try:
+            table = _arrow_csv(src, header, delimiter, on_bad_numbered, threads=False)
+        except _ParseFailure:
+            return _read_lines_exact(src, header, delimiter)
+        if table.num_rows + len(numbered) != lines - 1 or any(n < 0 for n, _, _ in numbered):
+            return _read_lines_exact(src, header, delimiter)
         bad_rows = numbered
-    # Record numbers: the header is 1, data records follow (equal to line numbers unless a quoted field spans lines).
+    # One record per non-empty line, in order: record numbers are line numbers unless blank lines are skipped.
     total = table.num_rows + len(bad_rows)
-    records = np.arange(2, total + 2, dtype=np.int64)  # record numbers: the header is 1
+    if all_lines == total + 1:
+        records = np.arange(2, total + 2, dtype=np.int64)  # the header is line 1
+        if bad_rows:
+            records = records[~np.isin(records, [n for n, _, _ in bad_rows])]
+        return table.append_column(LINE, pa.array(records)), bad_rows, total
+    nonempty = _nonempty_line_numbers(src)[1:]  # after the header
+    is_bad = np.zeros(total, bool)
     if bad_rows:
-        records = records[~np.isin(records, [n for n, _, _ in bad_rows])][: table.num_rows]
-    if _count_lines(src) == total + 1:
-        return table.append_column(LINE, pa.array(records)), bad_rows  # records are lines
-    return _split_spanning_records(table, records, bad_rows, _nonempty_line_numbers(src), delimiter)
+        is_bad[np.array([n for n, _, _ in bad_rows], np.int64) - 2] = True  # record numbers from 2
+    bad_rows = [(int(nonempty[n - 2]), reason, text) for n, reason, text in bad_rows]
+    return table.append_column(LINE, pa.array(nonempty[~is_bad])), bad_rows, total
 
 
-SPANNING = "line break inside a value (unbalanced quote?)"
+SPANNING = "unbalanced quote (a value would span lines)"
 
 
-def _count_lines(src: SourceFile) -> int:
-    """Lines of the file (a last line without a line break counts), in one fast pass.
+class _ParseFailure(Exception):
+    """pyarrow gave up on the file's structure (a quote spanning blocks, out of sync): read it line by line."""
 
-    Equal to records + 1 exactly when no record spans lines and no line is blank: then record numbers are lines.
+
+def _line_stats(src: SourceFile) -> tuple[int, int, bool]:
+    """(non-empty lines, all lines, whether some CR is not followed by LF), in one chunked pass.
+
+    A line is empty when it has no bytes or only a CR (the CSV reader skips both). The count is what the
+    records read must add up to: pyarrow reads one record per non-empty line unless something went wrong.
     """
-    lines, last = 0, b"\n"
+    nonempty, breaks_seen, pos, last_break, last_byte, lone_cr, cr_at_end = 0, 0, 0, -1, 0, False, False
     with open(src.path, "rb") as fh:
         while chunk := fh.read(1 << 24):
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
-    return lines + (last != b"\n")
+            data = np.frombuffer(chunk, np.uint8)
+            if cr_at_end and data[0] != 10:
+                lone_cr = True
+            crs = np.flatnonzero(data[:-1] == 13)
+            if crs.size and not lone_cr:
+                lone_cr = bool((data[crs + 1] != 10).any())
+            cr_at_end = bool(data[-1] == 13)
+            breaks = np.flatnonzero(data == 10)
+            if breaks.size:
+                starts = np.concatenate([[last_break + 1 - pos], breaks[:-1] + 1])
+                length = breaks - starts
+                before = np.where(breaks > 0, data[np.maximum(breaks - 1, 0)], last_byte)
+                nonempty += int(((length > 1) | ((length == 1) & (before != 13))).sum())
+                last_break = pos + int(breaks[-1])
+                breaks_seen += breaks.size
+            pos += len(data)
+            last_byte = int(data[-1])
+    tail = pos - 1 - last_break
+    nonempty += int(tail > 1 or (tail == 1 and last_byte != 13))
+    # A last line without a line break counts; a CR ending the file ends its last line (not lone).
+    return nonempty, breaks_seen + (tail > 0), lone_cr
 
 
 def _nonempty_line_numbers(src: SourceFile) -> np.ndarray:
@@ -190,33 +233,51 @@ def _nonempty_line_numbers(src: SourceFile) -> np.ndarray:
     return np.flatnonzero((length > 0) & ~carriage) + 1
 
 
-def _split_spanning_records(
-    table: pa.Table, records: np.ndarray, bad_rows: list[tuple[int, str, str]], lines: np.ndarray, delimiter: str
-) -> tuple[pa.Table, list[tuple[int, str, str]]]:
-    """Blank lines or records spanning lines: give every record its first line and quarantine spanning ones.
+def _read_lines_exact(
+    src: SourceFile, header: list[str], delimiter: str
+) -> tuple[pa.Table, list[tuple[int, str, str]], int]:
+    """Read the file one physical line at a time, so that no line can take another with it.
 
-    A quoted value with a line break is almost always a stray quote that swallowed the following lines;
-    accepting it would lose those lines silently, so the record goes to quarantine with its raw text.
+    Every non-empty line after the header becomes either a record or a bad row with a reason: a line with an
+    unbalanced quote (``SPANNING``) or malformed quoting, or the wrong number of fields. Lines end at LF, CRLF
+    or a lone CR, as for pyarrow. Slower than pyarrow (about a second per million lines), so it runs only when
+    the fast read's records do not add up to the file's lines.
     """
-    extra = np.zeros(table.num_rows, np.int64)
-    for name in table.column_names:
-        extra += pc.fill_null(pc.count_substring(table.column(name), "\n"), 0).to_numpy().astype(np.int64)
-    numbers = np.concatenate([records, np.array([n for n, _, _ in bad_rows], np.int64)])
-    spans = np.concatenate([extra, np.array([t.count("\n") for _, _, t in bad_rows], np.int64)])
-    order = np.argsort(numbers, kind="stable")
-    first = np.empty(len(numbers), np.int64)
-    before = np.concatenate([[0], np.cumsum(spans[order])[:-1]])
-    first[order] = np.arange(len(numbers)) + 1 + before  # index into the non-empty lines, after the header
-    line = np.where(first < len(lines), lines[np.minimum(first, len(lines) - 1)], numbers)
-    good_lines, bad_lines = line[: table.num_rows], line[table.num_rows :]
-    new_bad = [(int(n), reason, text) for n, (_, reason, text) in zip(bad_lines, bad_rows, strict=True)]
-    spanning = extra > 0
-    if spanning.any():
-        rows = table.filter(pa.array(spanning)).to_pylist()
-        for n, row in zip(good_lines[spanning], rows, strict=True):
-            new_bad.append((int(n), SPANNING, delimiter.join("" if v is None else v for v in row.values())))
-        table, good_lines = table.filter(pa.array(~spanning)), good_lines[~spanning]
-    return table.append_column(LINE, pa.array(good_lines)), sorted(new_bad)
+    try:
+        lines = src.path.read_bytes().splitlines()
+    except OSError as err:
+        raise InputError(f"{src.label}: cannot read ({err.strerror or err})") from err
+    width = len(header)
+    columns: list[list[str | None]] = [[] for _ in header]
+    numbers: list[int] = []
+    bad: list[tuple[int, str, str]] = []
+    for number, raw_line in enumerate(lines[1:], start=2):
+        if not raw_line:
+            continue
+        try:
+            line = raw_line.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise InputError(f"{src.label}: not UTF-8 text (line {number}); save it as UTF-8 CSV") from err
+        if '"' in line:
+            if line.count('"') % 2:
+                bad.append((number, SPANNING, line))
+                continue
+            try:
+                fields = next(csv.reader([line], delimiter=delimiter, strict=True))
+            except csv.Error:
+                bad.append((number, "malformed quoting", line))
+                continue
+        else:
+            fields = line.split(delimiter)
+        if len(fields) != width:
+            bad.append((number, f"wrong number of fields ({len(fields)}, expected {width})", line))
+            continue
+        numbers.append(number)
+        for column, value in zip(columns, fields, strict=True):
+            column.append(value or None)
+    data = {name: pa.array(values, pa.string()) for name, values in zip(header, columns, strict=True)}
+    data[LINE] = pa.array(numbers, pa.int64())
+    return pa.table(data), bad, sum(1 for line in lines[1:] if line)
 
 
 def _arrow_csv(src: SourceFile, header: list[str], delimiter: str, on_bad, threads: bool) -> pa.Table:
@@ -236,7 +297,7 @@ def _arrow_csv(src: SourceFile, header: list[str], delimiter: str, on_bad, threa
         msg = str(err).splitlines()[0]
         if "UTF8" in msg or "utf-8" in msg.lower():
             raise InputError(f"{src.label}: not UTF-8 text; save it as UTF-8 CSV") from err
-        raise InputError(f"{src.label}: cannot read as CSV: {msg}") from err
+        raise _ParseFailure(msg) from err
 
 
 def _read_parquet(src: SourceFile) -> pa.Table:
