@@ -208,3 +208,62 @@ def test_the_same_query_string_is_validated_once_and_bad_ones_every_time(city, t
     served = 'foodrec_http_requests_total{route="/v1/recommendations",method="GET",status="200",variant="default"} 3'
     assert served in metrics
     assert 'foodrec_recommendations_total{variant="default"' in metrics
+
+
+def _answer(size: int) -> CachedAnswer:
+    return CachedAnswer(b"{" + b"x" * (size - 2) + b"}", "v", "m", 0)
+
+
+def test_the_cache_is_capped_in_bytes_not_only_in_entries():
+    cache = ResponseCache(max_entries=10_000, max_bytes=20_000)
+    slot = datetime(2026, 3, 1, tzinfo=UTC)
+    for i in range(100):
+        cache.put(cache.key(1, "v", f"c{i}", None, slot, 10), _answer(2_000))
+        assert cache.answer_bytes <= 20_000
+    assert 0 < len(cache) < 10 and cache.evictions > 90
+    assert cache.get(cache.key(1, "v", "c99", None, slot, 10)) is not None  # the newest stay
+
+
+def test_long_query_strings_are_not_remembered_and_short_ones_within_a_quarter_of_the_cap():
+    cache = ResponseCache(max_entries=10_000, max_bytes=40_000)
+    parsed = ("c1", None, None, 10)
+    cache.remember(b"customer_id=c1&junk=" + b"x" * 60_000, parsed)
+    assert cache.query_bytes == 0 and cache.parsed(b"customer_id=c1&junk=" + b"x" * 60_000) is None
+    for i in range(500):
+        cache.remember(f"customer_id=c{i}&junk={'y' * 1000}".encode(), parsed)
+        assert cache.query_bytes <= 10_000
+    assert cache.parsed(f"customer_id=c499&junk={'y' * 1000}".encode()) == parsed
+
+
+def test_the_byte_estimate_is_not_far_below_what_python_holds():
+    import tracemalloc
+
+    cache = ResponseCache(max_entries=100_000, max_bytes=1 << 30)
+    slot = datetime(2026, 3, 1, tzinfo=UTC)
+    bodies = [_answer(1_500) for _ in range(2_000)]  # made before tracing: the cache holds them, not makes them
+    keys = [(f"customer_id=c{i}&k=10".encode(), f"c{i}") for i in range(2_000)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for (query, customer), body in zip(keys, bodies, strict=True):
+            cache.remember(query, (customer, None, None, 10))
+            cache.put(cache.key(1, "v", customer, None, slot, 10), body)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    # bodies and query strings existed before; the estimate counts them, so it is an upper bound of the growth
+    outside = sum(len(b.body) for b in bodies) + sum(len(q) for q, _ in keys)
+    assert held <= cache.nbytes
+    assert cache.nbytes <= held + outside + 2_000 * 1_000
+
+
+def test_unique_queries_with_a_huge_unknown_parameter_do_not_grow_the_cache(city, tmp_path):
+    client, _ = spied_client(city, tmp_path, cache_bytes=1 << 20)
+    junk = "x" * 60_000
+    with client:
+        for i in range(40):
+            r = client.get("/v1/recommendations", params={"customer_id": f"c{i:02d}", "junk": f"{i}{junk}"})
+            assert r.status_code == 200
+        cache = client.app.state.service.cache
+        assert cache.query_bytes == 0 and cache.nbytes <= 1 << 20
+        assert "foodrec_recommendation_cache_bytes " in client.get("/metrics").text

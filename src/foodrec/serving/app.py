@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from foodrec.serving.batching import MicroBatcher
-from foodrec.serving.cache import DEFAULT_MAX_ENTRIES, DEFAULT_RESOLUTION_S, ResponseCache
+from foodrec.serving.cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, DEFAULT_RESOLUTION_S, ResponseCache
 from foodrec.serving.deps import Service
 from foodrec.serving.events import EventStore, open_event_store
 from foodrec.serving.metrics import BATCH_BUCKETS, Metrics
@@ -195,13 +195,14 @@ def create_app(
     recommend_timeout_s: float = 10.0,
     cache_entries: int = DEFAULT_MAX_ENTRIES,
     time_resolution_s: int = DEFAULT_RESOLUTION_S,
+    cache_bytes: int = DEFAULT_MAX_BYTES,
 ) -> FastAPI:
     """The service app. ``events`` is an open :class:`EventStore` or a path/URL (then the app owns and closes it).
 
     Rankings are computed per ``time_resolution_s`` slot and the last ``cache_entries`` answers are kept
-    (0 = rank every request); see :mod:`foodrec.serving.cache`.
+    (0 = rank every request), within ``cache_bytes``; see :mod:`foodrec.serving.cache`.
     """
-    cache = ResponseCache(cache_entries, time_resolution_s)
+    cache = ResponseCache(cache_entries, time_resolution_s, max_bytes=cache_bytes)
     owns_store = not isinstance(events, EventStore)
     store = open_event_store(events) if owns_store else events
     metrics = Metrics()
@@ -223,6 +224,7 @@ def create_app(
         lambda: {(("result", "hit"),): cache.hits, (("result", "miss"),): cache.misses},
     )
     metrics.gauge("foodrec_recommendation_cache_entries", lambda: {(): len(cache)})
+    metrics.gauge("foodrec_recommendation_cache_bytes", lambda: {(): cache.nbytes})
     metrics.gauge(
         "foodrec_model_info",
         lambda: {

@@ -10,6 +10,11 @@ model is served after the swap.
 It also remembers validated query strings (customer, area, time, k by the raw query string), so an app that
 sends the same query again (``at`` left out: "now") skips parsing and validation too.
 
+Both are capped in bytes as well as in entries: ``max_bytes`` for the answers, a quarter of it for the remembered
+query strings, and a query string longer than :data:`MAX_REMEMBERED_QUERY_BYTES` is never remembered (a real one
+is a few hundred bytes; unknown parameters are ignored by the API, so a client could otherwise make every entry
+60 KB and grow the server by a gigabyte). The sizes are estimates: the bytes held plus a fixed overhead per entry.
+
 Only the event loop touches the cache (the route is ``async``), so it needs no lock.
 
 >>> from datetime import datetime, UTC
@@ -24,6 +29,8 @@ True
 b'{"k":10}'
 >>> cache.hits, cache.misses
 (1, 1)
+>>> 0 < cache.nbytes < 1000
+True
 """
 
 from __future__ import annotations
@@ -33,6 +40,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 DEFAULT_MAX_ENTRIES = 20_000
+DEFAULT_MAX_BYTES = 64 << 20
+MAX_REMEMBERED_QUERY_BYTES = 2048
+# Python objects around the bytes of one entry (key tuple, answer object, LRU node; measured with tracemalloc).
+ANSWER_OVERHEAD_BYTES = 400
+QUERY_OVERHEAD_BYTES = 450
 DEFAULT_RESOLUTION_S = 300
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -53,17 +65,28 @@ class CachedAnswer:
 class ResponseCache:
     """Bounded LRU of rankings keyed by (generation, variant, customer, area, time slot, k).
 
-    ``max_entries=0`` turns caching off (every request is ranked); the time resolution still applies, so an
-    answer never depends on whether it came from the cache.
+    ``max_entries=0`` (or ``max_bytes=0``) turns caching off (every request is ranked); the time resolution still
+    applies, so an answer never depends on whether it came from the cache.
     """
 
-    def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES, resolution_s: int = DEFAULT_RESOLUTION_S):
+    def __init__(
+        self,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        resolution_s: int = DEFAULT_RESOLUTION_S,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ):
         if max_entries < 0:
             raise ValueError("max_entries must be >= 0")
         if resolution_s < 1:
             raise ValueError("resolution_s must be >= 1 second")
-        self.max_entries = max_entries
+        if max_bytes < 0:
+            raise ValueError("max_bytes must be >= 0")
+        self.max_entries = max_entries if max_bytes > 0 else 0
+        self.max_bytes = max_bytes
+        self.max_query_bytes = max_bytes // 4
         self.resolution_s = resolution_s
+        self.answer_bytes = 0
+        self.query_bytes = 0
         self.hits = 0
         self.misses = 0
         self.evictions = 0
@@ -78,6 +101,11 @@ class ResponseCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def nbytes(self) -> int:
+        """Estimated memory held: answers plus remembered query strings."""
+        return self.answer_bytes + self.query_bytes
+
     def slot(self, when: datetime) -> datetime:
         """The start of ``when``'s time slot (UTC): the time the ranking is computed for."""
         seconds = int((when - _EPOCH).total_seconds() // self.resolution_s) * self.resolution_s
@@ -87,6 +115,7 @@ class ResponseCache:
         if generation != self._generation:
             # A new snapshot (hot reload): answers of the old models must not be served any more.
             self._entries.clear()
+            self.answer_bytes = 0
             self._generation = generation
         return (generation, variant, customer_id, area, int(slot.timestamp()), k)
 
@@ -104,10 +133,14 @@ class ResponseCache:
     def put(self, key: Key, answer: CachedAnswer) -> None:
         if not self.enabled or key[0] != self._generation:
             return  # caching off, or a reload happened while this answer was being ranked
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self.answer_bytes -= _answer_cost(key, old)
         self._entries[key] = answer
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        self.answer_bytes += _answer_cost(key, answer)
+        while len(self._entries) > self.max_entries or self.answer_bytes > self.max_bytes:
+            dropped_key, dropped = self._entries.popitem(last=False)
+            self.answer_bytes -= _answer_cost(dropped_key, dropped)
             self.evictions += 1
 
     def parsed(self, query_string: bytes) -> Parsed | None:
@@ -121,8 +154,23 @@ class ResponseCache:
 
     def remember(self, query_string: bytes, parsed: Parsed) -> None:
         """Keep the validated parameters of a query string (only valid ones: errors are checked every time)."""
-        if not self.enabled:
-            return
+        if not self.enabled or len(query_string) > MAX_REMEMBERED_QUERY_BYTES:
+            return  # a long query string (unknown parameters) is validated every time rather than held
+        old = self._parsed.pop(query_string, None)
+        if old is not None:
+            self.query_bytes -= _query_cost(query_string, old)
         self._parsed[query_string] = parsed
-        if len(self._parsed) > self.max_entries:
-            self._parsed.popitem(last=False)
+        self.query_bytes += _query_cost(query_string, parsed)
+        while len(self._parsed) > self.max_entries or self.query_bytes > self.max_query_bytes:
+            dropped_key, dropped = self._parsed.popitem(last=False)
+            self.query_bytes -= _query_cost(dropped_key, dropped)
+
+
+def _answer_cost(key: Key, answer: CachedAnswer) -> int:
+    _, variant, customer_id, area, _, _ = key
+    return ANSWER_OVERHEAD_BYTES + len(answer.body) + len(customer_id) + len(area or "") + len(variant)
+
+
+def _query_cost(query_string: bytes, parsed: Parsed) -> int:
+    customer_id, area, _, _ = parsed
+    return QUERY_OVERHEAD_BYTES + len(query_string) + len(customer_id) + len(area or "")

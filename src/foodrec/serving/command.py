@@ -21,7 +21,7 @@ from pathlib import Path
 import typer
 
 from foodrec.errors import InputError
-from foodrec.serving.cache import DEFAULT_MAX_ENTRIES, DEFAULT_RESOLUTION_S
+from foodrec.serving.cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, DEFAULT_RESOLUTION_S
 
 THREAD_ENV = {
     "OMP_NUM_THREADS": "1",
@@ -91,6 +91,12 @@ def serve(
         min=0,
         help="Rankings kept in the response cache (0 = rank every request).",
     ),
+    cache_mb: int = typer.Option(
+        DEFAULT_MAX_BYTES >> 20,
+        "--cache-mb",
+        min=0,
+        help="Memory cap of the response cache in MiB (answers; remembered query strings get a quarter more).",
+    ),
     time_resolution: int = typer.Option(
         DEFAULT_RESOLUTION_S,
         "--time-resolution",
@@ -124,6 +130,7 @@ def serve(
             max_body_bytes=max_body_kb * 1024,
             cache_entries=cache_entries,
             time_resolution_s=time_resolution,
+            cache_bytes=cache_mb << 20,
         )
     sock = _listen(host, port)
     bound_port = sock.getsockname()[1]

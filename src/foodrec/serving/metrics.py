@@ -34,6 +34,10 @@ HELP: dict[str, tuple[str, str]] = {
         "Recommendation requests answered from the response cache (hit) or ranked by the model (miss).",
     ),
     "foodrec_recommendation_cache_entries": ("gauge", "Answers held in the response cache."),
+    "foodrec_recommendation_cache_bytes": (
+        "gauge",
+        "Estimated bytes held by the response cache (answers and remembered query strings).",
+    ),
     "foodrec_model_info": ("gauge", "Models being served: 1 per variant and model version."),
     "foodrec_model_reloads_total": ("counter", "Hot reloads, by result."),
 }
