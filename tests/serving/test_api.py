@@ -163,12 +163,24 @@ def test_events_are_stored_once_per_key_with_variant_and_version(ab_client):
     assert str(row["received_at"].tz) == "UTC"
 
 
-def test_the_variant_a_client_sends_is_kept(ab_client):
-    r = ab_client.post(
-        "/v1/events",
-        json={"events": [{"idempotency_key": "z", "type": "click", "customer_id": "c1", "variant": "legacy"}]},
-    )
-    assert r.json()["results"][0]["variant"] == "legacy"
+def test_the_variant_and_version_a_client_sends_are_ignored(ab_client):
+    """A client cannot move its events into another A/B arm: the server's sticky assignment is stored."""
+    own = ab_client.get("/v1/recommendations", params={"customer_id": "c1"}).json()
+    other = "control" if own["variant"] == "model" else "model"
+    events = [
+        {"idempotency_key": "z1", "type": "click", "customer_id": "c1", "variant": "legacy"},
+        {"idempotency_key": "z2", "type": "order", "customer_id": "c1", "variant": other, "model_version": "x@1"},
+        {"idempotency_key": "z3", "type": "click", "customer_id": "c1", "variant": own["variant"]},
+    ]
+    r = ab_client.post("/v1/events", json={"events": events})
+    assert r.status_code == 200, r.text
+    assert [e["variant"] for e in r.json()["results"]] == [own["variant"]] * 3
+    frame = ab_client.app.state.service.events.read_events()
+    assert set(frame["variant"]) == {own["variant"]} and set(frame["model_version"]) == {own["model_version"]}
+    assert set(ab_client.app.state.service.events.read_assignments()["variant"]) == {own["variant"]}
+    metrics = ab_client.get("/metrics").text
+    assert 'foodrec_event_labels_ignored_total{field="variant"} 2' in metrics
+    assert 'foodrec_event_labels_ignored_total{field="model_version"} 1' in metrics
 
 
 @pytest.mark.parametrize(

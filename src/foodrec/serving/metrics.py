@@ -29,6 +29,10 @@ HELP: dict[str, tuple[str, str]] = {
     "foodrec_recommender_errors_total": ("counter", "recommend() calls that raised (answered by the fallback)."),
     "foodrec_recommend_batch_size": ("histogram", "Queries per recommend() call of the micro-batcher."),
     "foodrec_events_total": ("counter", "Events received, by type, variant and result (stored or duplicate)."),
+    "foodrec_event_labels_ignored_total": (
+        "counter",
+        "Client-sent event variant or model_version that disagreed with the server's assignment (ignored).",
+    ),
     "foodrec_recommendation_cache_requests_total": (
         "counter",
         "Recommendation requests answered from the response cache (hit) or ranked by the model (miss).",

@@ -123,9 +123,13 @@ class EventIn(BaseModel):
     customer_id: Ident
     request_id: Ident | None = None
     variant: str | None = Field(
-        None, pattern=VARIANT_PATTERN, description="defaults to the customer's current A/B variant"
+        None,
+        pattern=VARIANT_PATTERN,
+        description="ignored: the server stores the customer's own A/B variant (accepted for older clients)",
     )
-    model_version: Ident | None = Field(None, description="defaults to the version serving that variant")
+    model_version: Ident | None = Field(
+        None, description="ignored: the server stores the version serving the customer's variant"
+    )
     items: list[Ident] = Field(default_factory=list, max_length=MAX_ITEMS_PER_EVENT)
     order_value: float | None = Field(None, ge=0, le=MAX_ORDER_VALUE, allow_inf_nan=False)
     area: Ident | None = None

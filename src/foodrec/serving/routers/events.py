@@ -2,6 +2,10 @@
 
 The answer comes after the events' transaction committed: an acknowledged event is durable. Requests
 arriving while a transaction commits are written together in the next one (group commit).
+
+``variant`` and ``model_version`` are the server's: the customer's sticky assignment and the version serving it
+now. A client-sent value that disagrees is ignored (counted in ``foodrec_event_labels_ignored_total``), so no
+client can move its events into another arm of the A/B analysis; the answer says which variant was stored.
 """
 
 from __future__ import annotations
@@ -35,8 +39,13 @@ async def post_events(
     received = datetime.now(UTC)
     events = []
     for e in batch.events:
-        variant = e.variant or snapshot.ab.assign(e.customer_id)
+        variant = snapshot.ab.assign(e.customer_id)
         model = snapshot.models.get(variant)
+        version = model.version if model is not None else None
+        if e.variant is not None and e.variant != variant:
+            service.metrics.inc("foodrec_event_labels_ignored_total", field="variant")
+        if e.model_version is not None and e.model_version != version:
+            service.metrics.inc("foodrec_event_labels_ignored_total", field="model_version")
         events.append(
             Event(
                 event_id=e.idempotency_key,
@@ -46,7 +55,7 @@ async def post_events(
                 items=tuple(e.items),
                 order_value=e.order_value,
                 request_id=e.request_id,
-                model_version=e.model_version or (model.version if model is not None else None),
+                model_version=version,
                 area=e.area,
                 occurred_at=e.occurred_at or received,
                 received_at=received,
