@@ -15,6 +15,7 @@ True
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
 from collections.abc import Callable
@@ -28,12 +29,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from foodrec.data.readers import RawTable, SourceFile, parse_map, plan_sources, read_source
+from foodrec.data.readers import RawTable, SourceFile, SourcePlan, parse_map, plan_sources, read_source
 from foodrec.data.readers.detect import check_timezone, parse_anchor
 from foodrec.data.readers.tables import LINE, quote
 from foodrec.data.schema import CATALOGUE_TABLES, ORDER_COLUMNS
-from foodrec.data.store import CATALOGUE_FILE, Store, staged_ingest
+from foodrec.data.store import Store, staged_ingest
 from foodrec.data.validate import REASON_SEP, catalogue_sql, orders_sql, row_hash_sql
+from foodrec.errors import InputError, StoreError
 
 COUNTS = ("read", "accepted", "quarantined", "duplicates")
 
@@ -85,14 +87,31 @@ def ingest(
     anchor = parse_anchor(anchor_date, "--anchor-date") if anchor_date else None
     plan = plan_sources(list(sources), fmt=fmt, column_map=mapping, anchor=anchor)
     store_path = Path(store)
-    existing = Store.open(store_path) if (store_path / CATALOGUE_FILE).is_file() else None
-    stored_tz = existing.timezone if existing else "UTC"
-    parse_tz = timezone or plan.timezone or stored_tz
-    store_tz = plan.timezone or timezone or stored_tz
-    known = set(existing.sources()["fingerprint"]) if existing else set()
+    try:
+        return _ingest(plan, store_path, timezone, on_progress)
+    except (OSError, duckdb.IOException) as err:
+        # A full disk or an unwritable store: nothing was committed (the stage is gone), so say it in one line.
+        text = getattr(err, "strerror", None) or str(err).splitlines()[0]
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(err):
+            text = "no space left on device"
+        raise StoreError(f"cannot write store {str(store_path)!r}: {text}; the store was not changed") from err
+
+
+def _ingest(
+    plan: SourcePlan,
+    store_path: Path,
+    timezone: str | None,
+    on_progress: Callable[[str, int, int], None] | None,
+) -> dict[str, object]:
     now = dt.datetime.now(dt.UTC)
     results: list[SourceResult] = []
+    # The stage holds the store's lock from here to the end, so what is read below cannot change under us.
     with staged_ingest(store_path) as stage, _Connection() as con:
+        existing = Store(store_path) if stage.existing else None
+        stored_tz = existing.timezone if existing else "UTC"
+        parse_tz = timezone or plan.timezone or stored_tz
+        store_tz = plan.timezone or timezone or stored_tz
+        known = set(existing.sources()["fingerprint"]) if existing else set()
         con.run("SET TimeZone='UTC'")
         con.run("SET preserve_insertion_order=false")
         run = _Run(con, stage, existing)
@@ -115,6 +134,7 @@ def ingest(
                 run.orders(raw, result, parse_tz)
             else:
                 run.catalogue(raw, result)
+            _check_accounting(result, raw.physical_rows)
             stage.record_source(
                 {
                     "fingerprint": fp,
@@ -141,6 +161,18 @@ def ingest(
         stage.write_summary(summary)
         stage.commit()
     return summary
+
+
+def _check_accounting(result: SourceResult, physical_rows: int) -> None:
+    """Refuse to commit unless every physical line (Parquet row) of the source is accepted, quarantined or a
+    duplicate, exactly once. A failure here is a bug in foodrec, caught before it can lose a row."""
+    parts = result.accepted + result.quarantined + result.duplicates
+    if result.read != physical_rows or result.read != parts:
+        raise InputError(
+            f"{result.source}: {physical_rows:,} data lines but read {result.read:,} = accepted {result.accepted:,}"
+            f" + quarantined {result.quarantined:,} + duplicates {result.duplicates:,} does not add up;"
+            " refused, the store was not changed (please report this)"
+        )
 
 
 def _counts(rows: list[dict]) -> tuple[dict[str, int], dict[str, dict[str, int]]]:

@@ -7,6 +7,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import typer
 
 
@@ -38,9 +42,47 @@ def ingest_command(
     json_out: str | None = typer.Option(None, "--json", help="Also write the summary JSON here."),
 ) -> None:
     """Read, validate, dedupe and store order logs; print what was accepted, quarantined and dropped."""
-    import json
-    from pathlib import Path
+    json_tmp = _claim_json_path(Path(json_out)) if json_out else None  # fails before the store is touched
+    try:
+        summary = _run(sources, store, timezone, column_map, fmt, anchor_date)
+        if json_tmp is not None:
+            try:
+                json_tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+                os.replace(json_tmp, json_out)
+            except OSError as err:
+                from foodrec.errors import StoreError
 
+                raise StoreError(
+                    f"the store was updated, but --json {json_out} could not be written ({err.strerror or err});"
+                    f" the same summary is in {Path(store) / 'ingest_summary.json'}"
+                ) from err
+    finally:
+        if json_tmp is not None:
+            json_tmp.unlink(missing_ok=True)
+    print_summary(summary)
+
+
+def _claim_json_path(path: Path) -> Path:
+    """Prove ``--json PATH`` can be written before ingesting: create the temporary file it is renamed from."""
+    import tempfile
+
+    from foodrec.errors import InputError
+
+    if path.is_dir():
+        raise InputError(f"--json {path}: is a directory")
+    if not path.parent.is_dir():
+        raise InputError(f"--json {path}: folder {str(path.parent)!r} does not exist")
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise InputError(f"--json {path}: cannot write there ({err.strerror or err})") from err
+    os.close(fd)
+    return Path(name)
+
+
+def _run(
+    sources: list[str], store: str, timezone: str | None, column_map: str | None, fmt: str, anchor_date: str | None
+) -> dict:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn
 
@@ -58,9 +100,7 @@ def ingest_command(
             sources, store, timezone=timezone, column_map=column_map, fmt=fmt, anchor_date=anchor_date,
             on_progress=on_progress,
         )  # fmt: skip
-    print_summary(summary)
-    if json_out:
-        Path(json_out).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary
 
 
 def print_summary(summary: dict) -> None:

@@ -20,6 +20,9 @@ Reading is what most of foodrec needs:
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import glob
 import json
 import os
 import shutil
@@ -31,6 +34,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from foodrec.data.faults import fault_point
 from foodrec.data.orderlog import OrderLog, to_utc_timestamp
 from foodrec.data.schema import CATALOGUE_TABLES, ORDER_COLUMNS
 from foodrec.errors import StoreError
@@ -38,6 +42,7 @@ from foodrec.errors import StoreError
 CATALOGUE_FILE = "catalogue.duckdb"
 SUMMARY_FILE = "ingest_summary.json"
 STAGING_PREFIX = ".staging-"
+JOURNAL_FILE = ".commit.json"
 
 
 class Store:
@@ -53,6 +58,7 @@ class Store:
         store = cls(path)
         if not store.path.is_dir():
             raise StoreError(f"store {str(path)!r} does not exist (create it with `foodrec ingest ... --store {path}`)")
+        store.recover()
         if not (store.path / CATALOGUE_FILE).is_file():
             raise StoreError(f"{str(path)!r} is not a foodrec store (no {CATALOGUE_FILE})")
         return store
@@ -69,6 +75,20 @@ class Store:
         with store.connect() as con:
             _init_catalogue(con)
         return store
+
+    def recover(self) -> list[str]:
+        """Finish or roll back an ingest that was killed (see :func:`recover`), unless a writer is at work now."""
+        if not (self.path / JOURNAL_FILE).exists() and not any(self.path.glob(f"{STAGING_PREFIX}*")):
+            return []
+        lock = StoreLock(self.path)
+        try:
+            lock.acquire()
+        except StoreError:
+            return []  # a live writer holds the lock (its staging folder is not stale), or the folder is read-only
+        try:
+            return recover(self.path)
+        finally:
+            lock.release()
 
     def connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection to the catalogue (close it, or use it as a context manager)."""
@@ -175,13 +195,140 @@ def _init_catalogue(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchall()
 
 
-class StagedIngest:
-    """Writes of one ingest, staged beside the store and moved in by :meth:`commit`.
+class StoreLock:
+    """One writer at a time: an exclusive ``flock`` on ``<parent>/.<name>.lock``, which holds the writer's pid.
 
+    The lock file sits beside the store so that it also guards a store that does not exist yet. The kernel
+    drops the lock when the process dies (even by ``kill -9``), so a lock is never stale; the file is removed
+    on release, and a writer that locked a file just removed by another tries again.
+    """
+
+    def __init__(self, target: str | os.PathLike[str]):
+        self.target = Path(target)
+        self.path = self.target.parent / f".{self.target.name}.lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> StoreLock:
+        """Take the lock, or a one-line :class:`StoreError` naming the writer that holds it."""
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as err:
+                raise StoreError(f"cannot lock store {str(self.target)!r}: {err.strerror or err}") from err
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise StoreError(
+                    f"store {str(self.target)!r} is being written by pid {holder}; try again when it has finished"
+                ) from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)  # the holder removed the file as we opened it: lock the new one
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)  # while still holding it, so a waiter re-checks and locks a fresh file
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> StoreLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def recover(target: str | os.PathLike[str]) -> list[str]:
+    """Finish or roll back an interrupted ingest; the caller holds the store's :class:`StoreLock`.
+
+    A journal (``STORE/.commit.json``) means the commit point was passed: its moves are redone (each is
+    idempotent) and the commit completes. Staging folders without a journal are what killed runs left:
+    removed, which rolls their ingest back. Returns what was done, one line each.
+    """
+    target = Path(target)
+    done: list[str] = []
+    journal = target / JOURNAL_FILE
+    if journal.is_file():
+        try:
+            plan = json.loads(journal.read_text(encoding="utf-8"))
+            moves, stage = plan["moves"], plan["stage"]
+        except (ValueError, KeyError, TypeError):
+            # A journal is renamed into place whole, so this is damage from outside: keep it for a person.
+            raise StoreError(f"{journal} is damaged; move it away to roll the interrupted ingest back") from None
+        _apply_moves(target, moves)
+        journal.unlink()
+        _fsync_dir(target)
+        shutil.rmtree(target / stage, ignore_errors=True)
+        done.append(f"finished the interrupted ingest staged in {stage}")
+    stale = list(target.glob(f"{STAGING_PREFIX}*")) if target.is_dir() else []
+    stale += list(target.parent.glob(f".{glob.escape(target.name)}{STAGING_PREFIX}*"))
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+        done.append(f"removed {folder.name}, left by an interrupted ingest")
+    return done
+
+
+def _apply_moves(target: Path, moves: list[list[str]]) -> None:
+    """Move staged files into the store in order. Redoing is safe: a move whose source is gone is done."""
+    for src_name, dst_name in moves:
+        src, dst = target / src_name, target / dst_name
+        if not src.exists():
+            continue
+        if dst.is_dir() and not dst.is_symlink():
+            shutil.rmtree(dst)  # a replaced folder (truth/); a crash here is finished by redoing this move
+        os.replace(src, dst)
+    for folder in {Path(d).parent for _, d in moves}:
+        _fsync_dir(target / folder)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):  # some file systems cannot fsync a directory
+        _fsync(path)
+
+
+def _fsync_tree(root: Path) -> None:
+    """fsync every file under ``root`` and the folders holding them."""
+    for path in sorted(root.rglob("*"), reverse=True):
+        if path.is_file():
+            _fsync(path)
+        elif path.is_dir():
+            _fsync_dir(path)
+    _fsync_dir(root)
+
+
+class StagedIngest:
+    """Writes of one ingest, staged beside the store and committed in one atomic step by :meth:`commit`.
+
+    Creating one takes the store's :class:`StoreLock` (one writer at a time) and runs :func:`recover`.
     Nothing in the store changes before :meth:`commit`; :meth:`abort` (or an exception inside
     :func:`staged_ingest`) removes the staging folder, so a failed ingest leaves the store as it was.
-    A new store is built whole in a sibling folder and renamed into place (atomic); an existing one
-    gets its new files moved in first and its catalogue replaced last.
+
+    The commit: a new store is built whole in a sibling folder and renamed into place. An existing store gets a
+    journal (``STORE/.commit.json``) naming every move, written and fsynced first and renamed into the store:
+    that rename is the commit point. The moves follow, the catalogue last; a kill anywhere after the commit
+    point is finished by :func:`recover` on the next ingest or :meth:`Store.open`, a kill before it rolled back.
+    The catalogue is checkpointed in the staging folder (no WAL may stay behind) and everything is fsynced
+    before the commit point.
 
     >>> with staged_ingest("runs/store") as stage:            # doctest: +SKIP
     ...     stage.orders_part_path()                          # write a Parquet part there
@@ -192,18 +339,27 @@ class StagedIngest:
         self.target = Path(target)
         if self.target.exists() and not self.target.is_dir():
             raise StoreError(f"store path {str(target)!r} exists and is not a directory")
+        # Remember folders made for a new store, to take them away again if the ingest fails.
+        self._made = [p for p in [self.target.parent, *self.target.parent.parents] if not p.exists()]
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = StoreLock(self.target)
+        self._committed = False
+        self.stage = self.target  # nothing staged yet: abort removes no folder
+        try:
+            self._lock.acquire()
+            self.recovered = recover(self.target)
+        except BaseException:
+            self._lock.release()
+            self._remove_made()
+            raise
         self.existing = (self.target / CATALOGUE_FILE).is_file()
         if self.target.is_dir() and not self.existing and any(self.target.iterdir()):
+            self.abort()
             raise StoreError(f"{str(target)!r} is a non-empty directory but not a foodrec store; pick another --store")
         token = uuid.uuid4().hex[:12]
-        self._made: list[Path] = []
-        self._committed = False
         if self.existing:
             self.stage = self.target / f"{STAGING_PREFIX}{token}"
         else:
-            # Remember folders made for a new store, to take them away again if the ingest fails.
-            self._made = [p for p in [self.target.parent, *self.target.parent.parents] if not p.exists()]
-            self.target.parent.mkdir(parents=True, exist_ok=True)
             self.stage = self.target.parent / f".{self.target.name}{STAGING_PREFIX}{token}"
         (self.stage / "orders").mkdir(parents=True)
         (self.stage / "quarantine").mkdir()
@@ -250,7 +406,7 @@ class StagedIngest:
         self._summary = summary
 
     def commit(self) -> Store:
-        """Move everything staged into the store; returns the store."""
+        """Move everything staged into the store in one atomic step; returns the store."""
         stage, target = self.stage, self.target
         if self._summary is not None:
             (stage / SUMMARY_FILE).write_text(json.dumps(self._summary, indent=2) + "\n", encoding="utf-8")
@@ -261,30 +417,53 @@ class StagedIngest:
             for name in self._copies:
                 os.replace(stage / "copies" / name, stage / name)
             shutil.rmtree(stage / "copies", ignore_errors=True)
+            _fsync_tree(stage)
+            fault_point("staged")
             if target.is_dir():
                 target.rmdir()  # an empty directory the user made for the store
-            os.replace(stage, target)
+            os.replace(stage, target)  # the commit point of a new store
+            _fsync_dir(target.parent)
             self._committed = True
+            fault_point("renamed")
             return Store(target)
-        for folder in ("orders", "quarantine"):
-            for part in sorted((stage / folder).glob("part-*.parquet")):
-                os.replace(part, target / folder / part.name)
-        for name in sorted(self._tables):
-            os.replace(stage / f"{name}.parquet", target / f"{name}.parquet")
-        for name in self._copies:
-            old = target / name
-            if old.is_dir():
-                os.replace(old, stage / f"old-{name}")
-            os.replace(stage / "copies" / name, old)
+        rel = stage.name
+        parts = [(folder, part.name) for folder in ("orders", "quarantine") for part in (stage / folder).iterdir()]
+        moves = [[f"{rel}/{folder}/{name}", f"{folder}/{name}"] for folder, name in sorted(parts)]
+        moves += [[f"{rel}/{name}.parquet", f"{name}.parquet"] for name in sorted(self._tables)]
+        moves += [[f"{rel}/copies/{name}", name] for name in self._copies]
         if self._summary is not None:
-            os.replace(stage / SUMMARY_FILE, target / SUMMARY_FILE)
-        os.replace(stage / CATALOGUE_FILE, target / CATALOGUE_FILE)  # the commit point of the catalogue
-        shutil.rmtree(stage, ignore_errors=True)
+            moves.append([f"{rel}/{SUMMARY_FILE}", SUMMARY_FILE])
+        moves.append([f"{rel}/{CATALOGUE_FILE}", CATALOGUE_FILE])  # last: what readers check first
+        journal = stage / JOURNAL_FILE
+        journal.write_text(json.dumps({"stage": rel, "moves": moves}, indent=1) + "\n", encoding="utf-8")
+        _fsync_tree(stage)
+        fault_point("staged")
+        os.replace(journal, target / JOURNAL_FILE)  # the commit point
+        _fsync_dir(target)
         self._committed = True
+        fault_point("journal-written")
+        try:
+            _apply_moves(target, moves[:1])
+            fault_point("first-part-moved")
+            _apply_moves(target, moves[1 : len(parts)])
+            fault_point("parts-moved")
+            _apply_moves(target, moves[len(parts) : -1])
+            fault_point("tables-moved")
+            _apply_moves(target, moves[-1:])
+            fault_point("catalogue-moved")
+            (target / JOURNAL_FILE).unlink()
+            _fsync_dir(target)
+            fault_point("journal-removed")
+        except OSError as err:
+            raise StoreError(
+                f"the ingest into {str(target)!r} passed its commit point but moving files in failed"
+                f" ({err.strerror or err}); the next ingest or Store.open finishes it"
+            ) from err
+        shutil.rmtree(stage, ignore_errors=True)
         return Store(target)
 
     def _write_catalogue(self, store: Store) -> None:
-        """Metadata and source rows into the (copied) catalogue, in one connection."""
+        """Metadata and source rows into the (copied) catalogue, in one connection, checkpointed."""
         with store.connect() as con:
             _init_catalogue(con)
             for key, value in self._meta.items():
@@ -294,16 +473,25 @@ class StagedIngest:
             sql = f"INSERT OR REPLACE INTO sources VALUES ({', '.join('?' for _ in columns)})"
             for row in self._sources:
                 con.execute(sql, [row.get(c) for c in columns]).fetchall()
+            con.execute("CHECKPOINT").fetchall()  # raises when the disk is full, instead of leaving a WAL
+        wal = store.path / f"{CATALOGUE_FILE}.wal"
+        if wal.exists():
+            raise StoreError(f"the catalogue could not be checkpointed ({wal.name} stayed; disk full?)")
 
     def abort(self) -> None:
-        """Drop the staged writes (and folders made for a store that never came to be)."""
-        shutil.rmtree(self.stage, ignore_errors=True)
+        """Drop the staged writes (and folders made for a store that never came to be); release the lock."""
+        if self.stage != self.target and not (self._committed and self.existing):
+            shutil.rmtree(self.stage, ignore_errors=True)
+        self._lock.release()
         if not self._committed:
-            for folder in self._made:  # deepest first
-                try:
-                    folder.rmdir()
-                except OSError:
-                    break
+            self._remove_made()
+
+    def _remove_made(self) -> None:
+        for folder in self._made:  # deepest first
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
 
 @contextmanager
