@@ -57,7 +57,12 @@ async def reload(body: ReloadRequest | None = None, service: Service = Depends(g
         snapshot = await run_in_threadpool(service.state.reload, dict(body.variants) if body else None)
     except FoodrecError as err:
         service.metrics.inc("foodrec_model_reloads_total", result="failed")
-        raise HTTPException(422, f"reload failed, still serving the previous models: {err}") from None
+        raise HTTPException(422, f"reload failed, still serving the previous models: {_one_line(str(err))}") from None
+    except Exception as err:  # noqa: BLE001 - whatever a bad folder does, the old models keep serving: 422, not 500
+        log.exception("reload failed")
+        service.metrics.inc("foodrec_model_reloads_total", result="failed")
+        reason = _one_line(f"{type(err).__name__}: {err}")
+        raise HTTPException(422, f"reload failed, still serving the previous models: {reason}") from None
     service.metrics.inc("foodrec_model_reloads_total", result="ok")
     log.warning("reloaded: %s", {name: m.version for name, m in snapshot.models.items()})
     return ReloadResponse(
@@ -66,3 +71,8 @@ async def reload(body: ReloadRequest | None = None, service: Service = Depends(g
         variants=variant_infos(snapshot),
         previous={name: m.version for name, m in before.models.items()},
     )
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
