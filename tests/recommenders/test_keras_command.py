@@ -67,10 +67,11 @@ def test_train_writes_a_model_the_interface_can_load(store, tmp_path, capsys):
     assert summary["verdict"] and 0 <= summary["validation"]["val_ndcg10"] <= 1
     assert not out.with_name("model.work").exists()  # the resume state is cleaned up after success
 
+    from foodrec.data.store import Store
     from foodrec.recommenders.base import make_queries
     from foodrec.recommenders.registry import resolve_recommender
 
-    rec = resolve_recommender(str(out))
+    rec = resolve_recommender(str(out), log=Store.open(store).order_log())
     assert rec.recommend(make_queries(["c1"], ["a0"], ["2026-02-10T12:00Z"]), k=3).items.shape == (1, 3)
 
 

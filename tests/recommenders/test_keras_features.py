@@ -6,18 +6,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from foodrec.data.orderlog import OrderLog
-from foodrec.recommenders.keras.features import (
-    N_POP_FEATURES,
-    BatchBuilder,
-    Examples,
-    FeatureSpace,
-    History,
-    Popularity,
-    Vocab,
-    _first_unique,
-    order_lines,
-    to_days,
-)
+from foodrec.features.clock import FEW, local_clock, to_days
+from foodrec.features.history import History
+from foodrec.features.lines import order_lines
+from foodrec.features.popularity import N_POP_FEATURES, Popularity
+from foodrec.features.retrieval import first_unique as _first_unique
+from foodrec.features.view import FeatureView
+from foodrec.features.vocabulary import FeatureSpace, Vocab
+from foodrec.recommenders.keras.examples import Examples
+from foodrec.recommenders.keras.inputs import InputBuilder
 from foodrec.recommenders.keras.toydata import toy_log
 
 
@@ -25,7 +22,12 @@ def _state(log, level="dish", **kw):
     space = FeatureSpace.fit(log, level)
     lines = order_lines(log, space)
     end = float(lines["t"].max()) + 1e-6
-    return space, lines, History.build(space, lines), Popularity.build(space, lines, end), end
+    return space, lines, History.build(len(space.customers), lines), Popularity.build(space, lines, end), end
+
+
+def _view(log, level="dish"):
+    space = FeatureSpace.fit(log, level)
+    return space, order_lines(log, space), FeatureView.build(space, log)
 
 
 def test_vocab_maps_unknown_and_missing_to_zero():
@@ -100,9 +102,9 @@ def test_first_unique_keeps_first_occurrences_in_order(rows, n):
 
 def test_training_batches_contain_the_ordered_items_and_valid_targets():
     log = toy_log(n_customers=80, n_restaurants=30, days=25, seed=5)
-    space, lines, history, pop, _ = _state(log)
-    build = BatchBuilder(
-        space, history, pop, depth=10, n_candidates=20, full_max=5, train_full_max=5, n_train_candidates=20
+    space, lines, view = _view(log)
+    build = InputBuilder(
+        view, depth=10, n_candidates=20, full_max=5, train_full_max=5, n_train_candidates=20
     )  # sampled softmax
     ex = Examples.from_lines(lines).take(np.arange(40))
     inputs, y = build.build(ex, force_positives=True)
@@ -117,11 +119,11 @@ def test_training_batches_contain_the_ordered_items_and_valid_targets():
 
 def test_validation_examples_see_nothing_after_the_cutoff():
     log = toy_log(n_customers=40, n_restaurants=10, days=20, seed=6)
-    space, lines, history, pop, _ = _state(log, level="restaurant")
+    space, lines, view = _view(log, level="restaurant")
     ex = Examples.from_lines(lines)
     cutoff = float(np.floor(ex.at.min() + 10))
     later = ex.take(np.flatnonzero(ex.at > cutoff + 3))
-    inputs, _ = BatchBuilder(space, history, pop, depth=100, cutoff=cutoff).build(later)
+    inputs, _ = InputBuilder(view, depth=100, cutoff=cutoff).build(later)
     # every history line is older than the gap between the query and the cutoff
     ages = inputs["history_age"][inputs["history_items"] > 0]
     gaps = np.repeat(later.at - cutoff, (inputs["history_items"] > 0).sum(axis=1))
@@ -130,9 +132,9 @@ def test_validation_examples_see_nothing_after_the_cutoff():
 
 def test_unknown_customers_and_areas_still_get_candidates():
     orders = toy_log(n_customers=30, n_restaurants=6, days=10, seed=7)
-    space, lines, history, pop, _ = _state(orders, level="restaurant")
+    space, lines, view = _view(orders, level="restaurant")
     q = pd.DataFrame({"customer_id": ["nobody"], "area": [None], "at": pd.to_datetime(["2026-02-01T12:00Z"])})
-    inputs, _ = BatchBuilder(space, history, pop.last()).build(Examples.from_queries(space, q))
+    inputs, _ = InputBuilder(view).build(Examples.from_queries(view, q))
     assert inputs["customer"][0] == 0 and (inputs["candidates"] > 0).sum() == len(space.items) - 1
     assert isinstance(OrderLog(orders.orders), OrderLog)
 
@@ -145,15 +147,15 @@ def test_unknown_customers_and_areas_still_get_candidates():
 )
 def test_few_queries_path_gives_the_same_features_as_the_vectorised_one(seconds, ids, timezone):
     """Up to FEW queries are encoded element by element (serving); the values must equal pandas' vectorised ones."""
-    from foodrec.recommenders.keras.features import FEW, local_clock
-
     v = Vocab(["x", "y", "1"])
     many = v.encode(pd.Series(ids + ["x"] * (FEW + 1), dtype=object))[: len(ids)]
     assert v.encode(pd.Series(ids, dtype=object)).tolist() == many.tolist()
     at = pd.Series(pd.to_datetime(seconds, unit="s", utc=True)).dt.as_unit("us")
     space = FeatureSpace("dish", timezone, Vocab(["c"]), Vocab(["a"]), Vocab(["i"]), Vocab(["r"]), np.zeros(2, int))
     queries = pd.DataFrame({"customer_id": "c", "area": "a", "at": at})
-    ex = Examples.from_queries(space, queries)
+    empty = pd.DataFrame({"order_id": [], "customer_id": [], "area": [], "item_id": [], "restaurant_id": []})
+    view = FeatureView.build(space, OrderLog(empty.assign(ordered_at=pd.to_datetime([], utc=True)), timezone=timezone))
+    ex = Examples.from_queries(view, queries)
     hour, dow, meal = local_clock(at, timezone)
     if len(at) <= FEW:  # the per-element path was taken: compare it with the vectorised functions
         np.testing.assert_array_equal(ex.at, to_days(at))

@@ -1,22 +1,20 @@
 """The raw-input Keras model (``serving_model.keras``): its layers on their own, and the saved file against
 ``load_recommender(dir).recommend`` - same top-k and scores for known, unknown and history-less customers."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 keras = pytest.importorskip("keras")
 
+from foodrec.features.clock import local_clock, to_days  # noqa: E402
+from foodrec.features.history import History  # noqa: E402
+from foodrec.features.lines import order_lines  # noqa: E402
+from foodrec.features.popularity import N_POP_FEATURES, Popularity  # noqa: E402
+from foodrec.features.vocabulary import FeatureSpace  # noqa: E402
 from foodrec.recommenders.base import load_recommender, make_queries  # noqa: E402
-from foodrec.recommenders.keras.features import (  # noqa: E402
-    N_POP_FEATURES,
-    FeatureSpace,
-    History,
-    Popularity,
-    local_clock,
-    order_lines,
-    to_days,
-)
 from foodrec.recommenders.keras.raw_model import (  # noqa: E402
     RAW_MODEL_FILE,
     Catalogue,
@@ -41,7 +39,8 @@ def log():
 
 @pytest.fixture(scope="module")
 def saved(log, tmp_path_factory):
-    """Two saved models: restaurant level (whole catalogue) and dish level with the retrieval stage."""
+    """Two saved models, each exported as a raw model with the log's popularity: restaurant level (whole
+    catalogue) and dish level with the retrieval stage."""
     out = {}
     for name, kwargs in {
         "restaurant": {"level": "restaurant"},
@@ -49,15 +48,27 @@ def saved(log, tmp_path_factory):
     }.items():
         path = tmp_path_factory.mktemp(name) / "model"
         KerasRecommender(**kwargs, **FAST).fit(log).save(path)
+        _loaded(path, log).raw_model().save(path.parent / RAW_MODEL_FILE)
         out[name] = path
     return out
+
+
+def _early(log):
+    return log.orders.drop_duplicates("order_id").head(1)
+
+
+def _loaded(path, log):
+    """The saved model over the log without the first customer's orders: a customer the model knows, with no
+    history in the data it is given (the raw model bakes the newest popularity, so queries come after the log)."""
+    early = _early(log)["customer_id"].iloc[0]
+    return load_recommender(path).refresh(replace(log, orders=log.orders[log.orders["customer_id"] != early]))
 
 
 def _queries(log):
     """Known customers, a customer without history before the query, unknown customers and areas, None."""
     first = log.orders.drop_duplicates("order_id")
     recent = first.tail(12)
-    early = first.head(1)  # queried before their first order: known id, empty history
+    early = _early(log)  # known to the model, no history in the data it is given
     customers = [
         *recent["customer_id"],
         early["customer_id"].iloc[0],
@@ -67,19 +78,19 @@ def _queries(log):
     ]
     areas = [*recent["area"], early["area"].iloc[0], "a0", "nowhere", None]
     at = [*(recent["ordered_at"] + pd.Timedelta(hours=30, minutes=7, seconds=5))]
-    at += [early["ordered_at"].iloc[0] - pd.Timedelta(days=1), at[0], at[1], at[2]]
+    at += [at[3], at[0], at[1], at[2]]
     return make_queries(customers, areas, at)
 
 
 @pytest.mark.parametrize("name", ["restaurant", "dish"])
 def test_saved_raw_model_ranks_like_the_recommender(saved, log, name):
-    rec = load_recommender(saved[name])
-    model = keras.saving.load_model(saved[name] / RAW_MODEL_FILE, safe_mode=True)
+    rec = _loaded(saved[name], log)
+    model = keras.saving.load_model(saved[name].parent / RAW_MODEL_FILE, safe_mode=True)
     q = _queries(log)
     expected = rec.recommend(q, k=10)
     inputs = rec.raw_inputs(q)
     assert ("candidates" in inputs) == (name == "dish")
-    assert (inputs["history_items"][-4] == "").all()  # the customer queried before their first order
+    assert (inputs["history_items"][-4] == "").all()  # the customer without history
     out = model(inputs)
     got_items = np.asarray(out["items"]).astype(str)
     got_scores = np.asarray(out["scores"])
@@ -90,8 +101,8 @@ def test_saved_raw_model_ranks_like_the_recommender(saved, log, name):
 
 
 def test_history_is_an_input_and_its_order_times_matter(saved, log):
-    model = load_raw_model(saved["restaurant"] / RAW_MODEL_FILE)
-    rec = load_recommender(saved["restaurant"])
+    model = load_raw_model(saved["restaurant"].parent / RAW_MODEL_FILE)
+    rec = _loaded(saved["restaurant"], log)
     inputs = rec.raw_inputs(_queries(log).iloc[:2])
     base = np.asarray(model(inputs)["candidate_scores"])
     # The same lines, now in the future of the query: ignored, so the scores equal an empty history's.
@@ -112,8 +123,8 @@ def test_history_is_an_input_and_its_order_times_matter(saved, log):
 
 
 def test_bad_inputs_are_rejected_clearly(saved, log):
-    model = load_raw_model(saved["restaurant"] / RAW_MODEL_FILE)
-    good = load_recommender(saved["restaurant"]).raw_inputs(_queries(log).iloc[:2])
+    model = load_raw_model(saved["restaurant"].parent / RAW_MODEL_FILE)
+    good = _loaded(saved["restaurant"], log).raw_inputs(_queries(log).iloc[:2])
     with pytest.raises(ValueError, match="area"):
         model({k: v for k, v in good.items() if k != "area"})
     with pytest.raises(ValueError, match=r"(?s)Invalid input shape.*name 'at'"):
@@ -126,9 +137,10 @@ def test_bad_inputs_are_rejected_clearly(saved, log):
         model({**good, "customer_id": np.array([1, 2])})
 
 
-def test_save_writes_the_raw_model_atomically_with_the_rest(saved):
+def test_the_saved_model_holds_learned_parameters_only(saved):
     files = {p.name for p in saved["restaurant"].iterdir()}
-    assert {"model.keras", RAW_MODEL_FILE, "features.json", "manifest.json"} <= files
+    assert {"model.keras", "features.json", "manifest.json"} <= files
+    assert not files & {"history.npz", "popularity.npz", RAW_MODEL_FILE}  # no order data in the artefact
     assert not list(saved["restaurant"].parent.glob(".model.*"))  # no staging left behind
 
 
@@ -149,7 +161,7 @@ def test_local_clock_matches_pandas_across_daylight_saving(tz):
 def test_history_window_matches_history_gather(log):
     space = FeatureSpace.fit(log, "restaurant")
     lines = order_lines(log, space)
-    history = History.build(space, lines)
+    history = History.build(len(space.customers), lines)
     cust = np.arange(len(space.customers))
     at = np.full(len(cust), lines["t"].quantile(0.7))
     items, _, ages = history.gather(cust, at, at, depth=6)

@@ -9,6 +9,7 @@ import pytest
 pytest.importorskip("keras")
 
 from foodrec.recommenders.base import load_recommender, make_queries  # noqa: E402
+from foodrec.recommenders.keras.examples import Examples  # noqa: E402
 from foodrec.recommenders.keras.recommender import FEATURES_VERSION, KerasRecommender  # noqa: E402
 from foodrec.recommenders.keras.toydata import toy_log  # noqa: E402
 
@@ -69,7 +70,7 @@ def test_save_and_load_give_the_same_rankings(fitted, tmp_path, log):
     manifest = json.loads((tmp_path / "model" / "manifest.json").read_text())
     assert manifest["class"].endswith("KerasRecommender") and manifest["config"]["train"]["epochs"] == 2
     assert not list(tmp_path.glob("*.pkl")) and (tmp_path / "model" / "model.keras").is_file()
-    loaded = load_recommender(tmp_path / "model")
+    loaded = load_recommender(tmp_path / "model").refresh(log)  # weights from the file, data from the log
     q = _queries(log)
     a, b = fitted.recommend(q, k=10), loaded.recommend(q, k=10)
     assert (a.items == b.items).all()
@@ -95,10 +96,61 @@ def test_damaged_model_files_give_a_one_line_error(fitted, tmp_path):
     from foodrec.errors import InputError
 
     fitted.save(tmp_path / "model")
-    (tmp_path / "model" / "popularity.npz").write_bytes(b"not a numpy archive")
-    with pytest.raises(InputError, match="cannot load the Keras model") as err:
+    (tmp_path / "model" / "features.json").write_text("{not json")
+    with pytest.raises(InputError, match="cannot load the Keras model|checksum") as err:
         load_recommender(tmp_path / "model")
     assert "\n" not in str(err.value)
+
+
+def test_a_loaded_model_needs_data_and_says_so(fitted, tmp_path, log):
+    from foodrec.errors import InputError
+
+    fitted.save(tmp_path / "model")
+    loaded = load_recommender(tmp_path / "model")
+    with pytest.raises(InputError, match="holds no order data.*--store") as err:
+        loaded.recommend(_queries(log, 2), k=3)
+    assert "\n" not in str(err.value)
+
+
+def test_refresh_sees_newer_orders_with_the_same_weights(log):
+    """Weights cut early, data up to now: customers new since training get their history, weights stay put."""
+    cut = log.orders["ordered_at"].quantile(0.5)
+    rec = KerasRecommender(level="restaurant", **FAST).fit(log.before(cut))
+    weights = [w.copy() for w in rec.model.get_weights()]
+    later = log.orders[log.orders["ordered_at"] >= cut]
+    newcomer = sorted(set(later["customer_id"]) - set(log.orders[log.orders["ordered_at"] < cut]["customer_id"]))[0]
+    mine = later[later["customer_id"] == newcomer]
+    q = make_queries([newcomer], [mine["area"].iloc[-1]], [log.orders["ordered_at"].max() + pd.Timedelta(hours=1)])
+    before = rec.recommend(q, k=3).items[0].tolist()
+    rec.refresh(log)
+    inputs, _ = rec._builder().build(Examples.from_queries(rec.view, q))
+    assert (inputs["history_items"] > 0).sum() == mine.drop_duplicates("order_id").shape[0] > 0
+    assert inputs["customer"][0] == 0  # unknown to the model: the unknown-customer embedding row
+    after = rec.recommend(q, k=3).items[0].tolist()
+    assert set(mine["restaurant_id"]) & set(after) and before != after
+    for w, v in zip(weights, rec.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(w, v)
+
+
+def test_observed_orders_reach_the_next_recommendation(fitted, log):
+    rec = KerasRecommender.__new__(KerasRecommender)
+    rec.__dict__.update(fitted.__dict__)
+    rec.refresh(log)
+    at = log.orders["ordered_at"].max() + pd.Timedelta(hours=2)
+    q = make_queries(["walk-in"], [log.orders["area"].iloc[0]], [at])
+    first = rec.recommend(q, k=5).items[0].tolist()
+    pick = sorted(set(log.orders["restaurant_id"]) - set(first))[0]
+    order = pd.DataFrame(
+        {
+            "order_id": ["new-1"] * 3,
+            "customer_id": ["walk-in"] * 3,
+            "area": [q["area"][0]] * 3,
+            "restaurant_id": [pick] * 3,
+            "ordered_at": [at - pd.Timedelta(minutes=30)] * 3,
+        }
+    )
+    assert rec.observe(order) == 1 and rec.observe(order) == 0  # one line (restaurant level), counted once
+    assert pick in rec.recommend(q, k=5).items[0].tolist()
 
 
 @pytest.mark.slow

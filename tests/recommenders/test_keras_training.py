@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("keras")
 
 from foodrec.recommenders.keras import training  # noqa: E402
-from foodrec.recommenders.keras.features import Examples  # noqa: E402
+from foodrec.recommenders.keras.examples import Examples  # noqa: E402
 from foodrec.recommenders.keras.toydata import toy_log  # noqa: E402
 from foodrec.recommenders.keras.training import TrainConfig, checks_per_pass  # noqa: E402
 

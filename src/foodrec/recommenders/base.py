@@ -30,7 +30,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
@@ -119,6 +119,39 @@ class Recommender(ABC):
 
         Unknown customers and areas must get a sensible fallback (area, then global popularity), never an error.
         """
+
+    # -- new data, same parameters -------------------------------------------------------
+    def refresh(self, log: OrderLog) -> Recommender:
+        """Look everything data-derived up in ``log`` from now on, keeping the learned parameters. Returns self.
+
+        A counting baseline has no parameters, so it recounts (this default: :meth:`fit`); a trained model binds
+        a new feature view and keeps its weights. The service refreshes every variant on the same log at start
+        and on reload, so A/B arms always see the same data.
+        """
+        self._log, self._seen = log, None
+        return self.fit(log)
+
+    def observe(self, orders: pd.DataFrame) -> int:
+        """Fold new orders (canonical order lines) in, so the next :meth:`recommend` sees them; returns how many
+        lines were taken (an ``order_id`` already seen counts once).
+
+        This default recounts on the refreshed log plus the new orders (exact; costs a fit, so the service
+        hands over all orders that arrived since the last ranking at once). Recommenders with a feature view
+        fold each order in directly.
+        """
+        log = getattr(self, "_log", None)
+        if log is None:
+            raise InputError(f"{self.name}: refresh(log) before observe(orders)")
+        if self._seen is None:
+            self._seen = set(log.orders["order_id"].astype(str).tolist())
+        ids = orders["order_id"].astype(str)
+        fresh = orders[~ids.isin(self._seen)].assign(order_id=ids)
+        if fresh.empty:
+            return 0
+        seen = self._seen | set(fresh["order_id"].tolist())
+        self.refresh(replace(log, orders=pd.concat([log.orders, fresh], ignore_index=True)))
+        self._seen = seen
+        return len(fresh)
 
     # -- persistence: a directory with a JSON manifest ---------------------------------
     def config(self) -> dict[str, Any]:
@@ -284,7 +317,11 @@ _held_guard = threading.Lock()
 
 
 class WriterBusyError(InputError):
-    """Another process is writing the same model path."""
+    """Another process is writing the same model path (``holder``: its pid, as the lock file says)."""
+
+    def __init__(self, message: str, holder: str = "unknown"):
+        super().__init__(message)
+        self.holder = holder
 
 
 @contextlib.contextmanager
@@ -321,7 +358,8 @@ def writer_lock(target: Path, wait: bool = True) -> Iterator[None]:
             holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             raise WriterBusyError(
-                f"{target}: another process (pid {holder}) is writing this model; wait for it or choose another path"
+                f"{target}: another process (pid {holder}) is writing this model; wait for it or choose another path",
+                holder,
             ) from None
         try:
             same = os.fstat(fd).st_ino == os.stat(lock_path).st_ino

@@ -3,7 +3,7 @@
 >>> sorted(BASELINE_NAMES)[:2]     # doctest: +SKIP
 ['area-mealtime-popularity', 'area-popularity']
 >>> rec = resolve_recommender("area-popularity", log=log)   # fitted on log   # doctest: +SKIP
->>> rec = resolve_recommender("runs/model")                 # loaded          # doctest: +SKIP
+>>> rec = resolve_recommender("runs/model", log=log)        # loaded, its features looked up in log   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -33,10 +33,12 @@ def make_recommender(name: str, level: str | None = None, **options: object) -> 
 
 
 def resolve_recommender(name_or_path: str, log: OrderLog | None = None, level: str | None = None) -> Recommender:
-    """A saved model when ``name_or_path`` is a directory, else the named baseline fitted on ``log``."""
+    """A saved model when ``name_or_path`` is a directory (refreshed on ``log`` when given: its learned
+    parameters with this data), else the named baseline fitted on ``log``."""
     path = Path(name_or_path)
     if saved_model_dir(path) is not None:  # a folder, or a model whose save died between its two renames
-        return load_recommender(path)
+        rec = load_recommender(path)
+        return rec.refresh(log) if log is not None else rec
     rec = make_recommender(name_or_path, level=level)
     if log is None:
         raise InputError(f"recommender {name_or_path!r} is a baseline and needs a store to be fitted on (--store)")

@@ -30,7 +30,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
-from foodrec.recommenders.keras.features import N_POP_FEATURES  # noqa: E402
+from foodrec.features.popularity import N_POP_FEATURES  # noqa: E402
 from foodrec.recommenders.keras.layers import CyclicalEncoding, HistoryMatch, HistoryPooling  # noqa: E402
 
 MASK_VALUE = -1e9

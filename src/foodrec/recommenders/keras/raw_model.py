@@ -1,8 +1,8 @@
 """The saved Keras model that takes raw inputs: ids as strings, times as unix seconds.
 
-``KerasRecommender.save`` writes ``serving_model.keras`` next to ``model.keras``. ``model.keras`` is the bare
+``KerasRecommender.raw_model()`` builds it and ``.save("serving_model.keras")`` exports it. ``model.keras`` is the bare
 network (:class:`~foodrec.recommenders.keras.model.FoodrecRanker`), whose inputs are integer indices and features
-that :class:`~foodrec.recommenders.keras.features.BatchBuilder` computes in numpy. ``serving_model.keras`` wraps the
+that :class:`~foodrec.recommenders.keras.inputs.InputBuilder` computes in numpy. ``serving_model.keras`` wraps the
 same network (same weights) with the preprocessing inside, so the file alone answers a query:
 
 * ``keras.layers.StringLookup`` for customers, areas and items (an unknown id is index 0, as in ``features.Vocab``);
@@ -10,7 +10,8 @@ same network (same weights) with the preprocessing inside, so the file alone ans
   (daylight saving included: the zone's UTC offsets from 1970 to 2100 are a table inside the layer);
 * :class:`HistoryWindow` - the customer's ``depth`` most recent lines before the query time and their ages;
 * :class:`IndexTable` - the item -> restaurant map (non-trainable);
-* :class:`PopularityFeatures` - the popularity features, from the last popularity snapshot of training
+* :class:`PopularityFeatures` - the popularity features, from the newest snapshot of the feature view bound
+  at export time
   (non-trainable tables, exactly as ``load_recommender(dir).recommend`` uses them);
 * :class:`ColdStart`, :class:`Catalogue` and :class:`TopK` - small glue: a customer without history is scored as
   unknown (as in training), the whole catalogue as candidates, the best ``k`` at the end.
@@ -40,7 +41,7 @@ Load it with safe mode after importing this module (it registers the layers)::
     import foodrec.recommenders.keras.raw_model  # noqa: F401  registers the foodrec layers
     model = keras.saving.load_model("runs/demo/model/serving_model.keras", safe_mode=True)
 
-``KerasRecommender.raw_inputs(queries)`` builds these inputs from the saved training history (what the tests compare
+``KerasRecommender.raw_inputs(queries)`` builds these inputs from the bound feature view (what the tests compare
 against ``recommend``); serving itself keeps the faster numpy path.
 
 >>> import numpy as np
@@ -64,17 +65,13 @@ import pandas as pd  # noqa: E402
 from keras import ops  # noqa: E402
 
 from foodrec.data.time_features import _HOUR_TO_MEAL  # noqa: E402
-from foodrec.recommenders.keras.features import (  # noqa: E402
-    N_HOURS,
-    N_MEALS,
-    N_POP_FEATURES,
-    FeatureSpace,
-    Popularity,
-)
+from foodrec.features.clock import N_HOURS, N_MEALS  # noqa: E402
+from foodrec.features.history import PAD_AGE  # noqa: E402
+from foodrec.features.popularity import N_POP_FEATURES, Popularity  # noqa: E402
+from foodrec.features.vocabulary import FeatureSpace  # noqa: E402
 from foodrec.recommenders.keras.model import FoodrecRanker, example_inputs  # noqa: E402
 
 RAW_MODEL_FILE = "serving_model.keras"
-PAD_AGE = 1e4  # age in days of a padding history line (as History.gather)
 _DAY_S = 86_400
 _EPOCH_DOW = 3  # 1970-01-01 was a Thursday (Monday = 0)
 
@@ -268,7 +265,7 @@ class PopularityFeatures(keras.layers.Layer):
     Inputs: ``[area (B,) int, meal (B,) int, clock (B, 2) float (local hour, day), candidates (B, C) int]``.
     Output ``(B, C, 7)``: logs of smoothed shares (item global, item in area, its restaurant in area x meal time,
     short/long trend, item within its restaurant, restaurant in area) and the hour lift of its restaurant.
-    The counts are non-trainable weights, set from a :class:`~foodrec.recommenders.keras.features.Popularity`
+    The counts are non-trainable weights, set from a :class:`~foodrec.features.popularity.Popularity`
     with ``set_popularity`` (its last snapshot).
 
     Args:

@@ -1,10 +1,12 @@
 """``KerasRecommender``: the Keras ranker behind the one :class:`~foodrec.recommenders.base.Recommender` interface.
 
-Saved as a directory: ``model.keras`` (loaded with ``safe_mode=True``), ``features.json`` (vocabularies),
-``history.npz`` and ``popularity.npz`` (the training period's orders, as the features need them) and
-``manifest.json``. No pickle anywhere. ``serving_model.keras`` is the same network with the preprocessing inside
-(raw customer/area/item ids and unix times in, top-k items out; see :mod:`~foodrec.recommenders.keras.raw_model`
-and ``KerasRecommender.raw_inputs``), for using the model without foodrec's numpy code.
+Saved as a directory of learned parameters only: ``model.keras`` (the weights; loaded with ``safe_mode=True``),
+``features.json`` (vocabularies) and ``manifest.json`` (feature settings). No order data and no pickle: a loaded
+model gets its data-derived inputs (history, popularity, retrieval) from a
+:class:`~foodrec.features.view.FeatureView` over the store it is used with - :meth:`KerasRecommender.refresh`
+binds one, :meth:`KerasRecommender.observe` folds new orders into it, and the weights never change.
+:meth:`KerasRecommender.raw_model` exports the network with its preprocessing inside (raw ids and unix times in,
+top-k out; see :mod:`~foodrec.recommenders.keras.raw_model`), popularity baked from the bound view.
 
 Ranking uses a numpy copy of the network's weights (``NumpyRanker``): one query takes about a millisecond,
 without TensorFlow's per-call overhead; a test checks it matches the Keras model.
@@ -12,7 +14,7 @@ without TensorFlow's per-call overhead; a test checks it matches the Keras model
 >>> rec = KerasRecommender(epochs=3).fit(log)                         # doctest: +SKIP
 >>> rec.save("runs/model")                                            # doctest: +SKIP
 >>> from foodrec.recommenders.base import load_recommender
->>> load_recommender("runs/model").recommend(queries, k=10).items    # doctest: +SKIP
+>>> load_recommender("runs/model").refresh(store_log).recommend(queries, k=10).items   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -30,15 +32,18 @@ import pandas as pd
 
 from foodrec.data.orderlog import OrderLog
 from foodrec.errors import InputError
+from foodrec.features.view import FeatureView
+from foodrec.features.vocabulary import FeatureSpace
 from foodrec.recommenders.base import QUERY_COLUMNS, Ranking, Recommender
-from foodrec.recommenders.keras.features import BatchBuilder, Examples, FeatureSpace, History, Popularity
+from foodrec.recommenders.keras.examples import Examples
+from foodrec.recommenders.keras.inputs import InputBuilder
 from foodrec.recommenders.keras.metrics import top_k
 
 MODEL_FILE = "model.keras"
-RAW_MODEL_FILE = "serving_model.keras"  # the same network with preprocessing inside (see raw_model.py)
 # Bumped whenever the model's inputs change: a model saved with other features cannot be loaded, only retrained.
 # 2: the restaurant's hour lift (popularity) and the customer's repeat share.
-FEATURES_VERSION = 2
+# 3: no order data in the saved model (history and popularity come from the feature view).
+FEATURES_VERSION = 3
 
 
 class NumpyRanker:
@@ -138,8 +143,7 @@ class KerasRecommender(Recommender):
         self.progress = progress
         self.model: Any = None
         self.space: FeatureSpace | None = None
-        self.history: History | None = None
-        self.popularity: Popularity | None = None
+        self.view: FeatureView | None = None
         self.outcome: Any = None
         self.info: dict[str, Any] = {}
         self._ranker: NumpyRanker | None = None
@@ -153,8 +157,7 @@ class KerasRecommender(Recommender):
         self.outcome = outcome
         self.model = outcome.model
         self.space = outcome.prep.space
-        self.history = outcome.prep.history
-        self.popularity = outcome.prep.popularity.last()
+        self.view = outcome.prep.view
         self.info = {
             "params": outcome.params,
             "validation": outcome.validation,
@@ -165,13 +168,29 @@ class KerasRecommender(Recommender):
         self._ranker = NumpyRanker(self.model)
         return self
 
+    # -- new data, same parameters -----------------------------------------------------
+    def refresh(self, log: OrderLog) -> KerasRecommender:
+        """Bind a feature view over ``log`` (cut it at ``--until`` first); the weights stay as they are."""
+        if self.space is None:
+            raise InputError("the Keras recommender is not fitted: run `foodrec train` first")
+        self.view = FeatureView.build(self.space, log)
+        return self
+
+    def observe(self, orders: pd.DataFrame) -> int:
+        if self.view is None:
+            raise InputError("the Keras recommender has no feature view yet: refresh it with an order log first")
+        return self.view.observe(orders)
+
     # -- ranking -------------------------------------------------------------------
-    def _builder(self) -> BatchBuilder:
+    def _builder(self) -> InputBuilder:
+        if self.view is None:
+            raise InputError(
+                "the Keras model holds no order data: give it a store to look features up in "
+                "(--store, or refresh(log) in Python)"
+            )
         cfg = self.train_config
-        return BatchBuilder(
-            self.space,
-            self.history,
-            self.popularity,
+        return InputBuilder(
+            self.view,
             cfg.depth,
             cfg.n_candidates,
             cfg.full_max,
@@ -189,8 +208,8 @@ class KerasRecommender(Recommender):
         scores = np.full((n, k), -np.inf)
         if n == 0:
             return Ranking(items, scores)
-        ex = Examples.from_queries(self.space, queries.reset_index(drop=True))
         build = self._builder()
+        ex = Examples.from_queries(self.view, queries.reset_index(drop=True))
         chunk = 256 if build.full and len(self.space.items) > 2000 else 512
         for lo in range(0, n, chunk):
             idx = np.arange(lo, min(lo + chunk, n))
@@ -204,34 +223,34 @@ class KerasRecommender(Recommender):
 
     def keras_scores(self, queries: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Candidates and scores from the Keras model itself (slow path; tests compare it with numpy)."""
-        inputs, _ = self._builder().build(Examples.from_queries(self.space, queries.reset_index(drop=True)))
+        build = self._builder()
+        inputs, _ = build.build(Examples.from_queries(self.view, queries.reset_index(drop=True)))
         return inputs["candidates"], np.asarray(self.model(inputs, training=False)), self._ranker(inputs)
 
     # -- the raw-input Keras model -----------------------------------------------------
     def raw_model(self, k: int = 10) -> Any:
         """The network with its preprocessing inside: raw ids and unix times in, top ``k`` items out.
 
-        Saved as ``serving_model.keras``; see :mod:`foodrec.recommenders.keras.raw_model` for its inputs.
+        An export (``.save("serving_model.keras")``) for use without foodrec: popularity is baked in from the
+        bound view's newest snapshot; see :mod:`foodrec.recommenders.keras.raw_model` for its inputs.
         """
         from foodrec.recommenders.keras.raw_model import build_raw_model
 
         if self.model is None:
             raise InputError("the Keras recommender is not fitted: run `foodrec train` first")
         build = self._builder()
-        return build_raw_model(self.model, self.space, self.popularity, build.depth, build.full, k)
+        return build_raw_model(self.model, self.space, self.view.popularity.last(), build.depth, build.full, k)
 
     def raw_inputs(self, queries: pd.DataFrame) -> dict[str, np.ndarray]:
-        """The raw model's inputs for ``queries``, with each customer's history from the training period (as
+        """The raw model's inputs for ``queries``, with each customer's history from the bound view (as
         ``recommend`` sees it) and, above ``full_max`` items, the retrieved candidates: what a feature store and
         a retrieval stage would supply."""
         queries = queries.reset_index(drop=True)
-        ex = Examples.from_queries(self.space, queries)
         build = self._builder()
-        rows, valid = self.history.window(ex.cust, ex.at, build.depth)
-        if len(self.history.item) == 0:
-            valid = np.zeros_like(valid)
-        hist = np.where(valid, self.history.item[rows] if len(self.history.item) else 0, 0)
-        hist_t = np.where(valid, self.history.t[rows] if len(self.history.item) else 0.0, 0.0)
+        ex = Examples.from_queries(self.view, queries)
+        hist, _, times = self.view.history.recent(ex.cust, ex.at, build.depth)
+        valid = hist > 0
+        hist_t = np.where(valid, times, 0.0)
 
         def ids(values: pd.Series) -> np.ndarray:
             return values.astype(object).where(values.notna(), "").astype(str).to_numpy()
@@ -265,10 +284,7 @@ class KerasRecommender(Recommender):
         if self.model is None:
             raise InputError("nothing to save: the Keras recommender is not fitted")
         self.model.save(directory / MODEL_FILE)
-        self.raw_model().save(directory / RAW_MODEL_FILE)
         (directory / "features.json").write_text(json.dumps(self.space.to_json()))
-        self.history.save(directory / "history.npz")
-        self.popularity.save(directory / "popularity.npz")
 
     @classmethod
     def load_state(cls, directory: Path, manifest: dict[str, Any]) -> KerasRecommender:
@@ -293,8 +309,6 @@ class KerasRecommender(Recommender):
         try:
             rec.model = keras.saving.load_model(directory / MODEL_FILE, safe_mode=True, compile=False)
             rec.space = FeatureSpace.from_json(json.loads((directory / "features.json").read_text()))
-            rec.history = History.load(directory / "history.npz")
-            rec.popularity = Popularity.load(directory / "popularity.npz")
         except (OSError, ValueError, KeyError) as err:
             first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise InputError(f"{directory}: cannot load the Keras model ({first_line})") from err

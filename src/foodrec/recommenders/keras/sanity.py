@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from foodrec.recommenders.keras.features import Popularity
+from foodrec.features.popularity import Popularity
 from foodrec.recommenders.keras.metrics import ndcg_at_k, top_k
 from foodrec.recommenders.keras.training import TrainConfig, TrainOutcome, builder
 

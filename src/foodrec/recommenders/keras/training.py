@@ -35,14 +35,12 @@ import pandas as pd
 
 from foodrec.data.orderlog import OrderLog
 from foodrec.errors import InputError
-from foodrec.recommenders.keras.features import (
-    BatchBuilder,
-    Examples,
-    FeatureSpace,
-    History,
-    Popularity,
-    order_lines,
-)
+from foodrec.features.clock import to_days
+from foodrec.features.lines import order_lines
+from foodrec.features.view import FeatureView
+from foodrec.features.vocabulary import FeatureSpace
+from foodrec.recommenders.keras.examples import Examples
+from foodrec.recommenders.keras.inputs import InputBuilder
 from foodrec.recommenders.keras.metrics import ndcg_at_k, top_k
 from foodrec.recommenders.keras.training_report import check_name
 
@@ -102,34 +100,29 @@ def search_grid(cfg: TrainConfig) -> list[dict]:
 
 @dataclass
 class Prepared:
-    """Everything derived from the training log once: vocabularies, history, popularity, examples."""
+    """Everything derived from the training log once: vocabularies, the feature view over it, examples."""
 
     space: FeatureSpace
-    history: History
-    popularity: Popularity
+    view: FeatureView
     examples: Examples
     end: float  # days: end of the training period
     n_orders: int
 
 
 def prepare(log: OrderLog, level: str) -> Prepared:
-    from foodrec.recommenders.keras.features import to_days
-
     space = FeatureSpace.fit(log, level)
     lines = order_lines(log, space)
     if lines["order"].nunique() < 20:
         raise InputError(f"too few orders to train on ({lines['order'].nunique()}); need at least 20")
     end = float(to_days([log.orders["ordered_at"].max()])[0]) + 1e-6
-    history = History.build(space, lines)
-    popularity = Popularity.build(space, lines, end)
-    return Prepared(space, history, popularity, Examples.from_lines(lines), end, int(lines["order"].nunique()))
+    # The model's customers are the training log's, so the view's customer indices are the model's own.
+    view = FeatureView.build(space, log, end=end, lines=lines)
+    return Prepared(space, view, Examples.from_lines(lines), end, int(lines["order"].nunique()))
 
 
-def builder(prep: Prepared, cfg: TrainConfig, cutoff: float = np.inf) -> BatchBuilder:
-    return BatchBuilder(
-        prep.space,
-        prep.history,
-        prep.popularity,
+def builder(prep: Prepared, cfg: TrainConfig, cutoff: float = np.inf) -> InputBuilder:
+    return InputBuilder(
+        prep.view,
         cfg.depth,
         cfg.n_candidates,
         cfg.full_max,
@@ -163,7 +156,7 @@ def _dataset_cls():
 
         def __init__(
             self,
-            build: BatchBuilder,
+            build: InputBuilder,
             examples: Examples,
             batch_size: int,
             seed: int,
@@ -214,9 +207,9 @@ def checks_per_pass(n_examples: int, cfg: TrainConfig) -> int:
     return max(1, math.ceil(n_examples / max(cfg.check_examples, 1)))
 
 
-def score_examples(model, build: BatchBuilder, ex: Examples, k: int = 10) -> np.ndarray:
+def score_examples(model, build: InputBuilder, ex: Examples, k: int = 10) -> np.ndarray:
     """Ranked item indices ``(n, k)`` of the model for examples (no forced positives: the real candidates)."""
-    n_cand = len(build.space.items) - 1 if build.full else build.n_candidates
+    n_cand = build.n_items if build.full else build.n_candidates
     batch = int(np.clip(2_000_000 // max(n_cand * build.depth, 1), 8, 512))
     out = []
     for lo in range(0, len(ex), batch):
@@ -386,7 +379,7 @@ def train_one(
     return RunResult(model, rows, float(best["val_ndcg10"]), int(best["epoch"]), seconds, params, parts, seen)
 
 
-def _new_model(prep: Prepared, cfg: TrainConfig, params: dict, build: BatchBuilder, ex: Examples):
+def _new_model(prep: Prepared, cfg: TrainConfig, params: dict, build: InputBuilder, ex: Examples):
     """A compiled, built ranker and the batch size that keeps a batch's candidate rows bounded."""
     import keras
 

@@ -1,0 +1,309 @@
+"""Popularity by area, meal time and hour: recency-decayed snapshots over time, and the live newest one.
+
+Snapshot ``k`` counts only the lines before ``times[k]``; a query at time ``t`` reads the latest snapshot at or
+before ``t`` (point in time). :meth:`Popularity.observe` folds a new order into the newest snapshot, so the
+service's popularity moves with the orders it sees.
+
+>>> import numpy as np, pandas as pd
+>>> from foodrec.data.orderlog import OrderLog
+>>> from foodrec.features.lines import order_lines
+>>> from foodrec.features.vocabulary import FeatureSpace
+>>> orders = pd.DataFrame({"order_id": ["o1", "o2", "o3"], "customer_id": ["c1", "c2", "c3"],
+...     "ordered_at": pd.to_datetime(["2026-01-01 12:00", "2026-01-02 12:00", "2026-01-03 12:00"], utc=True),
+...     "area": "a", "restaurant_id": ["r1", "r1", "r2"]})
+>>> space = FeatureSpace.fit(OrderLog(orders), "restaurant")
+>>> pop = Popularity.build(space, order_lines(OrderLog(orders), space), end=20456.0)
+>>> snap = pop.snapshot_index(np.array([20456.0]))
+>>> pop.top_items(snap, np.array([1]), np.array([1]), 2).tolist()       # r1 first
+[[1, 2]]
+>>> for _ in range(3):
+...     pop.observe(20456.1, item=2, area=1, meal=1, hour=12)           # r2 ordered three times since
+>>> pop.top_items(snap, np.array([1]), np.array([1]), 2).tolist()
+[[2, 1]]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from foodrec.features.clock import N_HOURS, N_MEALS
+from foodrec.features.vocabulary import FeatureSpace
+
+N_POP_FEATURES = 7
+
+
+@dataclass
+class Popularity:
+    """Recency-decayed popularity snapshots; snapshot ``k`` uses only lines before ``times[k]``.
+
+    Item level: ``glob[k, i]``, ``short[k, i]`` (short half-life: a trend signal), ``area[k, a, i]``. Restaurant level
+    (the item's restaurant; equal to the item at restaurant level): ``rest_area[k, a, r]``,
+    ``rest_area_meal[k, a, m, r]``. ``rest_top[k, r]`` lists the restaurant's most ordered items (retrieval).
+    Area index 0 (unknown area) holds the global counts. ``rest_hour[k, r, h]`` counts the restaurant's orders by local
+    hour (half-life ``hour_half_life``, longer: opening hours change slowly), the evidence of when it takes orders.
+    """
+
+    times: np.ndarray
+    glob: np.ndarray
+    short: np.ndarray
+    area: np.ndarray
+    rest_area: np.ndarray
+    rest_area_meal: np.ndarray
+    rest_top: np.ndarray
+    rest_hour: np.ndarray
+    item_restaurant: np.ndarray
+    half_life: float = 14.0
+    short_half_life: float = 3.0
+    hour_half_life: float = 60.0
+
+    @classmethod
+    def build(
+        cls,
+        space: FeatureSpace,
+        lines: pd.DataFrame,
+        end: float,
+        step_days: float | None = None,
+        budget_floats: float = 6e7,
+        half_life: float = 14.0,
+        short_half_life: float = 3.0,
+        n_top: int = 16,
+        hour_half_life: float = 60.0,
+    ) -> Popularity:
+        n_items, n_areas, n_rest = len(space.items), len(space.areas), len(space.restaurants)
+        per_snapshot = n_items * (n_areas + 2) + n_rest * (n_areas * (N_MEALS + 1) + N_HOURS)
+        start = float(lines["t"].min()) if len(lines) else end - 1.0
+        span = max(end - start, 1.0)
+        if step_days is None:
+            n_max = max(int(budget_floats // per_snapshot), 2)
+            step_days = max(1.0, float(np.ceil(span / (n_max - 1))))
+        times = np.append(np.arange(np.floor(start) + step_days, end, step_days), end)
+        s = len(times)
+        item_rest = space.item_restaurant
+        glob = np.zeros((s, n_items), np.float32)
+        short = np.zeros((s, n_items), np.float32)
+        area = np.zeros((s, n_areas, n_items), np.float32)
+        rest_area = np.zeros((s, n_areas, n_rest), np.float32)
+        rest_area_meal = np.zeros((s, n_areas, N_MEALS, n_rest), np.float32)
+        rest_top = np.zeros((s, n_rest, n_top), np.int32)
+        rest_hour = np.zeros((s, n_rest, N_HOURS), np.float32)
+        g, sh = np.zeros(n_items), np.zeros(n_items)
+        ar = np.zeros((n_areas, n_items))
+        ram = np.zeros((n_areas, N_MEALS, n_rest))
+        rh = np.zeros((n_rest, N_HOURS))
+        t_all, item = lines["t"].to_numpy(), lines["item"].to_numpy()
+        ar_idx, meal = lines["area"].to_numpy(), lines["meal"].to_numpy()
+        hour = np.clip(lines["hour"].to_numpy(), 0, N_HOURS - 1).astype(np.int64)
+        rest = item_rest[item]
+        # Dishes sorted by restaurant, for the per-restaurant top lists.
+        by_rest = np.argsort(item_rest, kind="stable")
+        rest_of_sorted = item_rest[by_rest]
+        first_of_rest = np.searchsorted(rest_of_sorted, np.arange(n_rest))
+        lo, prev = 0, start
+        for k, tk in enumerate(times):
+            hi = int(np.searchsorted(t_all, tk, side="left"))
+            dt = tk - prev
+            f, fs = 0.5 ** (dt / half_life), 0.5 ** (dt / short_half_life)
+            g *= f
+            sh *= fs
+            ar *= f
+            ram *= f
+            rh *= 0.5 ** (dt / hour_half_life)
+            if hi > lo:
+                w = 0.5 ** ((tk - t_all[lo:hi]) / half_life)
+                ws = 0.5 ** ((tk - t_all[lo:hi]) / short_half_life)
+                it, a, m = item[lo:hi], ar_idx[lo:hi], meal[lo:hi]
+                g += np.bincount(it, w, n_items)
+                sh += np.bincount(it, ws, n_items)
+                np.add.at(ar, (a, it), w)
+                np.add.at(ram, (a, m, rest[lo:hi]), w)
+                np.add.at(rh, (rest[lo:hi], hour[lo:hi]), 0.5 ** ((tk - t_all[lo:hi]) / hour_half_life))
+            glob[k], short[k], area[k] = g, sh, ar
+            rest_hour[k] = rh
+            area[k, 0] = g
+            rest_area_meal[k] = ram
+            rest_area_meal[k, 0] = ram.sum(axis=0)
+            rest_area[k] = rest_area_meal[k].sum(axis=1)
+            # top dishes per restaurant: order dishes by (restaurant, -count), take the first n_top of each
+            order = np.lexsort((-g[by_rest], rest_of_sorted))
+            ranked = by_rest[order]
+            pos = np.arange(len(ranked)) - first_of_rest[item_rest[ranked]]
+            keep = (pos < n_top) & (ranked > 0)
+            rest_top[k, item_rest[ranked[keep]], pos[keep]] = ranked[keep]
+            lo, prev = hi, tk
+        return cls(
+            times,
+            glob,
+            short,
+            area,
+            rest_area,
+            rest_area_meal,
+            rest_top,
+            rest_hour,
+            item_rest.astype(np.int32),
+            half_life,
+            short_half_life,
+            hour_half_life,
+        )
+
+    def __post_init__(self) -> None:
+        n_rest = self.rest_area.shape[-1]
+        self._glob_tot = self.glob.sum(axis=-1)
+        self._short_tot = self.short.sum(axis=-1)
+        self._area_tot = self.area.sum(axis=-1)
+        self._rest_area_tot = self.rest_area.sum(axis=-1)
+        self._rest_area_meal_tot = self.rest_area_meal.sum(axis=-1)
+        # per snapshot: restaurant totals of item counts and number of dishes per restaurant
+        self._rest_glob = np.zeros((len(self.times), n_rest), np.float32)
+        for k in range(len(self.times)):
+            self._rest_glob[k] = np.bincount(self.item_restaurant, self.glob[k], n_rest)
+        self._rest_size = np.maximum(np.bincount(self.item_restaurant[1:], minlength=n_rest), 1)
+        self._rest_hour_tot = self.rest_hour.sum(axis=-1)  # (S, R)
+        self._city_hour = self.rest_hour.sum(axis=1)  # (S, 24)
+        self._city_hour_share = (self._city_hour + 0.5) / (self._city_hour.sum(axis=-1, keepdims=True) + 0.5 * N_HOURS)
+
+    def observe(self, t: float, item: int, area: int, meal: int, hour: float) -> None:
+        """Fold one order line at time ``t`` (days) into the newest snapshot, in place (a few microseconds).
+
+        Counts stay in units of the snapshot's time ``T``: a line at ``t`` weighs ``0.5 ** ((T - t) / half_life)``
+        (above 1 for ``t > T``), which is exactly the decayed count at ``T``; shares are ratios of counts at one
+        reference time, so they are the same as if the snapshot had been rebuilt at ``t``. Unknown items (0) are
+        ignored: a model cannot score an item it was not trained on.
+        """
+        if item <= 0:
+            return
+        k = len(self.times) - 1
+        dt = float(t) - float(self.times[k])
+        w, ws, wh = 2.0 ** (dt / self.half_life), 2.0 ** (dt / self.short_half_life), 2.0 ** (dt / self.hour_half_life)
+        r = int(self.item_restaurant[item])
+        m, h = int(meal), int(np.clip(hour, 0, N_HOURS - 1))
+        areas = (0, area) if area > 0 else (0,)
+        self.glob[k, item] += w
+        self.short[k, item] += ws
+        self._glob_tot[k] += w
+        self._short_tot[k] += ws
+        self._rest_glob[k, r] += w
+        for a in areas:
+            self.area[k, a, item] += w
+            self.rest_area[k, a, r] += w
+            self.rest_area_meal[k, a, m, r] += w
+            self._area_tot[k, a] += w
+            self._rest_area_tot[k, a] += w
+            self._rest_area_meal_tot[k, a, m] += w
+        self.rest_hour[k, r, h] += wh
+        self._rest_hour_tot[k, r] += wh
+        self._city_hour[k, h] += wh
+        self._city_hour_share[k] = (self._city_hour[k] + 0.5) / (self._city_hour[k].sum() + 0.5 * N_HOURS)
+        self._rerank_restaurant(k, r)
+        self.__dict__.pop("_top_cache", None)
+
+    def _rerank_restaurant(self, k: int, r: int) -> None:
+        """Refresh restaurant ``r``'s list of most ordered dishes in snapshot ``k`` (retrieval reads it)."""
+        dishes = np.flatnonzero(self.item_restaurant == r)
+        dishes = dishes[dishes > 0]
+        ranked = dishes[np.argsort(-self.glob[k, dishes], kind="stable")][: self.rest_top.shape[-1]]
+        self.rest_top[k, r] = 0
+        self.rest_top[k, r, : len(ranked)] = ranked
+
+    def last(self) -> Popularity:
+        """Only the final snapshot (what inference needs)."""
+        return Popularity(
+            self.times[-1:],
+            self.glob[-1:],
+            self.short[-1:],
+            self.area[-1:],
+            self.rest_area[-1:],
+            self.rest_area_meal[-1:],
+            self.rest_top[-1:],
+            self.rest_hour[-1:],
+            self.item_restaurant,
+            self.half_life,
+            self.short_half_life,
+            self.hour_half_life,
+        )
+
+    def snapshot_index(self, feature_time: np.ndarray) -> np.ndarray:
+        """Latest snapshot at or before each time (the first one for earlier times)."""
+        idx = np.searchsorted(self.times, np.asarray(feature_time), side="right") - 1
+        return np.clip(idx, 0, len(self.times) - 1)
+
+    def features(
+        self,
+        snap: np.ndarray,
+        area: np.ndarray,
+        meal: np.ndarray,
+        hour: np.ndarray,
+        cands: np.ndarray,
+        smoothing: float = 20.0,
+        hour_smoothing: float = 1.0,
+    ) -> np.ndarray:
+        """Per candidate (all logs of smoothed shares): item global, item in area, its restaurant in area x meal
+        time, short/long trend, item within its restaurant, its restaurant in area, and the hour lift of its
+        restaurant: ``log (orders at this local hour + 1) - log (expected + 1)``, expected being the restaurant's
+        orders times the city's share of that hour. Far below 0 when a busy restaurant never takes orders at an
+        hour when the city does (it is closed); near 0 at hours when nobody orders."""
+        snap = snap[:, None]
+        a = np.asarray(area)[:, None]
+        m = np.asarray(meal)[:, None]
+        h = np.clip(np.asarray(hour, dtype=np.int64), 0, N_HOURS - 1)[:, None]
+        r = self.item_restaurant[cands]
+        n_items, n_rest = self.glob.shape[1], self.rest_area.shape[-1]
+        g_share = (self.glob[snap, cands] + 0.01) / (self._glob_tot[snap] + 0.01 * n_items)
+        a_share = (self.area[snap, a, cands] + smoothing * g_share) / (self._area_tot[snap, a] + smoothing)
+        rg_share = (self._rest_glob[snap, r] + 0.01) / (self._glob_tot[snap] + 0.01 * n_rest)
+        ra_share = (self.rest_area[snap, a, r] + smoothing * rg_share) / (self._rest_area_tot[snap, a] + smoothing)
+        ram_share = (self.rest_area_meal[snap, a, m, r] + smoothing * ra_share) / (
+            self._rest_area_meal_tot[snap, a, m] + smoothing
+        )
+        s_share = (self.short[snap, cands] + 0.01) / (self._short_tot[snap] + 0.01 * n_items)
+        within = (self.glob[snap, cands] + 0.1) / (self._rest_glob[snap, r] + 0.1 * self._rest_size[r])
+        expected = self._rest_hour_tot[snap, r] * self._city_hour_share[snap, h]
+        hour_lift = np.log(self.rest_hour[snap, r, h] + hour_smoothing) - np.log(expected + hour_smoothing)
+        out = np.stack(
+            [
+                np.log(g_share),
+                np.log(a_share),
+                np.log(ram_share),
+                np.log(s_share) - np.log(g_share),
+                np.log(within),
+                np.log(ra_share),
+                hour_lift,
+            ],
+            -1,
+        )
+        return out.astype(np.float32)
+
+    @staticmethod
+    def reference_score(pop: np.ndarray) -> np.ndarray:
+        """The popularity ranking used as reference: log P(restaurant | area, meal) + log P(item | restaurant)."""
+        return pop[..., 2] + pop[..., 4]
+
+    def top_items(self, snap: np.ndarray, area: np.ndarray, meal: np.ndarray, n: int) -> np.ndarray:
+        """The ``n`` most popular items per query: the reference score over all items, as item indices.
+
+        Depends only on (snapshot, area, meal time), so each combination is computed once and cached.
+        """
+        keys = (np.asarray(snap, np.int64) * len(self.rest_area[0]) + np.asarray(area)) * N_MEALS + np.asarray(meal)
+        cache = self.__dict__.setdefault("_top_cache", {})
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        missing = [i for i, key in enumerate(uniq) if (int(key), n) not in cache]
+        if missing:
+            rows = np.array([np.flatnonzero(inverse == i)[0] for i in missing])
+            tops = self._top_items(np.asarray(snap)[rows], np.asarray(area)[rows], np.asarray(meal)[rows], n)
+            for i, top in zip(missing, tops, strict=True):
+                cache[(int(uniq[i]), n)] = top
+        return np.stack([cache[(int(key), n)] for key in uniq])[inverse]
+
+    def _top_items(self, snap: np.ndarray, area: np.ndarray, meal: np.ndarray, n: int) -> np.ndarray:
+        n_items = self.glob.shape[1]
+        cands = np.broadcast_to(np.arange(n_items, dtype=np.int32), (len(snap), n_items))
+        score = self.reference_score(self.features(snap, area, meal, np.zeros(len(snap)), cands))
+        score[:, 0] = -np.inf
+        n = min(n, n_items - 1)
+        if n <= 0:
+            return np.zeros((len(score), 0), np.int32)
+        top = np.argpartition(-score, n - 1, axis=1)[:, :n]
+        order = np.argsort(-np.take_along_axis(score, top, 1), axis=1, kind="stable")
+        return np.take_along_axis(top, order, 1).astype(np.int32)
