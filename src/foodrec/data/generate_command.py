@@ -39,9 +39,15 @@ def generate(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from foodrec.data.store import CATALOGUE_FILE
     from foodrec.data.synthetic.generate import generate_city
     from foodrec.data.synthetic.presets import preset_config
 
+    if (out / CATALOGUE_FILE).exists():
+        raise InputError(
+            f"--out {out} is a foodrec store: generate would replace its ground truth; write the city to another"
+            f" folder and ingest it with `foodrec ingest DIR --store {out}`"
+        )
     start_date = None
     if start is not None:
         try:

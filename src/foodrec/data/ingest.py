@@ -228,6 +228,7 @@ class _Run:
         self.changed_tables: set[str] = set()
         self.last_part: str | None = None
         self._existing_hashes: np.ndarray | None = None
+        self._order_keys = False
         self._hashes: list[np.ndarray] = []
         for name in CATALOGUE_TABLES:
             path = existing.path / f"{name}.parquet" if existing else None
@@ -315,13 +316,18 @@ class _Run:
         n_bad = int(pc.sum(bad).as_py() or 0)
         if n_bad:
             con.register("checked_bad", checked.filter(bad).select([LINE, "__reason"]))
-        self._quarantine(raw, result, "checked_bad" if n_bad else None)
         good = checked.filter(pc.invert(bad)) if n_bad else checked
+        reused = self._reused_order_ids(good)
+        if reused.num_rows:
+            good = good.filter(pc.invert(pc.is_in(good.column(LINE), reused.column(LINE))))
+            con.register("reused", reused)
+        self._quarantine(raw, result, "checked_bad" if n_bad else None,
+                         f"SELECT {LINE}, __reason FROM reused" if reused.num_rows else None)  # fmt: skip
         drop = self._duplicate_lines(good)
         if len(drop):
             good = good.filter(pc.invert(pc.is_in(good.column(LINE), pa.array(drop, pa.int64()))))
         result.accepted = good.num_rows
-        result.duplicates = checked.num_rows - n_bad - good.num_rows
+        result.duplicates = checked.num_rows - n_bad - reused.num_rows - good.num_rows
         self.last_part = None
         if good.num_rows:
             path = self.stage.orders_part_path()
@@ -336,6 +342,45 @@ class _Run:
         con.unregister("raw_data")
         if n_bad:
             con.unregister("checked_bad")
+        if reused.num_rows:
+            con.unregister("reused")
+
+    def _reused_order_ids(self, good: pa.Table) -> pa.Table:
+        """Lines (``__line``, ``__reason``) whose order_id is already known with another customer or time.
+
+        An order's lines share its customer and time. The first sight of an order id wins: the store's lines,
+        then earlier sources of this run, then the earliest line of this file; later lines that disagree are
+        quarantined. Known orders are kept in a temp table, so each file costs one GROUP BY and one join.
+        """
+        con = self.con
+        if not self._order_keys:
+            con.run("CREATE TEMP TABLE order_keys (order_id VARCHAR, c VARCHAR, t TIMESTAMPTZ)")
+            parts = self.order_parts[: self.existing_orders]
+            if parts:
+                con.run(
+                    "INSERT INTO order_keys SELECT order_id, arg_min(customer_id, ordered_at), min(ordered_at)"
+                    " FROM read_parquet(?, union_by_name=true) GROUP BY order_id",
+                    [parts],
+                )
+            self._order_keys = True
+        con.register("good_keys", good.select([LINE, "order_id", "customer_id", "ordered_at"]))
+        con.run(
+            "CREATE OR REPLACE TEMP TABLE first_keys AS SELECT order_id, arg_min(customer_id, __line) AS c,"
+            " arg_min(ordered_at, __line) AS t FROM good_keys GROUP BY order_id"
+        )
+        reused = con.arrow(
+            f"SELECT g.{LINE}, 'order_id reused with another customer or time' AS __reason FROM good_keys g JOIN"
+            " (SELECT f.order_id, CASE WHEN k.order_id IS NULL THEN f.c ELSE k.c END AS c,"
+            " CASE WHEN k.order_id IS NULL THEN f.t ELSE k.t END AS t"
+            " FROM first_keys f LEFT JOIN order_keys k USING (order_id)) r USING (order_id)"
+            f" WHERE g.customer_id IS DISTINCT FROM r.c OR g.ordered_at IS DISTINCT FROM r.t ORDER BY g.{LINE}"
+        )
+        con.run(
+            "INSERT INTO order_keys SELECT f.order_id, f.c, f.t FROM first_keys f"
+            " ANTI JOIN order_keys k USING (order_id)"
+        )
+        con.unregister("good_keys")
+        return reused
 
     def _known_hashes(self) -> np.ndarray:
         """Row hashes of the order lines in the store and accepted earlier in this run."""

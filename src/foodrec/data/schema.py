@@ -31,6 +31,8 @@ ORDER_COLUMNS: tuple[str, ...] = REQUIRED_ORDER_COLUMNS + OPTIONAL_ORDER_COLUMNS
 ID_COLUMNS = frozenset({"order_id", "customer_id", "area", "restaurant_id", "item_id", "driver_id"})
 MONEY_COLUMNS = frozenset({"unit_price", "order_total", "discount", "tip", "refunded_amount"})
 COUNT_COLUMNS = frozenset({"quantity"})
+# Ids longer than this (or with control characters) are quarantined: the service refuses them (serving/schemas.py).
+MAX_ID_LENGTH = 128
 
 # Catalogue tables: name -> (columns, key columns)
 CATALOGUE_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

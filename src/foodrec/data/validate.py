@@ -12,6 +12,13 @@ its ``__reason`` is not empty; reasons of one row are joined with ``"; "``. The 
 ``negative <column>``         quantity, unit_price, order_total, discount, tip or refunded_amount < 0
 ``quantity not a positive     quantity 0 or fractional
 integer``
+``<column> out of range``     quantity over 1,000,000 or a money column at or over 1e9 in size (``1e20``,
+                              ``2^63``: nothing a shop sells)
+``non-integral <column>``     an id read from a float column (Parquet) that is not a whole number below 2^53
+``<column> has a control      an id with a control character (tab, CR, NUL, ...): the service refuses it
+character``
+``<column> too long``         an id over 128 characters: the service refuses it
+``impossible UTC offset``     a timestamp offset beyond +14:00/-14:00 or with minutes over 59
 ``unknown restaurant``        the store knows its restaurants and this one is not among them
 ``unknown item``              the store knows its items and this one is not among them
 ``item of another             the item is sold by a different restaurant than the order line says
@@ -30,13 +37,37 @@ item``
 from __future__ import annotations
 
 from foodrec.data.readers.tables import LINE, RawTable
-from foodrec.data.schema import CATALOGUE_TABLES, ID_COLUMNS, MONEY_COLUMNS, ORDER_COLUMNS, REQUIRED_ORDER_COLUMNS
+from foodrec.data.schema import (
+    CATALOGUE_TABLES,
+    ID_COLUMNS,
+    MAX_ID_LENGTH,
+    MONEY_COLUMNS,
+    ORDER_COLUMNS,
+    REQUIRED_ORDER_COLUMNS,
+)
 
 REASON_SEP = "; "
 EARLIEST, LATEST = "1990-01-01", "2100-01-01"
 NON_NEGATIVE = ("quantity", "unit_price", "order_total", "discount", "tip", "refunded_amount")
 # Epoch seconds: up to 11 digits (year 5138); longer digit strings are not seconds.
 _EPOCH = r"[+-]?[0-9]{1,11}([.][0-9]+)?"
+MAX_QUANTITY = 1_000_000
+MAX_MONEY = 1e9
+MAX_OFFSET_HOURS = 14  # UTC-12:00 .. UTC+14:00 are the offsets in use; allow 14 both ways
+# A clock time then an offset: groups 3 and 4 are the offset's hours and minutes.
+_OFFSET = r"[0-9]:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)? ?[+-]([0-9]{2}):?([0-9]{2})?$"
+CATALOGUE_IDS = frozenset({"restaurant_id", "item_id", "customer_id", "chain_id", "area", "home_area"})
+
+
+def _id_reasons(column: str, value: str, raw: RawTable) -> list[str]:
+    """Reasons for an id the service would refuse (control characters, too long) or a float id not whole."""
+    reasons = [
+        f"CASE WHEN regexp_matches({value}, '[\\x00-\\x1f\\x7f]') THEN '{column} has a control character' END",
+        f"CASE WHEN length({value}) > {MAX_ID_LENGTH} THEN '{column} too long' END",
+    ]
+    if column in raw.nonintegral:
+        reasons.append(f"CASE WHEN n.__nonint_{column} THEN 'non-integral {column}' END")
+    return reasons
 
 
 def row_hash_sql(prefix: str = "") -> str:
@@ -105,9 +136,12 @@ def orders_sql(raw: RawTable, relation: str, timezone: str, refs: set[str]) -> s
             inner.append(f"{value} AS __ts_raw")
         elif column in ID_COLUMNS:
             inner.append(f"CAST({value} AS VARCHAR) AS {column}")
+            if column in raw.nonintegral:
+                inner.append(f"{raw.nonintegral[column]} AS __nonint_{column}")
         else:
             inner.append(f"{value} AS __raw_{column}")
     mid = [LINE, "__ts_raw"] + [c for c in ORDER_COLUMNS if c in ID_COLUMNS]
+    mid += [f"__nonint_{c}" for c in ORDER_COLUMNS if c in raw.nonintegral]
     mid.append(f"{_ts_expr(raw.ts_mode, '__ts_raw', timezone)} AS ordered_at")
     for column in ORDER_COLUMNS:
         if column in MONEY_COLUMNS or column == "quantity":
@@ -129,6 +163,17 @@ def orders_sql(raw: RawTable, relation: str, timezone: str, refs: set[str]) -> s
         "CASE WHEN n.__num_quantity >= 0 AND (n.__num_quantity = 0 OR n.__num_quantity <> floor(n.__num_quantity))"
         " THEN 'quantity not a positive integer' END"
     )
+    reasons.append(f"CASE WHEN n.__num_quantity > {MAX_QUANTITY} THEN 'quantity out of range' END")
+    for column in sorted(MONEY_COLUMNS):
+        reasons.append(f"CASE WHEN abs(n.__num_{column}) >= {MAX_MONEY:.0f} THEN '{column} out of range' END")
+    for column in ORDER_COLUMNS:
+        if column in ID_COLUMNS:
+            reasons += _id_reasons(column, f"n.{column}", raw)
+    if raw.ts_mode == "text":
+        offset = [f"TRY_CAST(regexp_extract(n.__ts_raw, '{_OFFSET}', {g}) AS INTEGER)" for g in (3, 4)]
+        reasons.append(
+            f"CASE WHEN {offset[0]} > {MAX_OFFSET_HOURS} OR {offset[1]} > 59 THEN 'impossible UTC offset' END"
+        )
     joins = ""
     if "ref_restaurants" in refs:
         joins += " LEFT JOIN ref_restaurants rr ON rr.restaurant_id = n.restaurant_id"
@@ -175,7 +220,14 @@ def catalogue_sql(raw: RawTable, relation: str, refs: set[str]) -> str:
             inner.append(f"{_not_a_number(value)} AS __bad_unit_price")
         else:
             inner.append(f"CAST({value} AS VARCHAR) AS {column}")
+            if column in raw.nonintegral:
+                inner.append(f"{raw.nonintegral[column]} AS __nonint_{column}")
     reasons = [f"CASE WHEN n.{c} IS NULL THEN 'missing {c}' END" for c in required]
+    for column in columns:
+        if column in CATALOGUE_IDS:
+            reasons += _id_reasons(column, f"n.{column}", raw)
+    if table == "items":
+        reasons.append(f"CASE WHEN abs(n.unit_price) >= {MAX_MONEY:.0f} THEN 'unit_price out of range' END")
     if table == "items":
         reasons.append("CASE WHEN n.__bad_unit_price THEN 'non-numeric unit_price' END")
         reasons.append("CASE WHEN n.unit_price < 0 THEN 'negative unit_price' END")

@@ -28,10 +28,11 @@ import pyarrow.csv as pv
 import pyarrow.parquet as pq
 
 from foodrec.data.readers.detect import SourceFile
-from foodrec.data.schema import CATALOGUE_TABLES, ORDER_COLUMNS, REQUIRED_ORDER_COLUMNS
+from foodrec.data.schema import CATALOGUE_TABLES, ID_COLUMNS, ORDER_COLUMNS, REQUIRED_ORDER_COLUMNS
 from foodrec.errors import InputError
 
 LINE = "__line"
+_ID_COLUMNS = ID_COLUMNS | {"chain_id", "home_area"}
 _HEAD_BYTES = 1 << 16
 _OTHER_DELIMITERS = {";": "';'", "\t": "tab", "|": "'|'"}
 
@@ -67,6 +68,7 @@ class RawTable:
     bad_rows: list[tuple[int, str, str]] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     physical_rows: int = -1  # non-empty data lines of a CSV (rows of a Parquet file), counted apart from parsing
+    nonintegral: dict[str, str] = field(default_factory=dict)  # id column -> SQL: true when a float id is not whole
 
     @property
     def rows_read(self) -> int:
@@ -374,6 +376,18 @@ def _canonical_exprs(raw: RawTable) -> None:
         raise InputError(f"{src.label}: required column {missing[0]!r} is missing (columns: {', '.join(names)}){hint}")
     used = {mapping.get(c, c) for c in raw.exprs}
     raw.ignored = [c for c in names if c not in used]
+    for column in list(raw.exprs):
+        theirs = mapping.get(column, column)
+        if column in _ID_COLUMNS and pa.types.is_floating(raw.data.schema.field(theirs).type):
+            # pandas stores integer ids with gaps as floats: 1305.0 is the id "1305" (as in a CSV), NaN is
+            # missing, and anything else (1305.5, inf, beyond 2^53) is quarantined as non-integral.
+            col = quote(theirs)
+            whole = f"(isfinite({col}) AND {col} = floor({col}) AND abs({col}) < 9007199254740992)"
+            raw.exprs[column] = (
+                f"CASE WHEN isnan({col}) THEN NULL WHEN {whole} THEN CAST(CAST({col} AS BIGINT) AS VARCHAR)"
+                f" ELSE CAST({col} AS VARCHAR) END"
+            )
+            raw.nonintegral[column] = f"(NOT isnan({col}) AND NOT {whole})"
     if "ordered_at" in raw.exprs:
         raw.ts_mode = _ts_mode(raw.data.schema.field(mapping.get("ordered_at", "ordered_at")).type)
 
