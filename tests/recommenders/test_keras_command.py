@@ -76,12 +76,12 @@ def test_train_writes_a_model_the_interface_can_load(store, tmp_path, capsys):
 
 
 def test_a_finished_search_is_not_repeated_on_resume(store, tmp_path):
-    from foodrec.recommenders.command import run_train
+    from foodrec.recommenders.command import planned_resume_key, prepare_work_dir, run_train
     from foodrec.recommenders.keras.training import TrainConfig, search_grid
 
     out = tmp_path / "model"
     work = out.with_name("model.work")
-    work.mkdir()
+    prepare_work_dir(work, planned_resume_key(store, level="restaurant", epochs=1))  # the same run, interrupted
     done = [{"params": p, "val_ndcg10": 0.1 * i, "folds": [0.1 * i]} for i, p in enumerate(search_grid(TrainConfig()))]
     (work / "search.json").write_text(json.dumps(done))
     result = run_train(store, out, level="restaurant", epochs=1)

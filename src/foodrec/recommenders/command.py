@@ -10,15 +10,24 @@ Without ``--until`` the training cutoff is the one ``foodrec evaluate`` uses by 
 left for test). The model directory holds ``model.keras``, the features' state, ``manifest.json`` (versions, data
 fingerprint, cutoff, validation metrics) and ``training_report.html``; ``train.json`` repeats the facts for
 machines. An interrupted run resumes where it stopped (``MODEL.work/`` keeps the search and epoch backups).
+
+Resume is keyed: ``MODEL.work/key.json`` records the data fingerprint, the cutoff, the level and every training
+option (seed included; the ``--max-minutes`` budget excepted). A run whose key differs (another store, another
+``--seed``, other options) says so and starts fresh instead of continuing someone else's run. One training per
+``--out`` at a time: a second one is refused at once (``.MODEL.lock`` next to the model names the holder's pid);
+the model itself is replaced atomically at the end (see :meth:`foodrec.recommenders.base.Recommender.save`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import json
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +62,72 @@ def _versions() -> dict[str, str]:
     }
 
 
+KEY_FILE = "key.json"
+# Options that do not change what a resumed run computes (a budget only decides where it stops).
+_NOT_IN_KEY = frozenset({"max_seconds"})
+
+
+def resume_key(data_fingerprint: str, cutoff: str, level: str, cfg: Any) -> dict[str, Any]:
+    """What a run's ``MODEL.work/`` belongs to: the data, the cutoff, the level and the training options."""
+    from foodrec import __version__
+
+    options = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _NOT_IN_KEY}
+    key = {
+        "data_fingerprint": data_fingerprint,
+        "cutoff": cutoff,
+        "level": level,
+        "options": options,
+        "foodrec": __version__,
+    }
+    return json.loads(json.dumps(key, default=str))  # as it reads back from key.json
+
+
+def prepare_work_dir(work: Path, key: dict[str, Any]) -> str | None:
+    """Make ``work`` a resume folder for ``key``: kept when its key matches, else emptied. Returns a note, if any."""
+    note = None
+    if work.exists():
+        try:
+            old = json.loads((work / KEY_FILE).read_text())
+        except (OSError, ValueError):
+            old = None
+        if old == key:
+            return f"resuming the interrupted run in {work}"
+        if isinstance(old, dict):
+            changed = sorted(k for k in key if old.get(k) != key[k])
+            if "options" in changed and isinstance(old.get("options"), dict):
+                changed.remove("options")
+                changed += sorted(k for k in key["options"] if old["options"].get(k) != key["options"][k])
+            why = f"it was for another {', '.join(changed)}"
+        else:
+            why = "it has no readable key"
+        note = f"{work} is not resumed ({why}): starting fresh"
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    tmp = work / f".{KEY_FILE}.tmp"
+    tmp.write_text(json.dumps(key, indent=2))
+    os.replace(tmp, work / KEY_FILE)
+    return note
+
+
+@contextlib.contextmanager
+def one_trainer(out: Path) -> Iterator[None]:
+    """Hold ``--out`` for the whole run: a second training into it is refused at once with a one-line error."""
+    from foodrec.recommenders.base import WriterBusyError, writer_lock
+
+    try:
+        lock = writer_lock(out, wait=False)
+        lock.__enter__()
+    except WriterBusyError as err:
+        raise InputError(
+            f"--out {str(out)!r}: another training (pid {err.holder}) is writing it; wait for it to finish or "
+            "choose another --out"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
+
+
 def run_train(
     store_dir: Path,
     out: Path | None,
@@ -65,16 +140,45 @@ def run_train(
     progress: Any = None,
     **settings: Any,
 ) -> dict[str, Any]:
-    """The whole ``foodrec train`` as a function (demo and benchmarks call it); returns ``train.json``'s content."""
+    """The whole ``foodrec train`` as a function (demo and benchmarks call it); returns ``train.json``'s content.
+
+    One run per ``out`` at a time (:func:`one_trainer`); ``MODEL.work/`` is resumed only for the same data and
+    options (:func:`prepare_work_dir`).
+    """
+    with one_trainer(out) if out is not None else contextlib.nullcontext():
+        return _run_train(store_dir, out, until, level, sanity, epochs, seed, search, progress, **settings)
+
+
+@dataclasses.dataclass
+class _Plan:
+    log: Any
+    cutoff: Any
+    level: str
+    cfg: Any
+    fingerprint: str
+
+    @property
+    def key(self) -> dict[str, Any]:
+        return resume_key(self.fingerprint, self.cutoff.isoformat(), self.level, self.cfg)
+
+
+def _plan(
+    store_dir: Path,
+    until: str | None = None,
+    level: str | None = None,
+    sanity: bool = False,
+    epochs: int | None = None,
+    seed: int = 0,
+    search: bool = True,
+    **settings: Any,
+) -> _Plan:
+    """The data and options a run trains on (what its resume key records)."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from foodrec.data.orderlog import to_utc_timestamp
     from foodrec.data.store import Store
     from foodrec.evaluation.split import default_cutoff
-    from foodrec.recommenders.keras.recommender import KerasRecommender
-    from foodrec.recommenders.keras.sanity import popularity_ndcg, sanity_verdict
     from foodrec.recommenders.keras.training import TrainConfig
-    from foodrec.recommenders.keras.training_report import write_training_report
 
     if epochs is not None and epochs < 1:
         raise InputError(f"--epochs must be at least 1, got {epochs}")
@@ -88,10 +192,39 @@ def run_train(
     cfg = TrainConfig(seed=seed, sanity=sanity, search=search and not sanity, **settings)
     if epochs is not None:
         cfg.epochs = epochs
+    return _Plan(log, cutoff, level, cfg, data_fingerprint(log.orders))
+
+
+def planned_resume_key(store_dir: Path, **options: Any) -> dict[str, Any]:
+    """The resume key :func:`run_train` would record with these arguments (tests prepare ``MODEL.work/`` with it)."""
+    return _plan(store_dir, **options).key
+
+
+def _run_train(
+    store_dir: Path,
+    out: Path | None,
+    until: str | None = None,
+    level: str | None = None,
+    sanity: bool = False,
+    epochs: int | None = None,
+    seed: int = 0,
+    search: bool = True,
+    progress: Any = None,
+    **settings: Any,
+) -> dict[str, Any]:
+    from foodrec.recommenders.keras.recommender import KerasRecommender
+    from foodrec.recommenders.keras.sanity import popularity_ndcg, sanity_verdict
+    from foodrec.recommenders.keras.training_report import write_training_report
+
+    plan = _plan(store_dir, until, level, sanity, epochs, seed, search, **settings)
+    log, cutoff, level, cfg, fingerprint = plan.log, plan.cutoff, plan.level, plan.cfg, plan.fingerprint
     work = None
+    resume_note = None
     if out is not None:
         work = out.with_name(f"{out.name}.work{'-sanity' if sanity else ''}")
-        work.mkdir(parents=True, exist_ok=True)
+        resume_note = prepare_work_dir(work, plan.key)
+        if resume_note and progress:
+            progress(resume_note, 0, 0)
     rec = KerasRecommender(level=level, config=cfg, work_dir=work, progress=progress)
     rec.fit(log)
     outcome = rec.outcome
@@ -100,7 +233,7 @@ def run_train(
         "level": level,
         "cutoff": cutoff.isoformat(),
         "orders": outcome.prep.n_orders,
-        "data_fingerprint": data_fingerprint(log.orders),
+        "data_fingerprint": fingerprint,
         "params": outcome.params,
         "validation": {k: v for k, v in outcome.validation.items() if k != "cutoff_days"},
         "popularity_val_ndcg10": pop,
@@ -109,7 +242,7 @@ def run_train(
         "seed": seed,
         "sanity": sanity,
     }
-    result: dict[str, Any] = {**info, "versions": _versions()}
+    result: dict[str, Any] = {**info, "versions": _versions(), "resume": resume_note}
     if sanity:
         # Judge the trained model (last epoch): the best validation epoch would select, with real labels, the
         # epoch whose random initial weights happen to agree with them.
