@@ -89,11 +89,12 @@ def ingest(
     store_path = Path(store)
     try:
         return _ingest(plan, store_path, timezone, on_progress)
-    except (OSError, duckdb.IOException) as err:
+    except (OSError, duckdb.Error) as err:
         # A full disk or an unwritable store: nothing was committed (the stage is gone), so say it in one line.
-        text = getattr(err, "strerror", None) or str(err).splitlines()[0]
-        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(err):
-            text = "no space left on device"
+        full = isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(err)
+        if not (full or isinstance(err, OSError | duckdb.IOException)):
+            raise
+        text = "no space left on device" if full else getattr(err, "strerror", None) or str(err).splitlines()[0]
         raise StoreError(f"cannot write store {str(store_path)!r}: {text}; the store was not changed") from err
 
 

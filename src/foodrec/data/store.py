@@ -9,6 +9,8 @@ Layout::
       restaurants.parquet, items.parquet, customers.parquet   catalogue tables when known
       ingest_summary.json     the last ingest's accounting (read = accepted + quarantined + duplicates)
       truth/, city.json       ground truth and city settings, copied from a `foodrec generate` directory
+      .commit.json            the journal of a commit in progress (or killed: :func:`recover` finishes it)
+    .STORE.lock               beside the store: the writer's lock (see :class:`StoreLock`)
 
 Reading is what most of foodrec needs:
 
@@ -78,9 +80,10 @@ class Store:
 
     def recover(self) -> list[str]:
         """Finish or roll back an ingest that was killed (see :func:`recover`), unless a writer is at work now."""
-        if not (self.path / JOURNAL_FILE).exists() and not any(self.path.glob(f"{STAGING_PREFIX}*")):
-            return []
         lock = StoreLock(self.path)
+        left = (self.path / JOURNAL_FILE).exists() or any(self.path.glob(f"{STAGING_PREFIX}*"))
+        if not left and not lock.path.exists():  # a lock file left by a killed writer is removed too
+            return []
         try:
             lock.acquire()
         except StoreError:

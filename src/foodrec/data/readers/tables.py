@@ -34,6 +34,7 @@ from foodrec.errors import InputError
 LINE = "__line"
 _ID_COLUMNS = ID_COLUMNS | {"chain_id", "home_area"}
 _HEAD_BYTES = 1 << 16
+BLOCK_SIZE = 8 << 20  # bytes per block of the threaded CSV reader (tests make it small)
 _OTHER_DELIMITERS = {";": "';'", "\t": "tab", "|": "'|'"}
 
 # DHRD column -> canonical column, per file kind (order_day/order_time become ordered_at).
@@ -286,7 +287,7 @@ def _arrow_csv(src: SourceFile, header: list[str], delimiter: str, on_bad, threa
     try:
         return pv.read_csv(
             src.path,
-            read_options=pv.ReadOptions(use_threads=threads, skip_rows=1, column_names=header, block_size=8 << 20),
+            read_options=pv.ReadOptions(use_threads=threads, skip_rows=1, column_names=header, block_size=BLOCK_SIZE),
             parse_options=pv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_bad, newlines_in_values=False),
             convert_options=pv.ConvertOptions(
                 column_types={h: pa.string() for h in header},
