@@ -133,7 +133,7 @@ def test_recommend_writes_the_contract(store_dir, tmp_path, capsys):
     assert result["score"].is_monotonic_decreasing or (result.groupby("query_id")["score"].diff().dropna() <= 0).all()
 
 
-def test_recommend_from_saved_model_needs_no_store(store_dir, tmp_path, capsys):
+def test_recommend_from_a_saved_model_takes_its_data_from_the_store(store_dir, tmp_path, capsys):
     from foodrec.data.store import Store
     from foodrec.recommenders.registry import make_recommender
 
@@ -150,6 +150,9 @@ def test_recommend_from_saved_model_needs_no_store(store_dir, tmp_path, capsys):
         "--out",
         str(tmp_path / "r.csv"),
     )
+    assert code == 2 and "give --store" in err  # a saved model holds no order data
+    code, _, err = run(capsys, "recommend", "--recommender", str(tmp_path / "m"), "--store", str(store_dir),
+                       "--queries", str(queries), "--out", str(tmp_path / "r.csv"))  # fmt: skip
     assert code == 0, err
     assert len(pd.read_csv(tmp_path / "r.csv")) == 10
 

@@ -171,8 +171,9 @@ def evaluate(
     log, split, cases, level = _prepare(store, until, level)
     with _progress() as progress:
         task = progress.add_task(f"evaluating {rec.name}", total=None)
-        if not saved:
-            rec.fit(split.train)
+        # A baseline counts the training period; a saved model keeps its parameters and looks its features up
+        # in the same period (test queries see nothing after the cutoff either way).
+        rec.refresh(split.train) if saved else rec.fit(split.train)
         result = evaluate_recommender(
             rec, cases, k=k, n_boot=n_boot, seed=seed, name=recommender if not saved else rec.name
         )
@@ -283,12 +284,19 @@ def recommend(
     recommender: str = typer.Option(..., "--recommender", help="A baseline name or a saved model directory."),
     queries: Path = typer.Option(..., "--queries", help="CSV with columns customer_id, area, at (ISO time)."),
     out: Path = typer.Option(..., "--out", help="Output CSV: query_id, rank, item_id, score."),
-    store: Path | None = typer.Option(None, "--store", help="Store to fit a baseline on (not needed for a model)."),
-    until: str | None = typer.Option(None, "--until", help="Fit a baseline on orders before this time (default all)."),
+    store: Path | None = typer.Option(
+        None, "--store", help="Store the features come from (a baseline is fitted on it; a model looks its data up)."
+    ),
+    until: str | None = typer.Option(
+        None, "--until", help="Use only orders before this time (default all; each query also sees only its past)."
+    ),
     level: str | None = typer.Option(None, "--level", help="dish or restaurant (baselines only)."),
     k: int = typer.Option(10, "--k", min=1, max=1000, help="Items per query."),
 ) -> None:
-    """Batch scoring: the top k items for every query of a CSV, written as query_id, rank, item_id, score."""
+    """Batch scoring: the top k items for every query of a CSV, written as query_id, rank, item_id, score.
+
+    Everything data-derived comes from the store (orders before --until, and before each query's own time);
+    a saved model brings only its learned parameters."""
     from foodrec.data.orderlog import to_utc_timestamp
     from foodrec.data.store import Store
     from foodrec.recommenders.base import load_recommender
@@ -298,19 +306,18 @@ def recommend(
         to_utc_timestamp(until)  # a bad --until fails before any work
     frame = read_queries(queries)
     path = Path(recommender)
-    if path.is_dir():
-        rec = load_recommender(path)
-    else:
-        rec = make_recommender(recommender, level=_check_level(level))
-        if store is None:
-            raise InputError(f"recommender {recommender!r} is a baseline: give --store to fit it on")
-        log = Store.open(store).order_log(until=until)
-        if log.orders.empty:
-            raise InputError(f"the store has no orders before {until}: nothing to fit {recommender!r} on")
-        with _progress() as progress:
-            task = progress.add_task(f"fitting {recommender}", total=None)
-            rec.fit(log)
-            progress.update(task, completed=1, total=1)
+    saved = path.is_dir()
+    rec = load_recommender(path) if saved else make_recommender(recommender, level=_check_level(level))
+    if store is None:
+        what = "a model looks its features up in" if saved else "a baseline is fitted on"
+        raise InputError(f"give --store: the orders {what} (recommender {recommender!r})")
+    log = Store.open(store).order_log(until=until)
+    if log.orders.empty:
+        raise InputError(f"the store has no orders before {until}: nothing to look up for {recommender!r}")
+    with _progress() as progress:
+        task = progress.add_task(f"{'features for' if saved else 'fitting'} {recommender}", total=None)
+        rec.refresh(log)
+        progress.update(task, completed=1, total=1)
     ranking = rec.recommend(frame, k=k)
     result = ranking.to_frame()
     try:

@@ -107,11 +107,11 @@ class FeatureView:
         if cust == 0:
             return []
         before = np.inf if before is None else before
-        items, _, ages = self.history.gather(np.array([cust]), np.array([before]), np.array([0.0]), depth=200)
-        orders: dict[float, list[str]] = {}
-        for item, age in zip(items[0], ages[0], strict=True):
+        items, _, times = self.history.recent(np.array([cust]), np.array([before]), depth=200)
+        orders: dict[float, list[str]] = {}  # lines of one order share its time
+        for item, t in zip(items[0], times[0], strict=True):
             if item > 0:
-                orders.setdefault(-float(age), []).append(str(self.space.items.decode([item])[0]))
+                orders.setdefault(float(t), []).append(str(self.space.items.decode([item])[0]))
         newest = sorted(orders, reverse=True)[:n]
         stamp = lambda t: pd.Timestamp(round(t * 86_400), unit="s", tz="UTC").isoformat()  # noqa: E731
         return [{"at": stamp(t), "items": orders[t]} for t in newest]

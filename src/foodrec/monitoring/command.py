@@ -116,6 +116,9 @@ def run_drift(
         )
         if value is not None:
             training = TrainingQuality(value, "validation at training time (model manifest)")
+        # Its features as the service would see them: every order before each query (a feature view), or for a
+        # counting baseline the orders before the reference window.
+        rec.refresh(log.before(windows.recent_end) if rec.point_in_time else log.before(windows.reference_start))
         kind = "saved model"
     else:
         if path.exists() or "/" in recommender:

@@ -89,7 +89,9 @@ def retrain_and_compare(
     keras = Path(spec).is_dir() and is_keras_model(stale)
 
     def fit(data: OrderLog) -> Recommender:
-        return fresh_recommender(spec, level).fit(data)
+        rec = fresh_recommender(spec, level).fit(data)
+        # Looked-up features as the stale model gets them (point in time, up to the holdout's end).
+        return rec.refresh(log.before(windows.recent_end)) if rec.point_in_time else rec
 
     candidate = fit(train)
     stale_q = measure_window(stale, holdout, level, k)

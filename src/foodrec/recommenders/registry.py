@@ -42,4 +42,4 @@ def resolve_recommender(name_or_path: str, log: OrderLog | None = None, level: s
     rec = make_recommender(name_or_path, level=level)
     if log is None:
         raise InputError(f"recommender {name_or_path!r} is a baseline and needs a store to be fitted on (--store)")
-    return rec.fit(log)
+    return rec.refresh(log)

@@ -48,7 +48,8 @@ QUERY_OVERHEAD_BYTES = 450
 DEFAULT_RESOLUTION_S = 300
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-Key = tuple[int, str, str, str | None, int, int]
+MAX_ORDERING_CUSTOMERS = 200_000  # customers whose order counter is kept (part of the key); ~20 MB at most
+Key = tuple[int, str, str, str | None, int, int, int]
 Parsed = tuple[str, str | None, datetime | None, int]  # customer_id, area, at, k
 
 
@@ -93,6 +94,7 @@ class ResponseCache:
         self._entries: OrderedDict[Key, CachedAnswer] = OrderedDict()
         self._parsed: OrderedDict[bytes, Parsed] = OrderedDict()
         self._generation = -1
+        self._orders: dict[str, int] = {}  # customer -> orders seen by this service (part of the cache key)
 
     @property
     def enabled(self) -> bool:
@@ -117,7 +119,17 @@ class ResponseCache:
             self._entries.clear()
             self.answer_bytes = 0
             self._generation = generation
-        return (generation, variant, customer_id, area, int(slot.timestamp()), k)
+        # The customer's order count in the key: their next request after an order is ranked anew.
+        return (generation, variant, customer_id, area, int(slot.timestamp()), k, self._orders.get(customer_id, 0))
+
+    def ordered(self, customer_id: str) -> None:
+        """The customer just ordered: their cached answers are stale (the feature view has the order now)."""
+        if customer_id not in self._orders and len(self._orders) >= MAX_ORDERING_CUSTOMERS:
+            # Bounded: start over (no cached answer may outlive its customer's counter).
+            self._orders.clear()
+            self._entries.clear()
+            self.answer_bytes = 0
+        self._orders[customer_id] = self._orders.get(customer_id, 0) + 1
 
     def get(self, key: Key) -> CachedAnswer | None:
         if not self.enabled:
@@ -167,7 +179,7 @@ class ResponseCache:
 
 
 def _answer_cost(key: Key, answer: CachedAnswer) -> int:
-    _, variant, customer_id, area, _, _ = key
+    _, variant, customer_id, area, *_ = key
     return ANSWER_OVERHEAD_BYTES + len(answer.body) + len(customer_id) + len(area or "") + len(variant)
 
 

@@ -143,6 +143,19 @@ class EventStore(ABC):
             frame[column] = frame[column].astype("object")
         return frame
 
+    def read_orders(self) -> pd.DataFrame:
+        """The order events only (what the recommenders fold in at start): ``event_id, customer_id, area,
+        occurred_at, items``, oldest first."""
+        names, rows = self._query(
+            "SELECT event_id, customer_id, area, occurred_at, items FROM events WHERE type = 'order' "
+            "ORDER BY occurred_at, event_id"
+        )
+        frame = pd.DataFrame.from_records(rows, columns=names or ["event_id", "customer_id", "area", "occurred_at",
+                                                                  "items"])  # fmt: skip
+        frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True, format="ISO8601")
+        frame["items"] = [_as_list(value) for value in frame["items"]]
+        return frame
+
     def read_assignments(self) -> pd.DataFrame:
         """First time each customer was seen in each variant (``customer_id, variant, first_seen``)."""
         names, rows = self._query(

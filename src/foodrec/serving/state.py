@@ -18,7 +18,7 @@ import math
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,8 @@ class LoadedModel:
     version: str
     level: str
     loaded_at: datetime
+    # Held while ranking and while folding new orders in: a recommender is never read half-updated.
+    lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,7 @@ class ServiceState:
         self._ab_source = ab
         self._level = level
         self._fixed_log = log  # tests pass an OrderLog instead of a store
+        self._event_orders: Any = None  # the event store, once bound: its orders join the store's at every build
         self._lock = threading.Lock()
         self._generation = 0
         config = self._load_ab()
@@ -210,6 +213,9 @@ class ServiceState:
             )
         log = self._log()
         fingerprint = _log_fingerprint(self._store, log)
+        catalogue = Catalogue.from_log(log)
+        if log is not None and self._event_orders is not None:
+            log = with_event_orders(log, self._event_orders.read_orders(), catalogue)
         now = datetime.now(UTC)
         models: dict[str, LoadedModel] = {}
         for variant in ab.variants:
@@ -221,7 +227,24 @@ class ServiceState:
                 with contextlib.suppress(InputError):
                     fallbacks[level] = PopularityFallback(level=level).fit(log)
         self._generation += 1
-        return Snapshot(ab, models, Catalogue.from_log(log), fallbacks, now, self._generation)
+        return Snapshot(ab, models, catalogue, fallbacks, now, self._generation)
+
+    def bind_events(self, events: Any) -> None:
+        """Take the event store's orders into account: at every (re)build they join the store's orders (an
+        ``order_id`` that is in both counts once), so a restart loses none of the orders the service saw."""
+        self._event_orders = events
+        if (self._store is not None or self._fixed_log is not None) and len(events.read_orders()):
+            self.reload()
+
+    def observe(self, orders: pd.DataFrame) -> int:
+        """Fold new order lines into every variant's recommender (the next request sees them); returns the
+        number of lines taken by the first variant. Orders already seen (same ``order_id``) count once."""
+        taken = 0
+        for i, model in enumerate(self._snapshot.models.values()):
+            with model.lock:
+                n = model.recommender.observe(orders)
+            taken = n if i == 0 else taken
+        return taken
 
     def reload(self, overrides: dict[str, str] | None = None) -> Snapshot:
         """Build a new snapshot (re-reading the store, the models and the A/B file) and swap it in atomically.
@@ -283,6 +306,42 @@ def _log_fingerprint(store: Path | None, log: OrderLog | None) -> str:
     return digest.hexdigest()[:10]
 
 
+def event_order_lines(events: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
+    """Order events (``event_id, customer_id, area, occurred_at, items``) as canonical order lines, one per item.
+
+    An order event's idempotency key is its ``order_id`` (post your order id as the key); an item that the
+    catalogue knows as a dish brings its restaurant, any other id is taken as a restaurant id.
+
+    >>> import pandas as pd
+    >>> events = pd.DataFrame({"event_id": ["o9"], "customer_id": ["c1"], "area": ["a"],
+    ...     "occurred_at": pd.to_datetime(["2026-03-01T12:00Z"]), "items": [["d1", "r7"]]})
+    >>> event_order_lines(events, Catalogue(item_restaurant={"d1": "r1"}))[["item_id", "restaurant_id"]].values.tolist()
+    [['d1', 'r1'], [None, 'r7']]
+    """
+    rows = []
+    dishes = catalogue.item_restaurant
+    for e in events.itertuples(index=False):
+        for item in e.items:
+            item = str(item)
+            rest = dishes.get(item)
+            rows.append((str(e.event_id), str(e.customer_id), e.occurred_at, e.area, rest or item,
+                         item if rest is not None else None))  # fmt: skip
+    columns = ["order_id", "customer_id", "ordered_at", "area", "restaurant_id", "item_id"]
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    frame["ordered_at"] = pd.to_datetime(frame["ordered_at"], utc=True)
+    return frame.astype({"order_id": object, "customer_id": object, "area": object, "item_id": object})
+
+
+def with_event_orders(log: OrderLog, events: pd.DataFrame, catalogue: Catalogue) -> OrderLog:
+    """``log`` plus the order events whose ``order_id`` it does not hold yet (ingested later: counted once)."""
+    lines = event_order_lines(events, catalogue)
+    lines = lines[~lines["order_id"].isin(set(log.orders["order_id"].astype(str)))]
+    if lines.empty:
+        return log
+    lines["ordered_at"] = lines["ordered_at"].astype(log.orders["ordered_at"].dtype)
+    return replace(log, orders=pd.concat([log.orders, lines], ignore_index=True))
+
+
 def queries_frame(queries: Sequence[Query]) -> pd.DataFrame:
     """The frame :func:`~foodrec.recommenders.base.make_queries` builds, from already validated queries.
 
@@ -307,7 +366,8 @@ def rank_batch(model: LoadedModel, fallback: PopularityFallback | None, queries:
     error: str | None = None
     try:
         frame = queries_frame(queries)
-        ranking = model.recommender.recommend(frame, k=k)
+        with model.lock:
+            ranking = model.recommender.recommend(frame, k=k)
         items = np.asarray(ranking.items, dtype=object)
         scores = np.asarray(ranking.scores, dtype=float)
         if items.shape[0] != len(queries):

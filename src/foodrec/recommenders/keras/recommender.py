@@ -24,6 +24,7 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # before any keras import below
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,13 +32,17 @@ import numpy as np
 import pandas as pd
 
 from foodrec.data.orderlog import OrderLog
+from foodrec.data.time_features import MEAL_TIMES
 from foodrec.errors import InputError
+from foodrec.features.clock import N_HOURS
+from foodrec.features.popularity import Popularity
 from foodrec.features.view import FeatureView
 from foodrec.features.vocabulary import FeatureSpace
 from foodrec.recommenders.base import QUERY_COLUMNS, Ranking, Recommender
 from foodrec.recommenders.keras.examples import Examples
 from foodrec.recommenders.keras.inputs import InputBuilder
 from foodrec.recommenders.keras.metrics import top_k
+from foodrec.recommenders.reasons import SIMILAR_CUSTOMERS, ordered_before, popular_in
 
 MODEL_FILE = "model.keras"
 # Bumped whenever the model's inputs change: a model saved with other features cannot be loaded, only retrained.
@@ -122,6 +127,7 @@ class KerasRecommender(Recommender):
     """History-aware neural ranker (see ``docs/model.md``). ``fit`` runs the honest training loop."""
 
     name: ClassVar[str] = "keras"
+    point_in_time: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -180,6 +186,46 @@ class KerasRecommender(Recommender):
         if self.view is None:
             raise InputError("the Keras recommender has no feature view yet: refresh it with an order log first")
         return self.view.observe(orders)
+
+    # -- for people: what the customer ordered, and why an item is there ---------------
+    def recent_orders(self, customer_id: str, n: int = 5) -> list[dict[str, Any]]:
+        """The customer's last ``n`` orders in the bound feature view (the store and the orders observed since)."""
+        return [] if self.view is None else self.view.recent_orders(customer_id, n)
+
+    def explain(self, queries: pd.DataFrame, items: Sequence[Sequence[str]]) -> list[list[str]]:
+        """Reasons from the model's own inputs, in this order: the item is in the customer's history (the last
+        ``depth`` lines the model reads; with how often) -> ordered before; its popularity in the query's area at this
+        meal time (the reference score: its restaurant's share in area x meal time plus its share within the
+        restaurant) is above the catalogue's median -> popular here at this hour; else the learned affinity of the
+        customer's and the item's embeddings put it there -> liked by customers like you."""
+        build = self._builder()
+        view, space = self.view, self.space
+        queries = queries.reset_index(drop=True)
+        ex = Examples.from_queries(view, queries)
+        hist, _, _ = view.history.gather(ex.cust, ex.at, ex.at, build.depth)
+        snap = view.popularity.snapshot_index(ex.at)
+        hour = np.clip(ex.hour.astype(np.int64), 0, N_HOURS - 1)
+        every = np.arange(1, len(space.items), dtype=np.int64)[None, :]
+        out = []
+        for i, row in enumerate(items):
+            one = slice(i, i + 1)
+            reference = Popularity.reference_score(
+                view.popularity.features(snap[one], ex.area[one], ex.meal[one], hour[one], every)
+            )[0]
+            median = float(np.median(reference)) if reference.size else np.inf
+            area = queries["area"][i] if ex.area[i] > 0 else None
+            meal = MEAL_TIMES[int(ex.meal[i])]
+            reasons = []
+            for code in space.items.encode([str(item) for item in row]).tolist():
+                times = int((hist[i] == code).sum()) if code > 0 else 0
+                if times:
+                    reasons.append(ordered_before(times))
+                elif code > 0 and reference[code - 1] > median:
+                    reasons.append(popular_in(area, meal))
+                else:
+                    reasons.append(SIMILAR_CUSTOMERS)
+            out.append(reasons)
+        return out
 
     # -- ranking -------------------------------------------------------------------
     def _builder(self) -> InputBuilder:

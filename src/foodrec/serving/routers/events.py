@@ -1,5 +1,8 @@
 """``POST /v1/events``: impressions, clicks and orders; each idempotency key is stored once.
 
+A stored order (its idempotency key is the order id) is folded into every variant's features before the answer
+goes out, so the customer's next recommendation reflects it.
+
 The answer comes after the events' transaction committed: an acknowledged event is durable. Requests
 arriving while a transaction commits are written together in the next one (group commit).
 
@@ -10,9 +13,11 @@ client can move its events into another arm of the A/B analysis; the answer says
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 
+import pandas as pd
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
@@ -20,6 +25,7 @@ from foodrec.serving.batching import Overloaded
 from foodrec.serving.deps import Service, get_service
 from foodrec.serving.events import Event
 from foodrec.serving.schemas import ErrorResponse, EventBatch, EventResult, EventsResponse
+from foodrec.serving.state import event_order_lines
 
 router = APIRouter(prefix="/v1", tags=["events"])
 EVENT_WRITE_TIMEOUT_S = 30.0
@@ -70,6 +76,9 @@ async def post_events(
     except Exception as err:  # noqa: BLE001 - a database error: nothing was acknowledged, the client retries
         log.error("event store write failed: %s", err)
         return JSONResponse({"detail": f"event store unavailable, nothing stored: {type(err).__name__}"}, 503)
+    orders = [event for event, ok in zip(events, stored, strict=True) if ok and event.type == "order"]
+    if orders:
+        await _fold_in(service, orders)
     variants = {event.variant for event in events}
     if len(variants) == 1:
         response.headers["X-Foodrec-Variant"] = next(iter(variants))
@@ -80,3 +89,27 @@ async def post_events(
         results.append(EventResult(idempotency_key=event.event_id, status=result, variant=event.variant))
     n_stored = sum(stored)
     return EventsResponse(stored=n_stored, duplicates=len(stored) - n_stored, results=results)
+
+
+async def _fold_in(service: Service, orders: list[Event]) -> None:
+    """Stored orders reach every variant's features before the answer goes out: the customer's next request
+    sees them (and their cached answers are dropped). A recommender that cannot take them keeps serving."""
+    state = service.state
+    frame = pd.DataFrame(
+        {
+            "event_id": [e.event_id for e in orders],
+            "customer_id": [e.customer_id for e in orders],
+            "area": [e.area for e in orders],
+            "occurred_at": [e.occurred_at for e in orders],
+            "items": [list(e.items) for e in orders],
+        }
+    )
+    lines = event_order_lines(frame, state.snapshot.catalogue)
+    try:
+        n = await asyncio.get_running_loop().run_in_executor(None, state.observe, lines)
+        service.metrics.inc("foodrec_order_lines_folded_total", amount=n)
+    except Exception as err:  # noqa: BLE001 - the orders are stored; they reach the models at the next reload
+        log.error("folding %d order(s) into the recommenders failed: %s", len(orders), err)
+        service.metrics.inc("foodrec_order_fold_failures_total")
+    for event in orders:
+        service.cache.ordered(event.customer_id)
