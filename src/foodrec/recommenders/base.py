@@ -105,6 +105,9 @@ class Recommender(ABC):
     """
 
     name: ClassVar[str] = "recommender"
+    # True when a query at time t sees only orders before t whatever log the recommender was refreshed on (a
+    # feature view); False for counting baselines, which count the whole log: cut it before refreshing them.
+    point_in_time: ClassVar[bool] = False
 
     def __init__(self, level: str | None = None):
         self.level = level
