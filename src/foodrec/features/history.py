@@ -10,6 +10,8 @@ was trained on); index 0 is unknown.
 >>> items, rests, ages = history.gather(np.array([1, 2]), np.array([3.0, 3.0]), np.array([3.0, 3.0]), depth=3)
 >>> items.tolist(), ages[0, :2].tolist()            # most recent first, padded with 0
 ([[8, 7, 0], [7, 0, 0]], [1.0, 2.0])
+>>> history.gather(np.array([1]), np.array([np.inf]), np.array([3.0]), depth=3)[0].tolist()   # all of c1's lines
+[[8, 7, 0]]
 >>> history.append(2, 2.5, 9, 3)                    # an order the service saw: in the next query
 >>> history.gather(np.array([2]), np.array([3.0]), np.array([3.0]), depth=3)[0].tolist()
 [[9, 7, 0]]
@@ -72,7 +74,8 @@ class History:
         cust_c = np.where(built, cust, 0)
         start = self.cust_start[cust_c]
         end = np.searchsorted(self.key, cust_c * _KEY_SPAN + np.asarray(feature_time), side="left")
-        end = np.maximum(end, start)
+        # Within the customer's own lines: a time past the key span (``inf``: "all of them") would run into the next.
+        end = np.clip(end, start, self.cust_start[cust_c + 1])
         idx = end[:, None] - 1 - np.arange(depth)[None, :]
         valid = (idx >= start[:, None]) & built[:, None]
         return np.where(valid, idx, 0), valid
