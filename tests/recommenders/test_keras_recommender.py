@@ -153,6 +153,32 @@ def test_observed_orders_reach_the_next_recommendation(fitted, log):
     assert pick in rec.recommend(q, k=5).items[0].tolist()
 
 
+def test_explain_reads_the_models_inputs_and_recent_orders_the_view(fitted, log):
+    from foodrec.data.time_features import MEAL_TIMES
+    from foodrec.recommenders.reasons import SIMILAR_CUSTOMERS, ordered_before, popular_in
+
+    rec = KerasRecommender.__new__(KerasRecommender)
+    rec.__dict__.update(fitted.__dict__)
+    rec.refresh(log)
+    last = log.orders.iloc[-1]
+    at = log.orders["ordered_at"].max() + pd.Timedelta(hours=1)
+    q = make_queries([last["customer_id"], "walk-in"], [last["area"], last["area"]], [at, at])
+    items = rec.recommend(q, k=len(rec.space.items) - 1).items.tolist()  # the whole catalogue
+    reasons = rec.explain(q, items)
+    assert [len(r) for r in reasons] == [len(i) for i in items]
+    recent = rec.recent_orders(last["customer_id"], 50)
+    assert recent and recent[0]["items"] == [last["restaurant_id"]] and recent == rec.view.recent_orders(
+        last["customer_id"], 50
+    )
+    counts = pd.Series([i for order in recent for i in order["items"]]).value_counts()  # depth 50 >= all of them
+    popular = popular_in(last["area"], MEAL_TIMES[int(Examples.from_queries(rec.view, q).meal[0])])
+    for item, reason in zip(items[0], reasons[0], strict=True):
+        expected = {ordered_before(int(counts[item]))} if item in counts else {popular, SIMILAR_CUSTOMERS}
+        assert reason in expected, (item, reason)
+    assert set(reasons[1]) == {popular, SIMILAR_CUSTOMERS}  # no history: popular here, else the learned affinity
+    assert rec.explain(q.iloc[:0], []) == []
+
+
 @pytest.mark.slow
 def test_same_seed_same_model(log):
     small = log.before("2026-01-25")

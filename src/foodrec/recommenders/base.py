@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
@@ -155,6 +155,28 @@ class Recommender(ABC):
         self.refresh(replace(log, orders=pd.concat([log.orders, fresh], ignore_index=True)))
         self._seen = seen
         return len(fresh)
+
+    # -- for people: what the customer ordered, and why an item is there ------------------------
+    def recent_orders(self, customer_id: str, n: int = 5) -> list[dict[str, Any]]:
+        """The customer's last ``n`` orders in the data this recommender looks things up in (the refreshed log and
+        the orders observed since), newest first, as ``{"at": ISO time, "items": [ids]}``; ``[]`` before
+        :meth:`refresh`. Recommenders with a feature view read it instead."""
+        from foodrec.data.schema import target_column
+        from foodrec.recommenders.reasons import customer_orders
+
+        log = getattr(self, "_log", None)
+        if log is None:
+            return []
+        return customer_orders(log.orders, customer_id, target_column(self.level or log.default_level), n)
+
+    def explain(self, queries: pd.DataFrame, items: Sequence[Sequence[str]]) -> list[list[str]]:
+        """Why each of ``items[i]`` (ranked for row i of ``queries``) is there, in plain words for the customer,
+        from the features that drove its score (phrases: :mod:`foodrec.recommenders.reasons`).
+
+        Optional and off the ranking path (the service computes it only for ``explain=true``). This default names
+        the recommender; baselines and models override it.
+        """
+        return [[f"picked by {self.name}"] * len(row) for row in items]
 
     # -- persistence: a directory with a JSON manifest ---------------------------------
     def config(self) -> dict[str, Any]:

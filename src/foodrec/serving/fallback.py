@@ -19,6 +19,7 @@ It is a full :class:`~foodrec.recommenders.base.Recommender`, so it can also be 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,6 +29,7 @@ import pandas as pd
 from foodrec.data.orderlog import OrderLog
 from foodrec.data.schema import target_column
 from foodrec.recommenders.base import Ranking, Recommender
+from foodrec.recommenders.reasons import popular_in
 
 
 class PopularityFallback(Recommender):
@@ -86,6 +88,14 @@ class PopularityFallback(Recommender):
             items[i, : len(ids)] = ids
             scores[i, : len(values)] = values
         return Ranking(items=items, scores=scores)
+
+    def explain(self, queries: pd.DataFrame, items: Sequence[Sequence[str]]) -> list[list[str]]:
+        """Popular in the query's area for items ordered there, else popular overall."""
+        out = []
+        for area, row in zip(queries["area"].tolist(), items, strict=True):
+            local = set(self._by_area.get(area, ((), ()))[0]) if isinstance(area, str) else set()
+            out.append([popular_in(area if str(item) in local else None) for item in row])
+        return out
 
     def save_state(self, directory: Path) -> None:
         state = {"global": [self._global, self._global_scores], "by_area": self._by_area}

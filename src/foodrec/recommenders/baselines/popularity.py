@@ -28,6 +28,7 @@ so an unknown or missing area is exactly global popularity. Counts are orders co
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,6 +36,8 @@ import numpy as np
 import pandas as pd
 
 from foodrec.data.orderlog import OrderLog
+from foodrec.data.schema import target_column
+from foodrec.data.time_features import MEAL_TIMES
 from foodrec.errors import InputError
 from foodrec.recommenders.base import Ranking, Recommender, make_queries  # noqa: F401  (make_queries: doctest)
 from foodrec.recommenders.baselines.common import (
@@ -51,6 +54,7 @@ from foodrec.recommenders.baselines.common import (
     top_k_contexts,
     training_pairs,
 )
+from foodrec.recommenders.reasons import order_counts, ordered_before, popular_in
 
 STRATEGIES: tuple[str, ...] = ("global", "area", "area-mealtime", "customer-history")
 _TABLES = {"area": "area.parquet", "area_meal": "area_meal.parquet", "history": "history.parquet"}
@@ -194,6 +198,37 @@ class PopularityBaseline(Recommender):
             k,
         )
         return ranking_of(idx, scores, context, self.items)
+
+    # -- reasons ---------------------------------------------------------------------
+    def explain(self, queries: pd.DataFrame, items: Sequence[Sequence[str]]) -> list[list[str]]:
+        """The strategy's reason: the customer's own orders (``customer-history``: items they ordered, with how
+        often), else popularity in the query's area (at its meal time for ``area-mealtime``) or overall."""
+        check_queries(queries)
+        self._fitted_counts()
+        areas = as_str_objects(queries["area"]).reset_index(drop=True)
+        if self.strategy == "global":
+            known = np.zeros(len(queries), dtype=bool)
+        else:
+            known = self.tables["area"].codes(areas) < len(self.tables["area"].keys)
+        meals: list[str | None] = [None] * len(queries)
+        if self.strategy == "area-mealtime":
+            names = np.asarray((*MEAL_TIMES, None), dtype=object)
+            codes = query_meal_codes(queries, self.timezone)
+            meals = names[np.where(codes < 0, len(MEAL_TIMES), codes)].tolist()
+        log = getattr(self, "_log", None)
+        out = []
+        for i, (customer, row) in enumerate(zip(queries["customer_id"].tolist(), items, strict=True)):
+            popular = popular_in(areas[i] if known[i] else None, meals[i])
+            own: dict[str, int | None] = {}
+            if self.strategy == "customer-history":
+                if log is not None:
+                    own = dict(order_counts(log.orders, str(customer), target_column(self.level)))
+                else:  # loaded without its log: the history table says whether, not how often
+                    history = self.tables["history"]
+                    weights = history.dense(history.codes([str(customer)]))[0]
+                    own = {str(self.items[j]): None for j in np.flatnonzero(weights > 0)}
+            out.append([ordered_before(own[item]) if item in own else popular for item in map(str, row)])
+        return out
 
     def _fitted_counts(self) -> np.ndarray:
         if self.items is None or self.item_counts is None:
