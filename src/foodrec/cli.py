@@ -16,6 +16,7 @@ from typer import exceptions as typer_exc
 from typer._click import exceptions as click_exc  # typer >= 0.2x vendors click; version pinned
 
 from foodrec.errors import FoodrecError
+from foodrec.quiet import quiet_tensorflow
 
 # Order = the workflow; each module defines register(app).
 COMMAND_MODULES = (
@@ -64,6 +65,7 @@ for _module in COMMAND_MODULES:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI; user errors become ``error: ...`` on one line and exit code 2."""
+    quiet_tensorflow()  # before any command imports TensorFlow: no start-up lines unless FOODREC_DEBUG=1
     try:
         result = app(args=argv, standalone_mode=False)
     except FoodrecError as err:

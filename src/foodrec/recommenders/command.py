@@ -173,8 +173,7 @@ def _plan(
     **settings: Any,
 ) -> _Plan:
     """The data and options a run trains on (what its resume key records)."""
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # TensorFlow's log settings: foodrec.quiet (the CLI)
     from foodrec.data.orderlog import to_utc_timestamp
     from foodrec.data.store import Store
     from foodrec.evaluation.split import default_cutoff
