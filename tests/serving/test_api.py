@@ -284,7 +284,7 @@ def test_restaurant_level_answers_name_restaurants(city, tmp_path):
 def test_recommendation_parameters_are_documented_in_openapi(client):
     operation = client.get("/openapi.json").json()["paths"]["/v1/recommendations"]["get"]
     params = {p["name"]: p for p in operation["parameters"]}
-    assert set(params) == {"customer_id", "area", "at", "k"}
+    assert set(params) == {"customer_id", "area", "at", "k", "explain"} and not params["explain"]["required"]
     assert params["customer_id"]["required"] and not params["k"]["required"]
     assert params["k"]["schema"]["minimum"] == 1 and params["k"]["schema"]["maximum"] == 100
     assert "RecommendationResponse" in str(operation["responses"]["200"])

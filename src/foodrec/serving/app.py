@@ -163,7 +163,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     for error in exc.errors():
         loc = [str(p) for p in error.get("loc", ())]
         errors.append({"loc": loc, "msg": str(error.get("msg", "")), "type": str(error.get("type", ""))})
-    where = [".".join(p for p in e["loc"] if p not in ("body", "query")) or "request" for e in errors]
+    where = [".".join(p for p in e["loc"] if p not in ("body", "query", "path")) or "request" for e in errors]
     message = (
         "; ".join(f"{w}: {e['msg']}" for w, e in list(zip(where, errors, strict=True))[:5]) if errors else "invalid"
     )

@@ -65,6 +65,12 @@ class RecommendedItem(BaseModel):
     restaurant_id: str | None = None
     restaurant_name: str | None = None
     price: float | None = None
+    reason: str | None = Field(
+        None,
+        description="why it is there, in plain words (only with explain=true; absent otherwise), e.g. "
+        "'you ordered it before (3 times)', 'popular in south at dinner', 'liked by customers like you', "
+        "'popular nearby' (a fallback item)",
+    )
 
 
 NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]*$"
@@ -79,13 +85,16 @@ class RecommendationQuery(BaseModel):
     )
     at: UtcTime | None = Field(None, description="ISO 8601 time of the visit (default: now); naive = UTC")
     k: int = Field(10, ge=1, le=MAX_K, description="how many items")
+    explain: bool = Field(
+        False, description="add a plain-words reason to each item (computed per request: never from the cache)"
+    )
 
 
 def openapi_query_parameters(model: type[BaseModel]) -> list[dict]:
     """OpenAPI ``parameters`` (in: query) for a route that validates its query string with ``model``.
 
     >>> [p["name"] for p in openapi_query_parameters(RecommendationQuery)]
-    ['customer_id', 'area', 'at', 'k']
+    ['customer_id', 'area', 'at', 'k', 'explain']
     """
     schema = model.model_json_schema()
     required = set(schema.get("required", ()))
@@ -193,6 +202,34 @@ class DemoOptions(BaseModel):
     areas: list[str]
     variants: list[str]
     level: str
+    time_resolution_s: int = Field(300, description="rankings are computed per time slot of this many seconds")
+
+
+MAX_RECENT_ORDERS = 50
+
+
+class OrderedItem(BaseModel):
+    """One item of a past order, with what the catalogue knows about it."""
+
+    item_id: str = Field(description="dish id at dish level, restaurant id at restaurant level")
+    name: str | None = None
+    restaurant_id: str | None = None
+    restaurant_name: str | None = None
+    price: float | None = None
+
+
+class PastOrder(BaseModel):
+    at: datetime = Field(description="when it was ordered (UTC)")
+    items: list[OrderedItem]
+
+
+class CustomerOrders(BaseModel):
+    """A customer's recent orders as the customer's variant sees them (store plus the orders posted since)."""
+
+    customer_id: str
+    variant: str = Field(description="the customer's A/B variant, whose data was read")
+    level: Literal["dish", "restaurant"]
+    orders: list[PastOrder] = Field(description="newest first; empty for a customer without orders")
 
 
 class ErrorResponse(BaseModel):

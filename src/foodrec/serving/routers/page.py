@@ -33,4 +33,5 @@ async def options(service: Service = Depends(get_service)) -> DemoOptions:
         areas=list(snapshot.catalogue.areas),
         variants=list(snapshot.ab.names),
         level=levels.pop() if len(levels) == 1 else "mixed",
+        time_resolution_s=service.cache.resolution_s,
     )

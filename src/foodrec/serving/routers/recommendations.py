@@ -4,11 +4,18 @@ Rankings are computed for the start of the request's time slot (``foodrec serve 
 5 minutes) and kept in the response cache (:mod:`foodrec.serving.cache`), so repeats within a slot are answered
 without running the model. The ``X-Foodrec-Cache`` header says ``hit`` or ``miss``.
 
+``explain=true`` adds a plain-words ``reason`` to each item (the recommender's
+:meth:`~foodrec.recommenders.base.Recommender.explain`). Such a request bypasses the cache both ways (its query
+string is never remembered, so the ASGI fast path never answers it, and its answer is never stored), so the
+ranking hot path does no explaining; the header says ``bypass``.
+
 >>> # curl 'http://127.0.0.1:8000/v1/recommendations?customer_id=c1&area=9q8yy&at=2026-03-01T12:30Z&k=5'
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +26,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from foodrec.recommenders.reasons import POPULAR_NEARBY
 from foodrec.serving.batching import Overloaded
 from foodrec.serving.cache import CachedAnswer, Key, Parsed
 from foodrec.serving.deps import Service
@@ -29,11 +37,12 @@ from foodrec.serving.schemas import (
     RecommendedItem,
     openapi_query_parameters,
 )
-from foodrec.serving.state import LoadedModel, Ranked, Snapshot
+from foodrec.serving.state import LoadedModel, Ranked, Snapshot, queries_frame
 from foodrec.serving.state import Query as RankQuery
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 PATH = "/v1/recommendations"
+log = logging.getLogger("foodrec.serving")
 # Request ids: 128 random bits from a generator seeded once from the OS (uuid4 reads the OS entropy pool on
 # every call, which cost ~0.2 ms per request here).
 _ids = random.Random()
@@ -51,6 +60,7 @@ async def recommendations(request: Request) -> Response:
     cache = service.cache
     raw = request.scope["query_string"]
     parsed = cache.parsed(raw)
+    explain = False
     if parsed is None:
         # One pydantic model validates the query string instead of FastAPI's per-parameter dependency solving,
         # which cost 60% of a cached answer's time; the parameters are documented from the same model.
@@ -61,14 +71,16 @@ async def recommendations(request: Request) -> Response:
                 [{**e, "loc": ("query", *e["loc"])} for e in err.errors(include_url=False, include_context=False)]
             ) from None
         parsed = (params.customer_id, params.area or None, params.at, params.k)
-        cache.remember(raw, parsed)
-    found = lookup(service, parsed)
+        explain = params.explain
+        if not explain:  # an explained query string is never remembered: the fast path never answers it
+            cache.remember(raw, parsed)
+    found = lookup(service, parsed, use_cache=not explain)
     outcome = "hit"
     if found.answer is None:
         customer_id, area, _, k = parsed
         try:
             answer, cacheable = await _rank(
-                service, found.snapshot, found.model, RankQuery(customer_id, area, found.slot, k)
+                service, found.snapshot, found.model, RankQuery(customer_id, area, found.slot, k), explain
             )
         except (Overloaded, TimeoutError) as err:
             reason = "recommendation timeout" if isinstance(err, TimeoutError) else "recommendation queue full"
@@ -78,9 +90,9 @@ async def recommendations(request: Request) -> Response:
                 status_code=503,
                 headers={"Retry-After": "1", "X-Foodrec-Variant": found.model.variant},
             )
-        if cacheable:
+        if cacheable and not explain:
             cache.put(found.key, answer)
-        found.answer, outcome = answer, "miss"
+        found.answer, outcome = answer, "bypass" if explain else "miss"
     return Response(
         render(service, found),
         media_type="application/json",
@@ -100,8 +112,8 @@ class Lookup:
     answer: CachedAnswer | None
 
 
-def lookup(service: Service, parsed: Parsed) -> Lookup:
-    """Assign the variant and look the answer up in the response cache."""
+def lookup(service: Service, parsed: Parsed, use_cache: bool = True) -> Lookup:
+    """Assign the variant and look the answer up in the response cache (unless ``use_cache`` is false)."""
     customer_id, area, at, k = parsed
     cache = service.cache
     when = at if at is not None else datetime.now(UTC)
@@ -109,7 +121,7 @@ def lookup(service: Service, parsed: Parsed) -> Lookup:
     model = snapshot.model_for(customer_id)
     slot = cache.slot(when)
     key = cache.key(snapshot.generation, model.variant, customer_id, area, slot, k)
-    return Lookup(snapshot, model, when, slot, key, cache.get(key))
+    return Lookup(snapshot, model, when, slot, key, cache.get(key) if use_cache else None)
 
 
 def render(service: Service, found: Lookup) -> bytes:
@@ -160,11 +172,12 @@ class CachedAnswers:
 
 
 async def _rank(
-    service: Service, snapshot: Snapshot, model: LoadedModel, query: RankQuery
+    service: Service, snapshot: Snapshot, model: LoadedModel, query: RankQuery, explain: bool = False
 ) -> tuple[CachedAnswer, bool]:
     """Rank one query through the micro-batcher; the answer serialised once, and whether it may be cached.
 
     An answer filled by the fallback because the recommender raised is not cached: the next request retries.
+    With ``explain`` each item gets its ``reason`` (computed off the event loop, under the model's lock).
     """
     ranked: Ranked = await service.batcher.submit(
         model, (query, snapshot.fallbacks.get(model.level)), timeout=service.recommend_timeout_s
@@ -173,12 +186,16 @@ async def _rank(
         service.metrics.inc("foodrec_recommender_errors_total", variant=model.variant)
     n_model = len(ranked.items) - ranked.fallback
     catalogue = snapshot.catalogue
+    reasons: list[str | None] = [None] * len(ranked.items)
+    if explain:
+        reasons = await asyncio.get_running_loop().run_in_executor(None, explain_ranked, model, query, ranked)
     items = [
         RecommendedItem(
             rank=i + 1,
             item_id=item,
             score=score,
             source="model" if i < n_model else "fallback",
+            reason=reasons[i],
             **catalogue.describe(item, model.level),
         )
         for i, (item, score) in enumerate(zip(ranked.items, ranked.scores, strict=True))
@@ -196,8 +213,30 @@ async def _rank(
         items=items,
     )
     # Validated by construction: serialised once here instead of FastAPI validating it again per request.
-    body = response.model_dump_json(exclude={"request_id", "at"}).encode()
+    # Without explain the items carry no `reason` key at all: the answer is the same bytes as before it existed.
+    exclude: dict = {"request_id": True, "at": True}
+    if not explain:
+        exclude["items"] = {"__all__": {"reason"}}
+    body = response.model_dump_json(exclude=exclude).encode()
     return CachedAnswer(body, model.variant, model.version, ranked.fallback), ranked.error is None
+
+
+def explain_ranked(model: LoadedModel, query: RankQuery, ranked: Ranked) -> list[str | None]:
+    """The reason of each ranked item: the recommender's :meth:`explain` for its own items, "popular nearby" for
+    the fallback's. A recommender whose explain fails (or answers the wrong shape) leaves its items without one."""
+    n_model = len(ranked.items) - ranked.fallback
+    reasons: list[str | None] = [None] * n_model + [POPULAR_NEARBY] * ranked.fallback
+    if n_model == 0:
+        return reasons
+    try:
+        with model.lock:
+            explained = model.recommender.explain(queries_frame([query]), [ranked.items[:n_model]])
+        if len(explained) != 1 or len(explained[0]) != n_model:
+            raise ValueError(f"explain() returned {[len(r) for r in explained]} reasons for {n_model} items")
+        reasons[:n_model] = [str(r) if r else None for r in explained[0]]
+    except Exception as err:  # noqa: BLE001 - reasons are a courtesy: the ranking is still served
+        log.warning("explain failed for variant %s: %s: %s", model.variant, type(err).__name__, err)
+    return reasons
 
 
 def _iso(when: datetime) -> str:
