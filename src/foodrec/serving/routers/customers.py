@@ -22,7 +22,6 @@ from foodrec.serving.schemas import (
     MAX_RECENT_ORDERS,
     NO_CONTROL_CHARS,
     CustomerOrders,
-    ErrorResponse,
     OrderedItem,
     PastOrder,
 )
@@ -40,7 +39,6 @@ CustomerId = Annotated[
     # `:path`: ids may hold a slash (sent as %2F); an empty id reaches the route and gets a clear 422.
     "/customers/{customer_id:path}/orders",
     response_model=CustomerOrders,
-    responses={422: {"model": ErrorResponse, "description": "a bad customer id or limit (one-line `message`)"}},
     summary="A customer's recent orders, newest first (the store plus the orders posted since)",
 )
 async def customer_orders(
