@@ -148,7 +148,9 @@ class Recommender(ABC):
         if self._seen is None:
             self._seen = set(log.orders["order_id"].astype(str).tolist())
         ids = orders["order_id"].astype(str)
-        fresh = orders[~ids.isin(self._seen)].assign(order_id=ids)
+        new = ~ids.isin(self._seen)
+        # ids[new], not ids: assigning a longer Series to an empty frame gives it that Series' rows (all-NaN lines)
+        fresh = orders[new].assign(order_id=ids[new])
         if fresh.empty:
             return 0
         seen = self._seen | set(fresh["order_id"].tolist())

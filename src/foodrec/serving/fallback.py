@@ -28,7 +28,8 @@ import pandas as pd
 
 from foodrec.data.orderlog import OrderLog
 from foodrec.data.schema import target_column
-from foodrec.recommenders.base import Ranking, Recommender
+from foodrec.errors import InputError
+from foodrec.recommenders.base import QUERY_COLUMNS, Ranking, Recommender
 from foodrec.recommenders.reasons import popular_in
 
 
@@ -80,6 +81,9 @@ class PopularityFallback(Recommender):
         return items, scores
 
     def recommend(self, queries: pd.DataFrame, k: int = 10) -> Ranking:
+        missing = [c for c in QUERY_COLUMNS if c not in queries.columns]
+        if missing:
+            raise InputError(f"queries lack column(s) {', '.join(missing)} (need {', '.join(QUERY_COLUMNS)})")
         n = len(queries)
         items = np.full((n, k), None, dtype=object)
         scores = np.full((n, k), -np.inf)

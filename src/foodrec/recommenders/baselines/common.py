@@ -251,6 +251,8 @@ def rank_own_first(
     the top k. Returns ``(indices (n_ctx, k) with -1 padding, scores with -inf padding)``.
     """
     n_ctx = own.shape[0]
+    if n_ctx == 0:  # no queries (scipy's fancy indexing of zero entries below would give a matrix, not an array)
+        return np.full((0, k), -1, dtype=np.int64), np.full((0, k), -np.inf)
     own = own.tocsr()
     own.sum_duplicates()  # also sorts the indices, so entries below come ordered by (context, item)
     coo = own.tocoo()
