@@ -83,6 +83,41 @@ def test_a_posted_order_reaches_the_next_recommendation_of_every_variant(city, a
                 assert len(rec.view.recent_orders(customer)) == 3
 
 
+def test_an_order_placed_now_is_seen_by_the_request_right_after_it(city, tmp_path):
+    """Rankings are computed for the start of the request's time slot: an order of this very minute must count
+    (customer-history: its own items come first, so what is checked is only that the order arrived in time)."""
+    state = ServiceState(recommender="customer-history", store=city["store"])
+    customer = "walk-in-now"
+    with TestClient(create_app(state, tmp_path / "events.sqlite")) as client:
+
+        def ask() -> list[str]:  # no `at`: now, as an app asks
+            answer = client.get("/v1/recommendations", params={"customer_id": customer, "area": "north", "k": 8})
+            return [it["item_id"] for it in answer.json()["items"]]
+
+        item = next(i for i in (f"i{r}{d}" for r in range(6) for d in range(4)) if i not in ask())
+        now = pd.Timestamp.now(tz="UTC").isoformat()
+        for n in range(3):
+            event = {"idempotency_key": f"now-{n}", "type": "order", "customer_id": customer, "items": [item],
+                     "area": "north", "occurred_at": now}  # fmt: skip
+            assert client.post("/v1/events", json={"events": [event]}).json()["stored"] == 1
+        assert item in ask()
+
+
+def test_the_model_sees_an_order_of_this_minute_at_the_start_of_the_slot(city, keras_model, tmp_path):
+    from foodrec.features.clock import to_days
+
+    state = ServiceState(recommender=str(keras_model), store=city["store"])
+    app = create_app(state, tmp_path / "events.sqlite")
+    with TestClient(app) as client:
+        now = pd.Timestamp.now(tz="UTC")
+        event = {"idempotency_key": "now-1", "type": "order", "customer_id": "walk-in", "items": ["i01"],
+                 "area": "north", "occurred_at": now.isoformat()}  # fmt: skip
+        assert client.post("/v1/events", json={"events": [event]}).json()["stored"] == 1
+        slot = app.state.service.cache.slot(now.to_pydatetime())  # the time the next ranking is computed for
+        view = state.snapshot.models["default"].recommender.view
+        assert view.recent_orders("walk-in", before=float(to_days([slot])[0]))[0]["items"] == ["i01"]
+
+
 def test_a_restart_rebuilds_from_store_and_events_and_counts_an_order_once(city, ab_file, tmp_path, order_log):
     events = tmp_path / "events.sqlite"
     state = ServiceState(ab=ab_file, store=city["store"])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Response
@@ -95,12 +95,16 @@ async def _fold_in(service: Service, orders: list[Event]) -> None:
     """Stored orders reach every variant's features before the answer goes out: the customer's next request
     sees them (and their cached answers are dropped). A recommender that cannot take them keeps serving."""
     state = service.state
+    latest = service.cache.slot(datetime.now(UTC)) - timedelta(microseconds=1)
     frame = pd.DataFrame(
         {
             "event_id": [e.event_id for e in orders],
             "customer_id": [e.customer_id for e in orders],
             "area": [e.area for e in orders],
-            "occurred_at": [e.occurred_at for e in orders],
+            # A ranking is computed for the start of its time slot and sees only orders before it: an order of the
+            # current slot is stamped just before the slot's start in the features (the stored event keeps its
+            # time), so the customer's next request already sees it.
+            "occurred_at": [min(e.occurred_at, latest) for e in orders],
             "items": [list(e.items) for e in orders],
         }
     )
