@@ -254,31 +254,25 @@ class Popularity:
         m = np.asarray(meal)[:, None]
         h = np.clip(np.asarray(hour, dtype=np.int64), 0, N_HOURS - 1)[:, None]
         r = self.item_restaurant[cands]
-        n_items, n_rest = self.glob.shape[1], self.rest_area.shape[-1]
-        g_share = (self.glob[snap, cands] + 0.01) / (self._glob_tot[snap] + 0.01 * n_items)
-        a_share = (self.area[snap, a, cands] + smoothing * g_share) / (self._area_tot[snap, a] + smoothing)
-        rg_share = (self._rest_glob[snap, r] + 0.01) / (self._glob_tot[snap] + 0.01 * n_rest)
-        ra_share = (self.rest_area[snap, a, r] + smoothing * rg_share) / (self._rest_area_tot[snap, a] + smoothing)
-        ram_share = (self.rest_area_meal[snap, a, m, r] + smoothing * ra_share) / (
-            self._rest_area_meal_tot[snap, a, m] + smoothing
-        )
-        s_share = (self.short[snap, cands] + 0.01) / (self._short_tot[snap] + 0.01 * n_items)
-        within = (self.glob[snap, cands] + 0.1) / (self._rest_glob[snap, r] + 0.1 * self._rest_size[r])
-        expected = self._rest_hour_tot[snap, r] * self._city_hour_share[snap, h]
-        hour_lift = np.log(self.rest_hour[snap, r, h] + hour_smoothing) - np.log(expected + hour_smoothing)
-        out = np.stack(
-            [
-                np.log(g_share),
-                np.log(a_share),
-                np.log(ram_share),
-                np.log(s_share) - np.log(g_share),
-                np.log(within),
-                np.log(ra_share),
-                hour_lift,
-            ],
-            -1,
-        )
-        return out.astype(np.float32)
+        counts = {
+            "glob": self.glob[snap, cands],
+            "glob_tot": self._glob_tot[snap],
+            "short": self.short[snap, cands],
+            "short_tot": self._short_tot[snap],
+            "area": self.area[snap, a, cands],
+            "area_tot": self._area_tot[snap, a],
+            "rest_glob": self._rest_glob[snap, r],
+            "rest_size": self._rest_size[r],
+            "rest_area": self.rest_area[snap, a, r],
+            "rest_area_tot": self._rest_area_tot[snap, a],
+            "rest_area_meal": self.rest_area_meal[snap, a, m, r],
+            "rest_area_meal_tot": self._rest_area_meal_tot[snap, a, m],
+            "rest_hour": self.rest_hour[snap, r, h],
+            "rest_hour_tot": self._rest_hour_tot[snap, r],
+            "city_hour_share": self._city_hour_share[snap, h],
+        }
+        sizes = (self.glob.shape[1], self.rest_area.shape[-1])
+        return popularity_features(np, counts, *sizes, smoothing, hour_smoothing).astype(np.float32)
 
     @staticmethod
     def reference_score(pop: np.ndarray) -> np.ndarray:
@@ -312,3 +306,29 @@ class Popularity:
         top = np.argpartition(-score, n - 1, axis=1)[:, :n]
         order = np.argsort(-np.take_along_axis(score, top, 1), axis=1, kind="stable")
         return np.take_along_axis(top, order, 1).astype(np.int32)
+
+
+def popularity_features(xp, n: dict, n_items: int, n_restaurants: int, smoothing: float, hour_smoothing: float):
+    """The one definition of the seven popularity features, from the counts gathered per candidate (``n``, keys
+    as in :meth:`Popularity.features`). ``xp`` is ``numpy`` (ranking, training) or ``keras.ops`` (the exported
+    ``PopularityFeatures`` layer), so both compute exactly this; a parity test covers every feature.
+
+    >>> import numpy as np
+    >>> one = {k: np.ones((1, 1)) for k in ("glob", "glob_tot", "short", "short_tot", "area", "area_tot",
+    ...     "rest_glob", "rest_size", "rest_area", "rest_area_tot", "rest_area_meal", "rest_area_meal_tot",
+    ...     "rest_hour", "rest_hour_tot", "city_hour_share")}
+    >>> popularity_features(np, one, 1, 1, 20.0, 1.0).shape
+    (1, 1, 7)
+    """
+    g_share = (n["glob"] + 0.01) / (n["glob_tot"] + 0.01 * n_items)
+    a_share = (n["area"] + smoothing * g_share) / (n["area_tot"] + smoothing)
+    rg_share = (n["rest_glob"] + 0.01) / (n["glob_tot"] + 0.01 * n_restaurants)
+    ra_share = (n["rest_area"] + smoothing * rg_share) / (n["rest_area_tot"] + smoothing)
+    ram_share = (n["rest_area_meal"] + smoothing * ra_share) / (n["rest_area_meal_tot"] + smoothing)
+    s_share = (n["short"] + 0.01) / (n["short_tot"] + 0.01 * n_items)
+    within = (n["glob"] + 0.1) / (n["rest_glob"] + 0.1 * n["rest_size"])
+    expected = n["rest_hour_tot"] * n["city_hour_share"]
+    hour_lift = xp.log(n["rest_hour"] + hour_smoothing) - xp.log(expected + hour_smoothing)
+    log_g = xp.log(g_share)
+    features = [log_g, xp.log(a_share), xp.log(ram_share), xp.log(s_share) - log_g, xp.log(within)]
+    return xp.stack([*features, xp.log(ra_share), hour_lift], axis=-1)

@@ -67,7 +67,7 @@ from keras import ops  # noqa: E402
 from foodrec.data.time_features import _HOUR_TO_MEAL  # noqa: E402
 from foodrec.features.clock import N_HOURS, N_MEALS  # noqa: E402
 from foodrec.features.history import PAD_AGE  # noqa: E402
-from foodrec.features.popularity import N_POP_FEATURES, Popularity  # noqa: E402
+from foodrec.features.popularity import N_POP_FEATURES, Popularity, popularity_features  # noqa: E402
 from foodrec.features.vocabulary import FeatureSpace  # noqa: E402
 from foodrec.recommenders.keras.model import FoodrecRanker, example_inputs  # noqa: E402
 
@@ -347,29 +347,31 @@ class PopularityFeatures(keras.layers.Layer):
         area, meal, cands = (ops.cast(x, "int32") for x in (area, meal, cands))
         hour = ops.clip(ops.cast(ops.floor(ops.cast(clock, "float32")[:, 0]), "int32"), 0, N_HOURS - 1)
         t = self.tables
-        n_i, n_r, s = float(self.n_items), float(self.n_restaurants), self.smoothing
         a = ops.expand_dims(area, 1)  # (B, 1)
         am = a * self.n_meals + ops.expand_dims(meal, 1)
+        h = ops.expand_dims(hour, 1)
         r = ops.take(self.item_restaurant, cands)  # (B, C)
-        glob = ops.take(t["glob"], cands)
-        g_share = (glob + 0.01) / (t["glob_tot"] + 0.01 * n_i)
-        area_n = ops.take(ops.reshape(t["area"], (-1,)), a * self.n_items + cands)
-        a_share = (area_n + s * g_share) / (ops.take(t["area_tot"], a) + s)
-        rest_glob = ops.take(t["rest_glob"], r)
-        rg_share = (rest_glob + 0.01) / (t["glob_tot"] + 0.01 * n_r)
-        ra_n = ops.take(ops.reshape(t["rest_area"], (-1,)), a * self.n_restaurants + r)
-        ra_share = (ra_n + s * rg_share) / (ops.take(t["rest_area_tot"], a) + s)
-        ram_n = ops.take(ops.reshape(t["rest_area_meal"], (-1,)), am * self.n_restaurants + r)
-        ram_share = (ram_n + s * ra_share) / (ops.take(ops.reshape(t["rest_area_meal_tot"], (-1,)), am) + s)
-        s_share = (ops.take(t["short"], cands) + 0.01) / (t["short_tot"] + 0.01 * n_i)
-        within = (glob + 0.1) / (rest_glob + 0.1 * ops.take(t["rest_size"], r))
-        city_h = ops.take(t["city_hour_share"], ops.expand_dims(hour, 1))  # (B, 1)
-        rh_n = ops.take(ops.reshape(t["rest_hour"], (-1,)), r * N_HOURS + ops.expand_dims(hour, 1))
-        expected = ops.take(t["rest_hour_tot"], r) * city_h
-        hour_lift = ops.log(rh_n + self.hour_smoothing) - ops.log(expected + self.hour_smoothing)
-        log_g = ops.log(g_share)
-        features = [log_g, ops.log(a_share), ops.log(ram_share), ops.log(s_share) - log_g, ops.log(within)]
-        return ops.stack([*features, ops.log(ra_share), hour_lift], axis=-1)
+        flat = lambda name: ops.reshape(t[name], (-1,))  # noqa: E731
+        counts = {
+            "glob": ops.take(t["glob"], cands),
+            "glob_tot": t["glob_tot"],
+            "short": ops.take(t["short"], cands),
+            "short_tot": t["short_tot"],
+            "area": ops.take(flat("area"), a * self.n_items + cands),
+            "area_tot": ops.take(t["area_tot"], a),
+            "rest_glob": ops.take(t["rest_glob"], r),
+            "rest_size": ops.take(t["rest_size"], r),
+            "rest_area": ops.take(flat("rest_area"), a * self.n_restaurants + r),
+            "rest_area_tot": ops.take(t["rest_area_tot"], a),
+            "rest_area_meal": ops.take(flat("rest_area_meal"), am * self.n_restaurants + r),
+            "rest_area_meal_tot": ops.take(flat("rest_area_meal_tot"), am),
+            "rest_hour": ops.take(flat("rest_hour"), r * N_HOURS + h),
+            "rest_hour_tot": ops.take(t["rest_hour_tot"], r),
+            "city_hour_share": ops.take(t["city_hour_share"], h),
+        }
+        return popularity_features(
+            ops, counts, float(self.n_items), float(self.n_restaurants), self.smoothing, self.hour_smoothing
+        )
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[3], N_POP_FEATURES)
