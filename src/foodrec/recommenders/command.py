@@ -128,25 +128,15 @@ def one_trainer(out: Path) -> Iterator[None]:
         lock.__exit__(None, None, None)
 
 
-def run_train(
-    store_dir: Path,
-    out: Path | None,
-    until: str | None = None,
-    level: str | None = None,
-    sanity: bool = False,
-    epochs: int | None = None,
-    seed: int = 0,
-    search: bool = True,
-    progress: Any = None,
-    **settings: Any,
-) -> dict[str, Any]:
+def run_train(store_dir: Path, out: Path | None, **options: Any) -> dict[str, Any]:
     """The whole ``foodrec train`` as a function (demo and benchmarks call it); returns ``train.json``'s content.
+    ``options`` are :func:`_run_train`'s (until, level, sanity, epochs, seed, search, progress, training settings).
 
     One run per ``out`` at a time (:func:`one_trainer`); ``MODEL.work/`` is resumed only for the same data and
     options (:func:`prepare_work_dir`).
     """
     with one_trainer(out) if out is not None else contextlib.nullcontext():
-        return _run_train(store_dir, out, until, level, sanity, epochs, seed, search, progress, **settings)
+        return _run_train(store_dir, out, **options)
 
 
 @dataclasses.dataclass
