@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
 
 def generate(
     out: Path = typer.Option(..., "--out", help="Directory to write the city into (a city there is replaced)."),
-    preset: str = typer.Option("default", "--preset", help="Size preset: default, small, dishes or large."),
+    preset: str = typer.Option("default", "--preset", help="Size preset: default, small, dishes, large or twin."),
     seed: int = typer.Option(42, "--seed", help="Random seed: same seed and options, same files."),
     customers: int | None = typer.Option(None, "--customers", help="Number of customers (overrides the preset)."),
     days: int | None = typer.Option(None, "--days", help="Number of days simulated (overrides the preset)."),

@@ -269,7 +269,8 @@ def build_world(config: CityConfig, rng: np.random.Generator | None = None) -> W
     rest_area = rng.choice(len(xy), n_r, p=_normalise(area_weight**1.2))
     shares = np.array([CUISINES[c][0] for c in CUISINE_NAMES])
     rest_cuisine = rng.choice(n_cuisines, n_r, p=shares / shares.sum())
-    rest_quality = np.clip(rng.normal(0, 1.1, n_r), -3.0, 2.4)  # no runaway favourite: shapes stable per seed
+    # the clip: no runaway favourite, shapes stable per seed
+    rest_quality = np.clip(rng.normal(0, config.quality_sd, n_r), -3.0, 2.4)
     rest_chain = np.full(n_r, -1)
     n_chains = max(1, n_r // 40)
     chain_members = rng.choice(n_r, size=min(n_r, n_chains * 4), replace=False)
@@ -287,7 +288,7 @@ def build_world(config: CityConfig, rng: np.random.Generator | None = None) -> W
     rest_open = np.zeros((n_r, 24), dtype=bool)
     for name, hours in _HOURS_TYPES.items():
         rest_open[np.ix_(hours_type == name, hours)] = True
-    rest_radius = rng.choice(np.array([0, 1, 2]), n_r, p=[0.25, 0.55, 0.20])
+    rest_radius = rng.choice(np.array([0, 1, 2]), n_r, p=list(config.radius_shares))
     prefix = rng.integers(len(_PREFIXES), size=n_r)
     rest_names = np.array(
         [f"{_PREFIXES[prefix[i]]} {CUISINE_NAMES[c].title()} {i}" for i, c in enumerate(rest_cuisine)], dtype=object
@@ -330,9 +331,10 @@ def build_world(config: CityConfig, rng: np.random.Generator | None = None) -> W
     cust_work[cust_work == cust_home] = -1
     cust_taste = rng.normal(0, 0.45, (n_c, k))
     cust_price_sens = rng.lognormal(np.log(0.9), 0.45, n_c)
-    cust_loyalty = np.clip(rng.normal(3.0, 0.6, n_c), 0.5, 5.0)
+    cust_loyalty = np.clip(rng.normal(config.loyalty_mean, 0.6, n_c), 0.5, 5.0)
     cust_dish_loyalty = np.clip(rng.normal(1.6, 0.5, n_c), 0.2, 3.0)
-    cust_rate = rng.lognormal(-0.8, 1.35, n_c) / 30.0  # heavy tail: median ~1 order a month, p99 ~16
+    # heavy tail (default city: median ~1 order a month, p99 ~16)
+    cust_rate = rng.lognormal(config.rate_log_mean, config.rate_log_sd, n_c) / 30.0
     cust_join = np.where(rng.random(n_c) < 0.75, 0, rng.integers(1, max(2, config.days), n_c))
     base_slots = np.array([0.04, 0.36, 0.05, 0.52, 0.03])
     cust_slots = rng.dirichlet(base_slots * 8.0, n_c)

@@ -37,6 +37,12 @@ class CityConfig:
     dishes_per_restaurant: float = 12.0  # mean number of items on a menu
     city_code: str = "syn"  # used in DHRD file names: orders_<city>_train.txt
     warts: bool = True
+    # shape knobs of the world (docs/synthetic.md); the defaults give the default city, the twin preset tunes them
+    quality_sd: float = 1.1  # spread of restaurant quality: how concentrated orders are on the favourites
+    loyalty_mean: float = 3.0  # mean weight of restaurant habit: how often returning customers repeat a restaurant
+    rate_log_mean: float = -0.8  # customers' order rates: lognormal(rate_log_mean, rate_log_sd) per 30 days
+    rate_log_sd: float = 1.35
+    radius_shares: tuple[float, float, float] = (0.25, 0.55, 0.20)  # delivery radius 0 / 1 / 2 grid steps
     extra: dict[str, float] = field(default_factory=dict)  # overrides of choice-model parameters (experiments)
 
     def validate(self) -> CityConfig:
@@ -74,6 +80,22 @@ PRESETS: dict[str, dict[str, object]] = {
     "dishes": {"customers": 16000, "restaurants": 800, "days": 56, "grid": (6, 5), "dishes_per_restaurant": 14.0},
     # ~1M order lines (benchmarks).
     "large": {"customers": 200000, "restaurants": 1000, "days": 84, "grid": (10, 8)},
+    # The realism twin: restaurant level, shaped like the real log of /shared/realism.md (one metro, 31 days,
+    # ~18k orders, ~6.9k customers, 314 restaurants, three regions with a third of the restaurants serving more
+    # than one). More one-off customers with a heavier tail of regulars, flatter restaurant quality and a little
+    # less habit than the default city; restaurants deliver to their own region or the next one.
+    "twin": {
+        "customers": 22000,
+        "restaurants": 314,
+        "days": 31,
+        "grid": (3, 1),
+        "level": "restaurant",
+        "rate_log_mean": -1.45,
+        "rate_log_sd": 1.75,
+        "quality_sd": 0.95,
+        "loyalty_mean": 2.9,
+        "radius_shares": (0.66, 0.34, 0.0),
+    },  # fmt: skip
 }
 
 
