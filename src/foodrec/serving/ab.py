@@ -13,6 +13,11 @@ baseline name or a saved model directory) and a share of customers::
     recommender = "runs/demo/model"
     share = 0.1
 
+With ``interleave = ["history", "model"]`` (two of the variants) the file asks for an interleaving
+experiment instead: every customer gets one list merged from both variants' rankings by team draft, each item
+credited to the variant that contributed it (:mod:`foodrec.serving.interleave`); responses and events then carry
+the variant ``interleaved``. The shares still have to add up to 1, but nobody is split by them.
+
 Variant ``i`` owns the buckets between the cumulative shares of the variants before it and up to it.
 A customer's bucket never changes (same salt), so assignment is sticky across requests and restarts.
 Moving the boundaries towards the first variant (growing the later ones) only moves customers to later
@@ -40,6 +45,7 @@ from typing import Any
 from foodrec.errors import InputError
 
 DEFAULT_SALT = "foodrec"
+INTERLEAVED = "interleaved"  # the variant recorded on responses and events of an interleaving experiment
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
@@ -69,6 +75,8 @@ class ABConfig:
     salt: str
     variants: tuple[Variant, ...]
     source: Path | None = None
+    # Two variant names: every customer gets their team-draft interleaving (foodrec.serving.interleave).
+    interleave: tuple[str, ...] = ()
     _thresholds: tuple[float, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -90,6 +98,16 @@ class ABConfig:
             raise InputError(f"{where}the variants' shares add up to 0; give at least one a positive share")
         if abs(total - 1.0) > 1e-6:
             raise InputError(f"{where}the variants' shares must add up to 1, got {total:g}")
+        if self.interleave:
+            if len(self.interleave) != 2 or len(set(self.interleave)) != 2:
+                raise InputError(
+                    f"{where}interleaving compares exactly two different variants, got {list(self.interleave)}"
+                )
+            for name in self.interleave:
+                if name not in names:
+                    raise InputError(f"{where}interleave: unknown variant {name!r}; the variants are {names}")
+            if INTERLEAVED in names:
+                raise InputError(f"{where}the variant name {INTERLEAVED!r} is reserved for the interleaved list")
         cumulative, acc = [], 0.0
         for v in self.variants[:-1]:
             acc += v.share
@@ -125,10 +143,13 @@ class ABConfig:
         raise InputError(f"unknown variant {name!r}: choose one of {', '.join(self.names)}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "salt": self.salt,
             "variants": [{"name": v.name, "recommender": v.recommender, "share": v.share} for v in self.variants],
         }
+        if self.interleave:
+            out["interleave"] = list(self.interleave)
+        return out
 
 
 def _entries_from_mapping(file: Path, variants: dict[str, Any], split: Any) -> list[dict[str, Any]]:
@@ -159,9 +180,12 @@ def load_ab_config(path: str | os.PathLike[str]) -> ABConfig:
         raise InputError(f"A/B config {str(path)!r} is not valid {file.suffix.lstrip('.') or 'TOML'}: {err}") from err
     if not isinstance(raw, dict):
         raise InputError(f"{file}: expected a table with 'salt' and 'variants'")
-    unknown = set(raw) - {"salt", "variants", "split"}
+    unknown = set(raw) - {"salt", "variants", "split", "interleave"}
     if unknown:
         raise InputError(f"{file}: unknown key(s) {', '.join(sorted(unknown))}; expected 'salt' and 'variants'")
+    interleave = raw.get("interleave", [])
+    if not isinstance(interleave, list) or not all(isinstance(n, str) for n in interleave):
+        raise InputError(f"{file}: 'interleave' must be a list of two variant names, e.g. ['history', 'model']")
     salt = raw.get("salt", DEFAULT_SALT)
     if not isinstance(salt, str) or not salt:
         raise InputError(f"{file}: 'salt' must be a non-empty string")
@@ -189,4 +213,4 @@ def load_ab_config(path: str | os.PathLike[str]) -> ABConfig:
         if isinstance(share, bool) or not isinstance(share, int | float):
             raise InputError(f"{file}: variant {entry['name']!r}: share must be a number, got {share!r}")
         variants.append(Variant(str(entry["name"]), recommender, float(share)))
-    return ABConfig(salt=salt, variants=tuple(variants), source=file)
+    return ABConfig(salt=salt, variants=tuple(variants), source=file, interleave=tuple(interleave))

@@ -24,7 +24,7 @@ from foodrec.serving.cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, DEFAUL
 from foodrec.serving.deps import Service
 from foodrec.serving.events import EventStore, open_event_store
 from foodrec.serving.metrics import BATCH_BUCKETS, Metrics
-from foodrec.serving.routers import admin, customers, health, page, recommendations
+from foodrec.serving.routers import admin, customers, health, page, rankings, recommendations
 from foodrec.serving.routers import events as events_routes
 from foodrec.serving.state import Query, ServiceState, rank_batch
 
@@ -252,7 +252,7 @@ def create_app(
     )
     app.state.service = service
     app.add_exception_handler(RequestValidationError, _validation_error)
-    for module in (recommendations, events_routes, customers, health, admin, page):
+    for module in (recommendations, events_routes, customers, health, admin, rankings, page):
         app.include_router(module.router)
     app.add_middleware(recommendations.CachedAnswers, service=service)  # inside the guard: limits and metrics apply
     app.add_middleware(GuardMiddleware, service=service)

@@ -5,7 +5,8 @@ SQLite in WAL mode is the embedded default (a file path); PostgreSQL serves seve
 
 ``events``: ``event_id`` (the idempotency key, primary key), ``request_id``, ``received_at`` and
 ``occurred_at`` (UTC), ``type`` (impression | click | order), ``customer_id``, ``variant``,
-``model_version``, ``items`` (JSON array of ids), ``order_value``, ``area``.
+``model_version``, ``items`` (JSON array of ids), ``order_value``, ``area``, ``credits`` (interleaving: JSON array
+of the variant credited with each item, else null; added to older stores when they are opened).
 
 ``assignments``: ``customer_id, variant, first_seen`` -- the first event seen per customer and variant.
 
@@ -54,6 +55,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "items",
     "order_value",
     "area",
+    "credits",
 )
 ASSIGNMENT_COLUMNS: tuple[str, ...] = ("customer_id", "variant", "first_seen")
 
@@ -77,6 +79,7 @@ class Event:
     area: str | None = None
     occurred_at: datetime = field(default_factory=_now)
     received_at: datetime = field(default_factory=_now)
+    credits: tuple[str, ...] | None = None  # interleaving: the variant credited with each of ``items``
 
     def __post_init__(self) -> None:
         if self.type not in EVENT_TYPES:
@@ -95,6 +98,7 @@ class Event:
             json.dumps(list(self.items)),
             self.order_value,
             self.area,
+            None if self.credits is None else json.dumps(list(self.credits)),
         )
 
 
@@ -138,6 +142,7 @@ class EventStore(ABC):
         for column in ("received_at", "occurred_at"):
             frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
         frame["items"] = [_as_list(value) for value in frame["items"]]
+        frame["credits"] = [None if value is None else _as_list(value) for value in frame["credits"]]
         frame["order_value"] = pd.to_numeric(frame["order_value"]).astype("float64")
         for column in ("event_id", "request_id", "type", "customer_id", "variant", "model_version", "area"):
             frame[column] = frame[column].astype("object")
@@ -194,7 +199,8 @@ CREATE TABLE IF NOT EXISTS events (
     model_version TEXT,
     items TEXT NOT NULL DEFAULT '[]',
     order_value REAL,
-    area TEXT
+    area TEXT,
+    credits TEXT
 );
 CREATE INDEX IF NOT EXISTS events_received_at ON events (received_at);
 CREATE TABLE IF NOT EXISTS assignments (
@@ -222,6 +228,9 @@ class SQLiteEventStore(EventStore):
             # NORMAL in WAL mode: a commit survives the process being killed (not a power cut) without an fsync.
             self._con.execute("PRAGMA synchronous=NORMAL")
             self._con.executescript(_SQLITE_SCHEMA)
+            columns = {row[1] for row in self._con.execute("PRAGMA table_info(events)")}
+            if "credits" not in columns:  # a store written before interleaving existed
+                self._con.execute("ALTER TABLE events ADD COLUMN credits TEXT")
         except sqlite3.DatabaseError as err:
             raise StoreError(f"event store {self.url!r}: {err}") from err
         self._lock = threading.Lock()
@@ -276,8 +285,10 @@ CREATE TABLE IF NOT EXISTS events (
     model_version TEXT,
     items JSONB NOT NULL DEFAULT '[]',
     order_value DOUBLE PRECISION,
-    area TEXT
+    area TEXT,
+    credits JSONB
 );
+ALTER TABLE events ADD COLUMN IF NOT EXISTS credits JSONB;
 CREATE INDEX IF NOT EXISTS events_received_at ON events (received_at);
 CREATE TABLE IF NOT EXISTS assignments (
     customer_id TEXT NOT NULL,

@@ -14,10 +14,11 @@ pydantic_core._pydantic_core.ValidationError: 1 validation error for EventIn
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 MAX_ID_LENGTH = 128
 MAX_K = 100
@@ -28,6 +29,13 @@ VARIANT_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"  # as in A/B config files
 # Query times outside these bounds are almost surely mistakes (and outside pandas' timestamp range).
 EARLIEST_AT = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST_AT = datetime(2200, 1, 1, tzinfo=UTC)
+NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]*$"
+# RFC 3339 date-time (seconds and offset required, up to microseconds) in the years 1970-2199, as written.
+DATE_TIME_PATTERN = (
+    r"^(19[7-9][0-9]|2[01][0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]"
+    r":[0-5][0-9](\.[0-9]{1,6})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+_DATE_TIME = re.compile(DATE_TIME_PATTERN)
 
 
 def _clean_id(value: str) -> str:
@@ -40,18 +48,56 @@ def _clean_id(value: str) -> str:
     return value
 
 
-Ident = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(_clean_id)]
+Ident = Annotated[
+    str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_CONTROL_CHARS), AfterValidator(_clean_id)
+]
 
 
-def as_utc(value: datetime) -> datetime:
-    """Naive times are taken as UTC; aware ones are converted to UTC; the range is checked."""
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if not EARLIEST_AT <= value < LATEST_AT:
-        raise ValueError(f"must be between {EARLIEST_AT:%Y-%m-%d} and {LATEST_AT:%Y-%m-%d}")
+def date_time_text(value: object) -> object:
+    """A time on the wire is an RFC 3339 string (``2026-03-01T12:30:00Z``, ``...+01:00``): numbers, naive or
+    partial times are refused, so the server takes exactly what the schema's pattern says. ``datetime`` objects
+    (Python callers) pass through."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _DATE_TIME.match(value):
+        raise ValueError(
+            "must be an RFC 3339 date-time with seconds and offset, years 1970-2199, e.g. 2026-03-01T12:30:00Z"
+        )
     return value
 
 
-UtcTime = Annotated[datetime, AfterValidator(as_utc)]
+def as_utc(value: datetime) -> datetime:
+    """Aware times are converted to UTC (naive ``datetime`` objects are taken as UTC); the year, as written, must
+    be 1970-2199 (``1970-01-01T00:30:00+01:00`` is fine: its UTC time is still a valid timestamp)."""
+    if not EARLIEST_AT.year <= value.year < LATEST_AT.year:
+        raise ValueError(f"must be between {EARLIEST_AT:%Y-%m-%d} and {LATEST_AT:%Y-%m-%d}")
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcTime = Annotated[
+    datetime,
+    BeforeValidator(date_time_text),
+    AfterValidator(as_utc),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": DATE_TIME_PATTERN}),
+]
+
+
+def integer_text(value: object) -> object:
+    """A query-string integer is plain decimal digits (``5``, ``-1``): not ``5.0``, `` 5``, ``+5`` or ``1_0``."""
+    if isinstance(value, str) and not re.fullmatch(r"-?[0-9]{1,18}", value):
+        raise ValueError("must be an integer written in decimal digits")
+    return value
+
+
+def boolean_text(value: object) -> object:
+    """A query-string boolean is ``true`` or ``false`` (JSON's spelling), nothing else."""
+    if isinstance(value, str) and value not in ("true", "false"):
+        raise ValueError("must be true or false")
+    return value
+
+
+QueryInt = Annotated[int, BeforeValidator(integer_text)]
+QueryBool = Annotated[bool, BeforeValidator(boolean_text)]
 
 
 class RecommendedItem(BaseModel):
@@ -65,15 +111,16 @@ class RecommendedItem(BaseModel):
     restaurant_id: str | None = None
     restaurant_name: str | None = None
     price: float | None = None
+    team: str | None = Field(
+        None,
+        description="in an interleaving experiment, the variant credited with this item (absent otherwise)",
+    )
     reason: str | None = Field(
         None,
         description="why it is there, in plain words (only with explain=true; absent otherwise), e.g. "
         "'you ordered it before (3 times)', 'popular in south at dinner', 'liked by customers like you', "
         "'popular nearby' (a fallback item)",
     )
-
-
-NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]*$"
 
 
 class RecommendationQuery(BaseModel):
@@ -83,9 +130,9 @@ class RecommendationQuery(BaseModel):
     area: str | None = Field(
         None, max_length=MAX_ID_LENGTH, pattern=NO_CONTROL_CHARS, description="where the food goes"
     )
-    at: UtcTime | None = Field(None, description="ISO 8601 time of the visit (default: now); naive = UTC")
-    k: int = Field(10, ge=1, le=MAX_K, description="how many items")
-    explain: bool = Field(
+    at: UtcTime | None = Field(None, description="RFC 3339 time of the visit, years 1970-2199 (default: now)")
+    k: QueryInt = Field(10, ge=1, le=MAX_K, description="how many items")
+    explain: QueryBool = Field(
         False, description="add a plain-words reason to each item (computed per request: never from the cache)"
     )
 
@@ -140,9 +187,21 @@ class EventIn(BaseModel):
         None, description="ignored: the server stores the version serving the customer's variant"
     )
     items: list[Ident] = Field(default_factory=list, max_length=MAX_ITEMS_PER_EVENT)
-    order_value: float | None = Field(None, ge=0, le=MAX_ORDER_VALUE, allow_inf_nan=False)
+    order_value: float | None = Field(None, ge=0, le=MAX_ORDER_VALUE, allow_inf_nan=False, strict=True)
     area: Ident | None = None
     occurred_at: UtcTime | None = Field(None, description="defaults to the time the server received it")
+    credits: list[Annotated[str, Field(pattern=VARIANT_PATTERN)]] | None = Field(
+        None,
+        max_length=MAX_ITEMS_PER_EVENT,
+        description="interleaving only: the variant credited with each of `items` (the `team` of the shown item); "
+        "a variant that is not interleaved is refused with 422",
+    )
+
+    @model_validator(mode="after")
+    def _credits_match_items(self) -> EventIn:
+        if self.credits is not None and len(self.credits) != len(self.items):
+            raise ValueError(f"credits must name one variant per item: {len(self.credits)} for {len(self.items)} items")
+        return self
 
 
 class EventBatch(BaseModel):
@@ -233,4 +292,19 @@ class CustomerOrders(BaseModel):
 
 
 class ErrorResponse(BaseModel):
+    """The body of every error answer except validation errors: one readable line."""
+
     detail: str
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str] = Field(description="where: 'query', 'body' or 'path', then the field's path")
+    msg: str
+    type: str
+
+
+class ValidationErrorResponse(BaseModel):
+    """The body of a 422 for input that fails validation: each problem, and one readable line of them all."""
+
+    detail: list[ValidationIssue]
+    message: str

@@ -210,6 +210,7 @@ class ServiceState:
                 salt=ab.salt,
                 variants=tuple(Variant(v.name, overrides.get(v.name, v.recommender), v.share) for v in ab.variants),
                 source=ab.source,
+                interleave=ab.interleave,
             )
         log = self._log()
         fingerprint = _log_fingerprint(self._store, log)

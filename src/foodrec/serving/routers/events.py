@@ -8,7 +8,9 @@ arriving while a transaction commits are written together in the next one (group
 
 ``variant`` and ``model_version`` are the server's: the customer's sticky assignment and the version serving it
 now. A client-sent value that disagrees is ignored (counted in ``foodrec_event_labels_ignored_total``), so no
-client can move its events into another arm of the A/B analysis; the answer says which variant was stored.
+client can move its events into another arm of the A/B analysis; the answer says which variant was stored. In an
+interleaving experiment the variant is ``interleaved``, and ``credits`` (the ``team`` of each item, as the
+response gave it) are stored with the event; a credit for a variant that is not interleaved is refused (422).
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
+from foodrec.serving.ab import INTERLEAVED, ABConfig
 from foodrec.serving.batching import Overloaded
 from foodrec.serving.deps import Service, get_service
 from foodrec.serving.events import Event
+from foodrec.serving.interleave import interleaved_version
 from foodrec.serving.schemas import ErrorResponse, EventBatch, EventResult, EventsResponse
 from foodrec.serving.state import event_order_lines
 
@@ -35,7 +39,10 @@ log = logging.getLogger("foodrec.serving")
 @router.post(
     "/events",
     response_model=EventsResponse,
-    responses={503: {"model": ErrorResponse, "description": "the event store is unavailable: nothing was stored"}},
+    responses={
+        422: {"model": ErrorResponse, "description": "invalid events, or a credit for a variant not interleaved"},
+        503: {"model": ErrorResponse, "description": "the event store is unavailable: nothing was stored"},
+    },
     summary="Record impressions, clicks and orders (idempotent by key)",
 )
 async def post_events(
@@ -43,11 +50,17 @@ async def post_events(
 ) -> EventsResponse | JSONResponse:
     snapshot = service.state.snapshot
     received = datetime.now(UTC)
+    refused = credit_problem(snapshot.ab, batch)
+    if refused:
+        return JSONResponse({"detail": refused}, 422)
     events = []
     for e in batch.events:
-        variant = snapshot.ab.assign(e.customer_id)
-        model = snapshot.models.get(variant)
-        version = model.version if model is not None else None
+        if snapshot.ab.interleave:
+            variant, version = INTERLEAVED, interleaved_version(snapshot)
+        else:
+            variant = snapshot.ab.assign(e.customer_id)
+            model = snapshot.models.get(variant)
+            version = model.version if model is not None else None
         if e.variant is not None and e.variant != variant:
             service.metrics.inc("foodrec_event_labels_ignored_total", field="variant")
         if e.model_version is not None and e.model_version != version:
@@ -65,6 +78,7 @@ async def post_events(
                 area=e.area,
                 occurred_at=e.occurred_at or received,
                 received_at=received,
+                credits=tuple(e.credits) if e.credits is not None else None,
             )
         )
     try:
@@ -89,6 +103,23 @@ async def post_events(
         results.append(EventResult(idempotency_key=event.event_id, status=result, variant=event.variant))
     n_stored = sum(stored)
     return EventsResponse(stored=n_stored, duplicates=len(stored) - n_stored, results=results)
+
+
+def credit_problem(ab: ABConfig, batch: EventBatch) -> str | None:
+    """Why the batch's interleaving credits are refused (one line), or None when they are fine: credits are only
+    taken while an interleaving experiment runs, and only for its two variants."""
+    for e in batch.events:
+        if e.credits is None:
+            continue
+        if not ab.interleave:
+            return f"event {e.idempotency_key!r}: credits given, but no interleaving experiment is running"
+        unknown = sorted(set(e.credits) - set(ab.interleave))
+        if unknown:
+            return (
+                f"event {e.idempotency_key!r}: credit for unknown variant {unknown[0]!r}; "
+                f"the interleaved variants are {', '.join(ab.interleave)}"
+            )
+    return None
 
 
 async def _fold_in(service: Service, orders: list[Event]) -> None:

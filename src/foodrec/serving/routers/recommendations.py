@@ -74,6 +74,8 @@ async def recommendations(request: Request) -> Response:
         explain = params.explain
         if not explain:  # an explained query string is never remembered: the fast path never answers it
             cache.remember(raw, parsed)
+    if service.state.snapshot.ab.interleave:  # an interleaving experiment: one merged list, never cached
+        return await _interleaved(service, parsed)
     found = lookup(service, parsed, use_cache=not explain)
     outcome = "hit"
     if found.answer is None:
@@ -98,6 +100,27 @@ async def recommendations(request: Request) -> Response:
         media_type="application/json",
         headers={"X-Foodrec-Variant": found.model.variant, "X-Foodrec-Cache": outcome},
     )
+
+
+async def _interleaved(service: Service, parsed: Parsed) -> Response:
+    """The team-draft merge of the two interleaved variants' rankings (see :mod:`foodrec.serving.interleave`)."""
+    from foodrec.serving.interleave import interleaved_answer
+
+    customer_id, area, at, k = parsed
+    snapshot = service.state.snapshot
+    slot = service.cache.slot(at if at is not None else datetime.now(UTC))
+    try:
+        response, _ = await interleaved_answer(service, snapshot, RankQuery(customer_id, area, slot, k))
+    except (Overloaded, TimeoutError) as err:
+        service.metrics.inc("foodrec_http_requests_shed_total", reason="recommendation queue full")
+        return JSONResponse({"detail": f"server busy ({err}); retry shortly"}, status_code=503,
+                            headers={"Retry-After": "1"})  # fmt: skip
+    response.request_id = f"{_ids.getrandbits(128):032x}"
+    response.at = at if at is not None else datetime.now(UTC)
+    service.metrics.inc("foodrec_recommendations_total", variant=response.variant, model_version=response.model_version)
+    body = response.model_dump_json(exclude={"items": {"__all__": {"reason"}}}).encode()
+    return Response(body, media_type="application/json",
+                    headers={"X-Foodrec-Variant": response.variant, "X-Foodrec-Cache": "bypass"})  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -216,7 +239,9 @@ async def _rank(
     # Without explain the items carry no `reason` key at all: the answer is the same bytes as before it existed.
     exclude: dict = {"request_id": True, "at": True}
     if not explain:
-        exclude["items"] = {"__all__": {"reason"}}
+        exclude["items"] = {"__all__": {"reason", "team"}}
+    else:
+        exclude["items"] = {"__all__": {"team"}}
     body = response.model_dump_json(exclude=exclude).encode()
     return CachedAnswer(body, model.variant, model.version, ranked.fallback), ranked.error is None
 
