@@ -193,6 +193,20 @@ def _print_simulation(summary: dict[str, Any]) -> None:
     console.print(table)
     if summary.get("best_variant"):
         console.print(f"truly better variant: {summary['best_variant']}")
+    for name, p in (summary.get("paired_true_lift") or {}).items():
+        lo, hi = p["ci"]
+        console.print(
+            f"paired truth ({p['visits']:,} visits priced under every list): {name} vs {summary['paired_control']} "
+            f"{p['orders_per_visit']:+.2%} orders per visit (95% CI {lo:+.2%} to {hi:+.2%}), "
+            f"{p['revenue_per_visit']:+.2%} revenue per visit"
+        )
+    for arm, a in (summary.get("arm_imbalance") or {}).get("arms", {}).items():
+        if "vs_control_arm" in a:
+            lo, hi = a["vs_control_arm"]["ci"]
+            console.print(
+                f"arm imbalance: with {summary['paired_control']}'s list, arm {arm} would order "
+                f"{a['vs_control_arm']['lift']:+.2%} per visit vs the control arm (95% CI {lo:+.2%} to {hi:+.2%})"
+            )
 
 
 def register(app: typer.Typer) -> None:
@@ -280,12 +294,16 @@ def register(app: typer.Typer) -> None:
         concurrency: int = typer.Option(8, "--concurrency", help="Requests in flight at once."),
         seed: int = typer.Option(0, "--seed", help="Seed: same city, same service, same seed -> same customers."),
         out: str = typer.Option("simulation.json", "--out", help="JSON with the true effect of each variant."),
+        admin_token: str = typer.Option(None, "--admin-token", envvar="FOODREC_ADMIN_TOKEN", show_default=False,
+                                        help="The service's admin token: price every visit under every variant's "
+                                             "list too (paired_true_lift)."),
     ) -> None:  # fmt: skip
         """Customers of a synthetic city ask the service for recommendations and order (or not) by the ground truth."""
         from foodrec.experiments.simulator import SimulationConfig, run_simulation
 
         config = SimulationConfig(url=url, city=city, customers=customers, days=days, max_requests=max_requests,
-                                  max_seconds=max_seconds, k=k, seed=seed, concurrency=concurrency)  # fmt: skip
+                                  max_seconds=max_seconds, k=k, seed=seed, concurrency=concurrency,
+                                  admin_token=admin_token or None)  # fmt: skip
         summary = run_simulation(config)
         _print_simulation(summary)
         typer.echo(f"truth: {write_json(out, summary)}")

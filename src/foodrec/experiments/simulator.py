@@ -262,6 +262,13 @@ class ServiceClient:
             params["area"] = area
         return self._call("GET", "/v1/recommendations", params=params)
 
+    def rankings(self, customer_id: str, area: str | None, at: pd.Timestamp, k: int, token: str) -> dict[str, Any]:
+        """Every variant's own list for the visit (``GET /v1/admin/rankings``; paired truth, not an exposure)."""
+        params: dict[str, Any] = {"customer_id": customer_id, "at": at.isoformat(), "k": k}
+        if area:
+            params["area"] = area
+        return self._call("GET", "/v1/admin/rankings", params=params, headers={"Authorization": f"Bearer {token}"})
+
     def post_events(self, events: list[dict[str, Any]]) -> dict[str, Any]:
         return self._call("POST", "/v1/events", json={"events": events})
 
@@ -303,6 +310,8 @@ class SimulationConfig:
     boost: float = 3.0  # how much the first slot multiplies an item's attraction
     browse_click: float = 0.05  # P(click | shown at rank 1, not chosen), scaled by the position weight
     concurrency: int = 8  # requests in flight at once (the service batches them)
+    # The service's admin token: with it every visit is also priced under every variant's list (paired truth).
+    admin_token: str | None = field(default=None, repr=False)
 
     def validate(self) -> SimulationConfig:
         if self.customers < 1 or self.days < 1 or self.max_requests < 1 or self.max_seconds <= 0:
@@ -339,6 +348,9 @@ def run_simulation(config: SimulationConfig, client: Any = None, city: City | No
         t0 = time.perf_counter()
         try:
             answer, error = client.recommend(v.customer_id, v.area, v.at, config.k), None
+            if config.admin_token:
+                lists = client.rankings(v.customer_id, v.area, v.at, config.k, config.admin_token)
+                answer["_lists"] = {name: r["items"] for name, r in lists["variants"].items()}
         except ServiceError as err:  # counted; too many of them stop the run
             answer, error = None, str(err)
         return v, answer, (time.perf_counter() - t0) * 1000, error
@@ -429,8 +441,11 @@ def _outcomes(
         for row, i in enumerate(idx):
             visit, answer = answers[i]
             shown_ids = [str(it["item_id"]) for it in answer.get("items", [])]
+            teams = [it.get("team") for it in answer.get("items", [])]
+            credits = {"credits": teams} if teams and all(teams) else {}  # an interleaved list: each item's team
             shown = np.array([position.get(s, -1) for s in shown_ids], dtype=np.int64)
             p_order, probs = visit_probabilities(utilities[row], shown, config.base_conversion, config.boost)
+            paired = price_lists(answer.get("_lists", {}), position, utilities[row], values, config)
             best, _ = visit_probabilities(utilities[row], top_k[row], config.base_conversion, config.boost)
             rng = np.random.default_rng([config.seed, 2, int(visit.visit)])
             variant, request_id = str(answer.get("variant")), answer.get("request_id")
@@ -440,7 +455,7 @@ def _outcomes(
                 base["area"] = visit.area
             at = pd.Timestamp(visit.at)
             events.append({**base, "idempotency_key": f"{key}-imp", "type": "impression", "items": shown_ids,
-                           "occurred_at": at.isoformat()})  # fmt: skip
+                           "occurred_at": at.isoformat(), **credits})  # fmt: skip
             w = position_weights(len(shown_ids))
             ordered = bool(rng.random() < p_order)
             choice = int(rng.choice(len(probs), p=probs)) if ordered else -1
@@ -448,15 +463,19 @@ def _outcomes(
                 chosen_here = ordered and shown[rank] == choice
                 if chosen_here or rng.random() < config.browse_click * w[rank]:
                     events.append({**base, "idempotency_key": f"{key}-click{rank}", "type": "click", "items": [item],
-                                   "occurred_at": (at + pd.Timedelta(seconds=20 + rank)).isoformat()})  # fmt: skip
+                                   "occurred_at": (at + pd.Timedelta(seconds=20 + rank)).isoformat(),
+                                   **({"credits": [teams[rank]]} if credits else {})})  # fmt: skip
             expected_value = float(p_order * (probs * values).sum())
             value = 0.0
             if ordered:
                 item = item_ids[choice]
                 value = round(float(values[choice]), 2)
                 when = (at + pd.Timedelta(minutes=3)).isoformat()
+                credit = {}
+                if credits and shown_ids.count(item):
+                    credit = {"credits": [teams[shown_ids.index(item)]]}
                 events.append({**base, "idempotency_key": f"{key}-order", "type": "order", "items": [item],
-                               "order_value": value, "occurred_at": when})  # fmt: skip
+                               "order_value": value, "occurred_at": when, **credit})  # fmt: skip
                 rest = item if level == "restaurant" else (item_rest or {}).get(item, item)
                 lines.append({"order_id": f"{key}-order", "customer_id": visit.customer_id, "ordered_at": at,
                               "area": visit.area, "restaurant_id": rest,
@@ -464,12 +483,24 @@ def _outcomes(
             outcomes.append({
                 "customer_id": visit.customer_id, "variant": variant, "p_order": p_order, "p_order_best": best,
                 "expected_value": expected_value, "ordered": ordered, "value": value,
-                "shown_known": int((shown >= 0).sum()), "shown": len(shown_ids),
+                "shown_known": int((shown >= 0).sum()), "shown": len(shown_ids), **paired,
             })  # fmt: skip
     new = pd.DataFrame(lines)
     if len(new):
         new["ordered_at"] = pd.to_datetime(new["ordered_at"], utc=True)
     return events, outcomes, new
+
+
+def price_lists(
+    lists: dict[str, list[str]], position: dict[str, int], utilities: np.ndarray, values: np.ndarray, config: Any
+) -> dict[str, float]:
+    """``{"p:V": P(order), "v:V": expected order value}`` of the visit under each variant V's own list."""
+    out: dict[str, float] = {}
+    for name, items in lists.items():
+        idx = np.array([position.get(str(i), -1) for i in items], dtype=np.int64)
+        p, probs = visit_probabilities(utilities, idx, config.base_conversion, config.boost)
+        out[f"p:{name}"], out[f"v:{name}"] = p, float(p * (probs * values).sum())
+    return out
 
 
 def summarise(per_visit: list[dict[str, Any]], config: SimulationConfig) -> dict[str, Any]:
@@ -485,7 +516,8 @@ def summarise(per_visit: list[dict[str, Any]], config: SimulationConfig) -> dict
     from foodrec.experiments.analysis import ratio_metric
 
     model = {"base_conversion": config.base_conversion, "boost": config.boost, "position_weight": "1/log2(rank+1)"}
-    out: dict[str, Any] = {"config": asdict(config), "choice_model": model}
+    settings = {k: v for k, v in asdict(config).items() if k != "admin_token"}
+    out: dict[str, Any] = {"config": {**settings, "paired": bool(config.admin_token)}, "choice_model": model}
     if not per_visit:
         out.update(variants={}, true_lift={}, control=None, best_variant=None, visits=0)
         return out
@@ -545,6 +577,18 @@ def summarise(per_visit: list[dict[str, Any]], config: SimulationConfig) -> dict
         }  # fmt: skip
     best = max(names, key=lambda n: variants[n]["p_order_per_visit"])
     out.update(variants=variants, control=control, true_lift=lifts, best_variant=best, visits=len(visits))
+    if any(c.startswith("p:") for c in visits.columns):
+        from foodrec.experiments.paired import arm_imbalance, paired_lift
+
+        priced = sorted(c[2:] for c in visits.columns if c.startswith("p:"))
+        paired_control = "control" if "control" in priced else priced[0]
+        paired = paired_lift(visits, paired_control)
+        out.update(paired_control=paired_control, paired_true_lift=paired,
+                   arm_imbalance=arm_imbalance(visits, paired_control))  # fmt: skip
+        if paired:
+            better = {n: v["orders_per_visit"] for n, v in paired.items()}
+            top = max(better, key=lambda n: better[n])
+            out["paired_best_variant"] = top if better[top] > 0 else paired_control
     return out
 
 
