@@ -32,6 +32,13 @@ def generate(
     dhrd: bool = typer.Option(False, "--dhrd", help="Also write DHRD-format text files under DIR/dhrd/."),
     fmt: str = typer.Option("csv", "--format", help="Orders file format: csv or parquet."),
     start: str | None = typer.Option(None, "--start", help="First day (local date, YYYY-MM-DD); default 2026-01-05."),
+    timezone: str | None = typer.Option(
+        None,
+        "--timezone",
+        help="The city's IANA time zone (people eat by its clock) [default: America/Los_Angeles]. orders.csv is always"
+        " written in UTC; city.json names the zone, so ingesting the folder reads it and ingesting orders.csv alone"
+        " does not (a UTC export).",
+    ),
 ) -> None:
     """Generate a synthetic city: orders.csv, catalogue CSVs, city.json and the ground truth (truth/)."""
     import json
@@ -54,9 +61,13 @@ def generate(
             start_date = dt.date.fromisoformat(start)
         except ValueError as err:
             raise InputError(f"--start must be a date like 2026-01-05 (got {start!r})") from err
+    if timezone is not None:
+        from foodrec.data.readers.detect import check_timezone
+
+        check_timezone(timezone)
     config = preset_config(
         preset, seed=seed, customers=customers, days=days, restaurants=restaurants, level=level, drift_at=drift_at,
-        start=start_date,
+        start=start_date, timezone=timezone,
     )  # fmt: skip
     console = Console(stderr=True)
     with Progress(

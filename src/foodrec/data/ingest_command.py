@@ -60,6 +60,16 @@ def ingest_command(
         if json_tmp is not None:
             json_tmp.unlink(missing_ok=True)
     print_summary(summary)
+    _timezone_hint(sources, store)
+
+
+def _timezone_hint(sources: list[str], store: str) -> None:
+    """Say so when the stored hour profile looks shifted (a UTC export of a city elsewhere), and what to pass."""
+    from foodrec.data.timezone_check import store_hint
+
+    hint = store_hint(store)
+    if hint is not None:
+        typer.secho("time zone: " + hint.message(f"foodrec ingest {' '.join(sources)} --store {store}"), fg="yellow")
 
 
 def _claim_json_path(path: Path) -> Path:

@@ -123,6 +123,12 @@ def register(app: typer.Typer) -> None:
             f"eda: {ov['orders']:,} orders, {ov['customers']:,} customers, times in {ov['timezone']}; "
             f"wrote {out} and {json_path} in {time.perf_counter() - started:.1f} s"
         )
+        hint = figs["volume"].get("timezone_hint")
+        if hint:
+            from foodrec.data.timezone_check import TimezoneHint
+
+            message = TimezoneHint.from_dict(hint).message(f"foodrec ingest SOURCE... --store {store}")
+            typer.secho(f"eda: time zone: {message}", fg="yellow")
 
 
 __all__ = ["register", "run_eda", "read_ingest_summary"]

@@ -221,6 +221,7 @@ def volume(p: Prepared) -> dict[str, Any]:
         "hour_peaks_local": _peaks(hours),
         "hour_peaks_utc": _peaks(utc_hours),
         "quiet_hours_local": [int(h) for h in np.flatnonzero(hours < 0.05 * hours.max())],
+        "timezone_hint": _timezone_hint(hours, p.timezone, local),
         "per_weekday": [
             {
                 "day": DAY_NAMES[i],
@@ -233,6 +234,15 @@ def volume(p: Prepared) -> dict[str, Any]:
         "weekday_ratio_max_min": _ratio(np.nanmax(dow_mean), np.nanmin(dow_mean)),
         "per_meal_time": [{"meal_time": m, "orders": int(meals.get(m, 0))} for m in MEAL_TIMES],
     }
+
+
+def _timezone_hint(hours: np.ndarray, timezone: str, local: pd.Series) -> dict[str, Any] | None:
+    """When the hour profile looks shifted (meals at night): the offset that fits and how to pass it."""
+    from foodrec.data.timezone_check import timezone_hint
+
+    middle = local.min() + (local.max() - local.min()) / 2
+    hint = timezone_hint(hours, timezone, middle)
+    return None if hint is None else hint.to_dict()
 
 
 def _ratio(a: float, b: float) -> float | None:

@@ -263,6 +263,13 @@ def _volume(r: HtmlReport, b: dict[str, Any]) -> None:
         f"(in UTC: {_hours(b.get('hour_peaks_utc') or [])}); "
         f"almost nothing (under 5% of the busiest hour) at {_hours(b['quiet_hours_local'])}."
     )
+    hint = b.get("timezone_hint")
+    if hint:
+        r.note(
+            "Are the times in the right zone? In this log " + hint["message"] + ". Meal times and every local-hour"
+            f" figure below are read in {hint['store_timezone']} until then.",
+            "warn",
+        )
     tz = "local"
     _plot(r, plots.hour_of_day(b, tz), "Orders by local hour of day, coloured by meal time.")
     meals = pd.DataFrame(b["per_meal_time"])
