@@ -1,7 +1,8 @@
 """``foodrec drift``: is the recommender still good on recent orders? Exit code 0 = no drift, 3 = retrain.
 
-Compares a reference window (the week before the model's training cutoff; for a baseline the week before
-the recent one) with the recent window (the last week of the store): PSI/KS on areas, meal times,
+Compares a reference window (the days before the model's training cutoff; for a baseline the days before
+the recent one) with the recent window (the days after the cutoff, as many as before it; for a baseline the
+last week, or a third of a shorter log): PSI/KS on areas, meal times,
 cuisines and basket values, on the model's score distribution, and NDCG@10 on recent orders vs at
 training time. ``--retrain-out`` refits the same kind of recommender on recent data and shows the gain.
 
@@ -63,7 +64,7 @@ def manifest_cutoff(manifest: dict[str, Any]) -> str | None:
 def run_drift(
     store_dir: Path,
     recommender: str,
-    window_days: int = 7,
+    window_days: int | None = None,
     reference_until: str | None = None,
     until: str | None = None,
     level: str | None = None,
@@ -77,7 +78,7 @@ def run_drift(
     """The whole ``foodrec drift`` as a function (the benchmark and the demo call it); returns drift.json."""
     from foodrec.data.store import Store
     from foodrec.monitoring.check import Thresholds, TrainingQuality, check_drift
-    from foodrec.monitoring.windows import make_windows
+    from foodrec.monitoring.windows import default_window_days, make_windows
     from foodrec.recommenders.base import MANIFEST_FILE, load_recommender
     from foodrec.recommenders.registry import make_recommender
 
@@ -99,6 +100,8 @@ def run_drift(
         manifest = json.loads((path / MANIFEST_FILE).read_text())
         level = log.resolve_level(level or manifest.get("level") or rec.level)
         reference_until = reference_until or manifest_cutoff(manifest)
+        if window_days is None:
+            window_days = default_window_days(log, reference_until, until)
         windows = make_windows(log, window_days, reference_until, until)
         config = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
         value = next(
@@ -124,6 +127,8 @@ def run_drift(
         if path.exists() or "/" in recommender:
             raise InputError(f"--recommender {recommender!r} is neither a saved model directory nor a baseline name")
         level = log.resolve_level(level)
+        if window_days is None:
+            window_days = default_window_days(log, None, until)
         windows = make_windows(log, window_days, reference_until, until)
         history = log.before(windows.reference_start)
         if history.orders.empty:
@@ -194,7 +199,12 @@ def register(app: typer.Typer) -> None:
             help="End of the reference window (default: the model's training cutoff, "
             "or for a baseline the start of the recent window).",
         ),  # fmt: skip
-        window_days: int = typer.Option(7, "--window-days", help="Length of each window in days."),
+        window_days: int = typer.Option(
+            None,
+            "--window-days",
+            help="Length of each window in days (default: for a model the days after its cutoff, as many as before"
+            " it, in whole weeks from 7 on; for a baseline 7, or a third of a shorter log).",
+        ),  # fmt: skip
         until: str = typer.Option(None, "--until", help="End of the recent window (default: the end of the data)."),
         level: str = typer.Option(None, "--level", help="dish or restaurant (default: the model's or the data's)."),
         k: int = typer.Option(10, "-k", help="Rank cut-off of NDCG@k."),

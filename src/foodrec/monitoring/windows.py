@@ -5,6 +5,10 @@ the data). The *reference* window is the ``window_days`` before ``reference_unti
 training cutoff for a saved model, else the start of the recent window. Windows are whole days in the
 data's time zone, so with 7-day windows both hold every weekday once and the weekly rhythm cancels out.
 
+Without ``--window-days``, :func:`default_window_days` derives the length from the log: for a model, the
+whole days after its training cutoff (at most as many as there are before it), in whole weeks when a week or
+more fits; for a baseline, a third of the log, at most 7 days.
+
 >>> import pandas as pd
 >>> from foodrec.data.orderlog import OrderLog
 >>> at = pd.date_range("2026-03-01", periods=28 * 4, freq="6h", tz="UTC")
@@ -15,6 +19,8 @@ data's time zone, so with 7-day windows both hold every weekday once and the wee
 ('2026-03-22', '2026-03-29', '2026-03-15')
 >>> len(order_inputs(log.between(w.recent_start, w.recent_end)))
 28
+>>> default_window_days(log), default_window_days(log, reference_until="2026-03-24")
+(7, 5)
 """
 
 from __future__ import annotations
@@ -70,6 +76,45 @@ def local_day_end(at: pd.Timestamp, timezone: str) -> pd.Timestamp:
 def _days_before(at: pd.Timestamp, days: int, timezone: str) -> pd.Timestamp:
     """``days`` calendar days earlier on the local clock (a day is 23 or 25 hours when the clocks change)."""
     return (at.tz_convert(timezone) - pd.DateOffset(days=days)).tz_convert("UTC")
+
+
+def _local_days(start: pd.Timestamp, end: pd.Timestamp, timezone: str) -> int:
+    """Whole local calendar days from the day holding ``start`` (a midnight counts as its own day) to ``end``."""
+    first = start.tz_convert(timezone).normalize().tz_localize(None)
+    last = end.tz_convert(timezone).normalize().tz_localize(None)
+    return int((last - first).days)
+
+
+def default_window_days(log: OrderLog, reference_until: object = None, until: object = None) -> int:
+    """The window length that fits the log (see the module docstring); a one-line error when none does.
+
+    With ``reference_until`` (a model's cutoff): the whole local days from it to ``until`` (default: the end of
+    the data), no more than the days before it, rounded down to whole weeks from 7 days on. Without: a third of
+    the log's days, 1 to 7.
+    """
+    if log.orders.empty:
+        raise InputError("the order log is empty: nothing to monitor")
+    end = to_utc_timestamp(until) if until is not None else local_day_end(log.end, log.timezone)
+    if reference_until is None:
+        total = _local_days(log.start, end, log.timezone)
+        if total < 3:
+            raise InputError(
+                f"the log spans {total} day(s): a drift check needs at least 3 (history, a reference and a recent "
+                "window of at least a day each)"
+            )
+        return min(7, total // 3)
+    cutoff = to_utc_timestamp(reference_until)
+    after = _local_days(local_day_end(cutoff, log.timezone), end, log.timezone)
+    before = _local_days(log.start, cutoff, log.timezone)
+    days = min(after, before)
+    if days < 1:
+        where = "after" if after < 1 else "before"
+        raise InputError(
+            f"the data hold no whole day {where} the cutoff {_iso(cutoff)} (data {_iso(log.start)} to {_iso(log.end)}):"
+            " a drift check compares the days after the model's cutoff with as many before it; ingest newer orders"
+            " or give --window-days and --reference-until"
+        )
+    return 7 * (days // 7) if days >= 7 else days
 
 
 def make_windows(
