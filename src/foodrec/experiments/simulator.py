@@ -247,20 +247,20 @@ def plan_visits(city: City, n_customers: int, days: int, base_conversion: float,
 
 # -- the service ---------------------------------------------------------------------------------
 class ServiceClient:
-    """A small client of the foodrec HTTP API (retries 503 'busy' answers)."""
+    """The simulator's side of the API, through :class:`foodrec.client.FoodrecClient` (typed requests and
+    answers, retries of 503 with backoff and ``Retry-After``); answers come back as plain JSON dicts and every
+    failure as a one-line :class:`ServiceError`."""
 
     def __init__(self, base_url: str, timeout: float = 10.0):
-        import httpx
+        from foodrec.client import FoodrecClient
 
         self.base_url = check_loopback(base_url)
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
-        self._httpx = httpx
+        self._api = FoodrecClient(self.base_url, timeout=timeout)
 
     def recommend(self, customer_id: str, area: str | None, at: pd.Timestamp, k: int) -> dict[str, Any]:
-        params: dict[str, Any] = {"customer_id": customer_id, "at": at.isoformat(), "k": k}
-        if area:
-            params["area"] = area
-        return self._call("GET", "/v1/recommendations", params=params)
+        get = self._api.recommendations
+        answer = self._guard("GET", "/v1/recommendations", get, customer_id, area=area or None, at=at, k=k)
+        return answer.model_dump(mode="json", exclude_unset=True)  # exactly the fields the service sent
 
     def rankings(self, customer_id: str, area: str | None, at: pd.Timestamp, k: int, token: str) -> dict[str, Any]:
         """Every variant's own list for the visit (``GET /v1/admin/rankings``; paired truth, not an exposure)."""
@@ -270,25 +270,37 @@ class ServiceClient:
         return self._call("GET", "/v1/admin/rankings", params=params, headers={"Authorization": f"Bearer {token}"})
 
     def post_events(self, events: list[dict[str, Any]]) -> dict[str, Any]:
-        return self._call("POST", "/v1/events", json={"events": events})
+        """Post events (dicts validated into the server's ``EventIn``, keys included); stored/duplicate counts."""
+        return self._guard("POST", "/v1/events", self._api.post_events, events).model_dump(mode="json")
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        for attempt in range(4):
-            try:
-                response = self._http.request(method, path, **kwargs)
-            except self._httpx.HTTPError as err:
-                where = self.base_url
-                raise ServiceError(f"cannot reach the service at {where} ({err}); is `foodrec serve` running?") from err
-            if response.status_code == 503 and attempt < 3:
-                time.sleep(0.2 * (attempt + 1))
-                continue
-            if response.status_code >= 400:
-                raise ServiceError(f"{method} {path} answered {response.status_code}: {response.text[:200]}")
+        """Any route, with the client's retries; the JSON answer."""
+
+        def send() -> Any:
+            response = self._api.request(method, path, **kwargs)
+            self._api.raise_for_status(method, path, response)
             return response.json()
-        raise ServiceError(f"{method} {path}: service stayed busy")
+
+        return self._guard(method, path, send)
+
+    def _guard(self, method: str, path: str, call: Any, *args: Any, **kwargs: Any) -> Any:
+        from pydantic import ValidationError
+
+        from foodrec.client import ConnectionFailed, FoodrecAPIError, ServiceUnavailable
+
+        try:
+            return call(*args, **kwargs)
+        except ConnectionFailed as err:
+            raise ServiceError(f"{err}; is `foodrec serve` running?") from err
+        except ServiceUnavailable as err:
+            raise ServiceError(f"{method} {path}: service stayed busy ({err.detail})") from err
+        except FoodrecAPIError as err:
+            raise ServiceError(str(err)[:300]) from err
+        except ValidationError as err:  # an event the server would refuse: said before sending it
+            raise ServiceError(f"{method} {path}: invalid request: {err.errors()[0]['msg']}") from err
 
     def close(self) -> None:
-        self._http.close()
+        self._api.close()
 
 
 class ServiceError(InputError):
