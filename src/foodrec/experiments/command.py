@@ -162,6 +162,42 @@ def _print_result(result: Any, decision: Any) -> None:
         console.print(f"  - {reason}")
 
 
+def _interleaving_only(frame: Any) -> bool:
+    """True when every event belongs to an interleaving experiment (variant ``interleaved``)."""
+    return bool(len(frame)) and bool((frame["variant"].astype(str) == "interleaved").all())
+
+
+def _interleaving(frame: Any, events: str, alpha: float, power: float, truth: str | None, out: str | None,
+                  json_out: str | None) -> None:  # fmt: skip
+    """``foodrec abtest`` on an interleaving experiment: preference share, its test, the pick."""
+    from foodrec.experiments.interleaving import analyze_interleaving, interleaving_decision
+
+    result = analyze_interleaving(frame, alpha=alpha, power=power)
+    decision = interleaving_decision(result)
+    a, b = result["teams"]
+    lo, hi = result["ci"]
+    typer.echo(
+        f"interleaving {a} vs {b}: {result['customers']:,} customers, {result['visits'] or 0:,} visits, "
+        f"{result['visits_with_preference']:,} with a preference (wins {a} {result['wins'][a]:,}, "
+        f"{b} {result['wins'][b]:,})"
+    )
+    typer.echo(f"preference for {b}: {result['preference_share']:.1%} (95% CI {lo:.1%} to {hi:.1%}), "
+               f"p = {result['p_value']:.3g}")  # fmt: skip
+    target = f" {decision['variant']}" if decision["variant"] else ""
+    typer.secho(f"decision: {decision['action']}{target}", bold=True)
+    for reason in decision["reasons"]:
+        typer.echo(f"  - {reason}")
+    payload: dict[str, Any] = {"events": str(events), "experiment": "interleaving", "interleaving": result,
+                               "decision": decision}  # fmt: skip
+    if truth:
+        try:
+            payload["truth"] = json.loads(Path(truth).read_text())
+        except (OSError, ValueError) as err:
+            raise InputError(f"--truth {truth!r}: {err}") from err
+    json_path = json_out or (str(Path(out).with_suffix(".json")) if out else "abtest.json")
+    typer.echo(f"json: {write_json(json_path, payload)}")
+
+
 def _print_simulation(summary: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -228,6 +264,8 @@ def register(app: typer.Typer) -> None:
         truth: str = typer.Option(None, "--truth", help="JSON of `foodrec simulate --out`, shown in the report."),
         out: str = typer.Option(None, "--out", help="HTML report path."),
         json_out: str = typer.Option(None, "--json-out", help="JSON result (default: --out as .json)."),
+        sequential: bool = typer.Option(False, "--sequential", help="Read the primary metric with an always-valid "
+                                        "test (mSPRT) over daily looks: safe to re-run every day and stop early."),
     ) -> None:  # fmt: skip
         """Analyse an A/B test from the service's events: per-variant metrics, tests, CUPED, SRM, power, decision."""
         if not 0 < mde < 10:
@@ -242,6 +280,9 @@ def register(app: typer.Typer) -> None:
         frame = read_events(events)
         if len(frame) == 0:
             raise InputError(f"event store {events!r} holds no events yet")
+        if _interleaving_only(frame):
+            _interleaving(frame, events, alpha, power, truth, out, json_out)
+            return
         pre = None
         if store:
             ev = normalise_events(frame)
@@ -259,9 +300,21 @@ def register(app: typer.Typer) -> None:
         result = analyze(frame, control=control, alpha=alpha, pre_period=pre, n_boot=n_boot, seed=seed,
                          expected_split=_parse_split(split), primary=primary)  # fmt: skip
         decision = decide(result, mde=mde, power=power)
+        seq = None
+        if sequential:
+            from foodrec.experiments.sequential import decide_sequential, sequential_ab
+
+            metric = "revenue" if primary == "revenue_per_customer" else "orders"
+            if primary == "conversion":
+                raise InputError("--sequential reads orders_per_customer or revenue_per_customer, not conversion")
+            seq = sequential_ab(frame, result.control, list(result.treatments), mde, alpha, metric,
+                                pre if pre is not None and len(pre) else None)  # fmt: skip
+            decision = decide_sequential(result, seq, mde, power)
         _print_result(result, decision)
         payload = {"events": str(events), "mde": mde, "power": power, **result.to_dict(),
                    "decision": decision.to_dict()}  # fmt: skip
+        if seq is not None:
+            payload["sequential"] = seq
         if truth_data is not None:
             from foodrec.experiments.analysis import truth_check
 
