@@ -80,10 +80,10 @@ def test_hour_lift_marks_the_hours_a_restaurant_takes_no_orders():
     cands = space.items.encode(["r1", "r2"])[None, :].repeat(2, 0)
     snap = np.full(2, len(pop.times) - 1)
     area, hour = space.areas.encode(["a", "a"]), np.array([12, 19])
-    lift = pop.features(snap, area, np.zeros(2, np.int32), hour, cands)[..., -1]
+    lift = pop.features(snap, area, np.zeros(2, np.int32), hour, cands)[..., 6]
     assert lift[0, 0] > 0.5 > -1.5 > lift[0, 1]  # at 12:00 the lunch place is up, the dinner place far down
     assert lift[1, 1] > 0.5 > -1.5 > lift[1, 0]
-    night = pop.features(snap, area, np.zeros(2, np.int32), np.array([3, 3]), cands)[..., -1]
+    night = pop.features(snap, area, np.zeros(2, np.int32), np.array([3, 3]), cands)[..., 6]
     # An hour when nobody in the city orders says nothing about either place: small, and the same for both.
     assert np.abs(night).max() < 0.25 and np.ptp(night, axis=1).max() < 0.01
 

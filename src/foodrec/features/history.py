@@ -66,6 +66,20 @@ class History:
         if cust > 0:
             self.tail.setdefault(int(cust), []).append((float(t), int(item), int(rest)))
 
+    def last_time(self, cust: int, item: int, before: float) -> float | None:
+        """When the customer last ordered ``item`` before ``before`` (days), built lines and tail; None if never."""
+        cust = int(cust)
+        best = None
+        if 0 < cust < len(self.cust_start) - 1:
+            lo, hi = int(self.cust_start[cust]), int(self.cust_start[cust + 1])
+            hit = (self.item[lo:hi] == item) & (self.t[lo:hi] < before)
+            if hit.any():
+                best = float(self.t[lo:hi][hit].max())
+        for t, it, _ in self.tail.get(cust, ()):
+            if it == item and t < before and (best is None or t > best):
+                best = t
+        return best
+
     def window(self, cust: np.ndarray, feature_time: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows of the last ``depth`` built lines before ``feature_time`` per query, most recent first, and their
         validity (the tail is not included: :meth:`gather` merges it)."""

@@ -32,7 +32,9 @@ import pandas as pd
 from foodrec.features.clock import N_HOURS, N_MEALS
 from foodrec.features.vocabulary import FeatureSpace
 
-N_POP_FEATURES = 7
+N_POP_FEATURES = 9  # columns 7 and 8: the item's return rate and typical return gap (features/repeat.py)
+RETURN_SMOOTHING = 5.0  # pseudo-orders at the city's return rate
+GAP_SMOOTHING = 2.0  # pseudo-returns at the city's typical gap
 TOP_REFRESH_ORDERS = 100
 
 
@@ -59,6 +61,10 @@ class Popularity:
     half_life: float = 14.0
     short_half_life: float = 3.0
     hour_half_life: float = 60.0
+    # The item's returns: decayed count of lines by a customer who had ordered the item before (``ret[k, i]``) and
+    # the decayed sum of those lines' gaps in days since that customer's previous line of the item (``ret_gap``).
+    ret: np.ndarray | None = None
+    ret_gap: np.ndarray | None = None
 
     @classmethod
     def build(
@@ -90,6 +96,10 @@ class Popularity:
         rest_area_meal = np.zeros((s, n_areas, N_MEALS, n_rest), np.float32)
         rest_top = np.zeros((s, n_rest, n_top), np.int32)
         rest_hour = np.zeros((s, n_rest, N_HOURS), np.float32)
+        ret = np.zeros((s, n_items), np.float32)
+        ret_gap = np.zeros((s, n_items), np.float32)
+        rt, rg = np.zeros(n_items), np.zeros(n_items)
+        gap_all = return_gaps(lines)
         g, sh = np.zeros(n_items), np.zeros(n_items)
         ar = np.zeros((n_areas, n_items))
         ram = np.zeros((n_areas, N_MEALS, n_rest))
@@ -108,6 +118,8 @@ class Popularity:
             dt = tk - prev
             f, fs = 0.5 ** (dt / half_life), 0.5 ** (dt / short_half_life)
             g *= f
+            rt *= f
+            rg *= f
             sh *= fs
             ar *= f
             ram *= f
@@ -117,11 +129,16 @@ class Popularity:
                 ws = 0.5 ** ((tk - t_all[lo:hi]) / short_half_life)
                 it, a, m = item[lo:hi], ar_idx[lo:hi], meal[lo:hi]
                 g += np.bincount(it, w, n_items)
+                gap = gap_all[lo:hi]
+                back = np.isfinite(gap)
+                rt += np.bincount(it[back], w[back], n_items)
+                rg += np.bincount(it[back], w[back] * gap[back], n_items)
                 sh += np.bincount(it, ws, n_items)
                 np.add.at(ar, (a, it), w)
                 np.add.at(ram, (a, m, rest[lo:hi]), w)
                 np.add.at(rh, (rest[lo:hi], hour[lo:hi]), 0.5 ** ((tk - t_all[lo:hi]) / hour_half_life))
             glob[k], short[k], area[k] = g, sh, ar
+            ret[k], ret_gap[k] = rt, rg
             rest_hour[k] = rh
             area[k, 0] = g
             rest_area_meal[k] = ram
@@ -147,9 +164,17 @@ class Popularity:
             half_life,
             short_half_life,
             hour_half_life,
+            ret=ret,
+            ret_gap=ret_gap,
         )
 
     def __post_init__(self) -> None:
+        if self.ret is None:  # built without returns (older callers): none seen
+            self.ret = np.zeros_like(self.glob)
+        if self.ret_gap is None:
+            self.ret_gap = np.zeros_like(self.glob)
+        self._ret_tot = self.ret.sum(axis=-1)
+        self._ret_gap_tot = self.ret_gap.sum(axis=-1)
         n_rest = self.rest_area.shape[-1]
         self._glob_tot = self.glob.sum(axis=-1)
         self._short_tot = self.short.sum(axis=-1)
@@ -165,13 +190,14 @@ class Popularity:
         self._city_hour = self.rest_hour.sum(axis=1)  # (S, 24)
         self._city_hour_share = (self._city_hour + 0.5) / (self._city_hour.sum(axis=-1, keepdims=True) + 0.5 * N_HOURS)
 
-    def observe(self, t: float, item: int, area: int, meal: int, hour: float) -> None:
+    def observe(self, t: float, item: int, area: int, meal: int, hour: float, gap: float | None = None) -> None:
         """Fold one order line at time ``t`` (days) into the newest snapshot, in place (a few microseconds).
 
         Counts stay in units of the snapshot's time ``T``: a line at ``t`` weighs ``0.5 ** ((T - t) / half_life)``
         (above 1 for ``t > T``), which is exactly the decayed count at ``T``; shares are ratios of counts at one
         reference time, so they are the same as if the snapshot had been rebuilt at ``t``. Unknown items (0) are
-        ignored: a model cannot score an item it was not trained on.
+        ignored: a model cannot score an item it was not trained on. ``gap``: days since the same customer's previous
+        line of this item (None: their first), counted in the item's returns.
         """
         if item <= 0:
             return
@@ -186,6 +212,11 @@ class Popularity:
         self._glob_tot[k] += w
         self._short_tot[k] += ws
         self._rest_glob[k, r] += w
+        if gap is not None and np.isfinite(gap):
+            self.ret[k, item] += w
+            self.ret_gap[k, item] += w * float(gap)
+            self._ret_tot[k] += w
+            self._ret_gap_tot[k] += w * float(gap)
         for a in areas:
             self.area[k, a, item] += w
             self.rest_area[k, a, r] += w
@@ -227,6 +258,8 @@ class Popularity:
             self.half_life,
             self.short_half_life,
             self.hour_half_life,
+            ret=self.ret[-1:],
+            ret_gap=self.ret_gap[-1:],
         )
 
     def snapshot_index(self, feature_time: np.ndarray) -> np.ndarray:
@@ -270,6 +303,10 @@ class Popularity:
             "rest_hour": self.rest_hour[snap, r, h],
             "rest_hour_tot": self._rest_hour_tot[snap, r],
             "city_hour_share": self._city_hour_share[snap, h],
+            "ret": self.ret[snap, cands],
+            "ret_gap": self.ret_gap[snap, cands],
+            "ret_tot": self._ret_tot[snap],
+            "ret_gap_tot": self._ret_gap_tot[snap],
         }
         sizes = (self.glob.shape[1], self.rest_area.shape[-1])
         return popularity_features(np, counts, *sizes, smoothing, hour_smoothing).astype(np.float32)
@@ -309,16 +346,16 @@ class Popularity:
 
 
 def popularity_features(xp, n: dict, n_items: int, n_restaurants: int, smoothing: float, hour_smoothing: float):
-    """The one definition of the seven popularity features, from the counts gathered per candidate (``n``, keys
+    """The one definition of the nine popularity features, from the counts gathered per candidate (``n``, keys
     as in :meth:`Popularity.features`). ``xp`` is ``numpy`` (ranking, training) or ``keras.ops`` (the exported
     ``PopularityFeatures`` layer), so both compute exactly this; a parity test covers every feature.
 
     >>> import numpy as np
     >>> one = {k: np.ones((1, 1)) for k in ("glob", "glob_tot", "short", "short_tot", "area", "area_tot",
     ...     "rest_glob", "rest_size", "rest_area", "rest_area_tot", "rest_area_meal", "rest_area_meal_tot",
-    ...     "rest_hour", "rest_hour_tot", "city_hour_share")}
+    ...     "rest_hour", "rest_hour_tot", "city_hour_share", "ret", "ret_gap", "ret_tot", "ret_gap_tot")}
     >>> popularity_features(np, one, 1, 1, 20.0, 1.0).shape
-    (1, 1, 7)
+    (1, 1, 9)
     """
     g_share = (n["glob"] + 0.01) / (n["glob_tot"] + 0.01 * n_items)
     a_share = (n["area"] + smoothing * g_share) / (n["area_tot"] + smoothing)
@@ -330,5 +367,32 @@ def popularity_features(xp, n: dict, n_items: int, n_restaurants: int, smoothing
     expected = n["rest_hour_tot"] * n["city_hour_share"]
     hour_lift = xp.log(n["rest_hour"] + hour_smoothing) - xp.log(expected + hour_smoothing)
     log_g = xp.log(g_share)
+    # The item's returns (columns 7, 8): its share of lines that repeat the customer's earlier order of it, and the
+    # typical gap of those returns, each smoothed towards the city's.
+    city_rate = (n["ret_tot"] + 0.01) / (n["glob_tot"] + 0.02)
+    return_rate = (n["ret"] + RETURN_SMOOTHING * city_rate) / (n["glob"] + RETURN_SMOOTHING)
+    city_gap = (n["ret_gap_tot"] + 10.0) / (n["ret_tot"] + 1.0)
+    return_gap = (n["ret_gap"] + GAP_SMOOTHING * city_gap) / (n["ret"] + GAP_SMOOTHING)
     features = [log_g, xp.log(a_share), xp.log(ram_share), xp.log(s_share) - log_g, xp.log(within)]
-    return xp.stack([*features, xp.log(ra_share), hour_lift], axis=-1)
+    return xp.stack([*features, xp.log(ra_share), hour_lift, xp.log(return_rate), xp.log1p(return_gap)], axis=-1)
+
+
+def return_gaps(lines: pd.DataFrame) -> np.ndarray:
+    """Per encoded line (columns ``cust, item, t``, sorted by time): days since the same customer's previous line of
+    the same item, ``inf`` for a first one (and for unknown customers, index 0).
+
+    >>> lines = pd.DataFrame({"cust": [1, 1, 2, 1], "item": [5, 6, 5, 5], "t": [1.0, 2.0, 2.5, 4.0]})
+    >>> return_gaps(lines).tolist()
+    [inf, inf, inf, 3.0]
+    """
+    out = np.full(len(lines), np.inf)
+    if len(lines) == 0:
+        return out
+    cust, item, t = (lines[c].to_numpy() for c in ("cust", "item", "t"))
+    order = np.lexsort((t, item, cust))
+    c, i, tt = cust[order], item[order], t[order]
+    same = np.r_[False, (c[1:] == c[:-1]) & (i[1:] == i[:-1])] & (c > 0)
+    gap = np.full(len(order), np.inf)
+    gap[same] = (tt[1:] - tt[:-1])[same[1:]]
+    out[order] = gap
+    return out

@@ -152,8 +152,10 @@ class FeatureView:
         ):
             if item <= 0:
                 continue
-            self.history.append(self.customers.add(cust_id), t, item, rest)
-            self.popularity.observe(t, item, area, meal, hour)
+            cust = self.customers.add(cust_id)
+            last = self.history.last_time(cust, item, t)  # the item's returns count this line's gap
+            self.history.append(cust, t, item, rest)
+            self.popularity.observe(t, item, area, meal, hour, gap=None if last is None else t - last)
             n += 1
         self.order_ids.update(ids[i] for i in rows)
         self.n_observed += n

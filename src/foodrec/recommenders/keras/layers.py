@@ -138,3 +138,71 @@ class HistoryPooling(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "half_life": self.half_life}
+
+
+@keras.saving.register_keras_serializable(package="foodrec")
+class RepeatCycle(keras.layers.Layer):
+    """The repeat-cycle features of :mod:`foodrec.features.repeat` (repurchase cycle, exploration rate, day-of-week
+    habits) computed from the network's own inputs with ``keras.ops``; the numpy ranker gathers the same counts with
+    ``gather_numpy`` and both call ``repeat_features``.
+
+    Inputs: ``[candidates (B, C) int, history (B, H) int, age (B, H) float days, clock (B, 2) [local hour, day],
+    item_log_gap (B, C)]``. Output ``(B, C, n_repeat_features(groups))``.
+
+    Args:
+        groups: which feature groups to compute (of ``cycle``, ``explore``, ``dow``).
+
+    Example:
+
+    >>> import numpy as np
+    >>> out = RepeatCycle()([np.array([[3, 5]]), np.array([[3, 4, 3, 0]]),
+    ...     np.array([[2.0, 9.0, 16.0, 1e4]], "float32"), np.array([[12.0, 2.0]], "float32"),
+    ...     np.log1p(np.full((1, 2), 14.0, "float32"))])
+    >>> tuple(out.shape), round(float(np.asarray(out)[0, 0, 0]), 3)
+    ((1, 2, 5), -1.17)
+    """
+
+    def __init__(self, groups: tuple[str, ...] = ("cycle", "explore", "dow"), **kwargs):
+        super().__init__(**kwargs)
+        self.groups = tuple(str(g) for g in groups)
+
+    def call(self, inputs):
+        from foodrec.features.repeat import EXPLORE_HALF_LIFE, PAD_SINCE, repeat_features
+
+        cands, hist, age, clock, item_log_gap = inputs
+        cands, hist = ops.cast(cands, "int32"), ops.cast(hist, "int32")
+        age, clock = ops.cast(age, "float32"), ops.cast(clock, "float32")
+        valid = ops.greater(hist, 0)
+        validf = ops.cast(valid, "float32")
+        changed = ops.not_equal(age[:, 1:], age[:, :-1])
+        first = ops.logical_and(valid, ops.concatenate([ops.ones_like(changed[:, :1]), changed], axis=1))
+        firstf = ops.cast(first, "float32")
+        depth = ops.shape(hist)[1]
+        older = ops.greater(ops.expand_dims(ops.arange(depth), 0), ops.expand_dims(ops.arange(depth), 1))
+        same = ops.logical_and(ops.equal(ops.expand_dims(hist, 2), ops.expand_dims(hist, 1)), older)
+        new = ops.cast(ops.logical_and(valid, ops.logical_not(ops.any(same, axis=2))), "float32")
+        weight = ops.power(0.5, age / EXPLORE_HALF_LIFE) * validf
+        day = ops.floor(clock[:, 1:2] + clock[:, 0:1] / 24.0 - age)
+        same_dow = ops.cast(ops.equal(ops.mod(day, 7.0), clock[:, 1:2]), "float32") * validf
+        same_item = ops.equal(ops.expand_dims(cands, 2), ops.expand_dims(hist, 1))
+        match = ops.logical_and(same_item, ops.expand_dims(valid, 1))
+        matchf = ops.cast(match, "float32")  # (B, C, H)
+        n = {
+            "n_orders": ops.sum(firstf, axis=1, keepdims=True),
+            "span": ops.max(age * validf, axis=1, keepdims=True),
+            "explore_new": ops.sum(weight * new, axis=1, keepdims=True),
+            "explore_weight": ops.sum(weight, axis=1, keepdims=True),
+            "n_dow": ops.sum(firstf * same_dow, axis=1, keepdims=True),
+            "count": ops.sum(matchf, axis=2),
+            "count_dow": ops.sum(matchf * ops.expand_dims(same_dow, 1), axis=2),
+            "since": ops.min(ops.where(match, ops.expand_dims(age, 1), PAD_SINCE), axis=2),
+        }
+        return repeat_features(ops, n, ops.cast(item_log_gap, "float32"), self.groups)
+
+    def compute_output_shape(self, input_shape):
+        from foodrec.features.repeat import n_repeat_features
+
+        return (input_shape[0][0], input_shape[0][1], n_repeat_features(self.groups))
+
+    def get_config(self):
+        return {**super().get_config(), "groups": list(self.groups)}

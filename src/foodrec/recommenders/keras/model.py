@@ -31,7 +31,8 @@ import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
 from foodrec.features.popularity import N_POP_FEATURES  # noqa: E402
-from foodrec.recommenders.keras.layers import CyclicalEncoding, HistoryMatch, HistoryPooling  # noqa: E402
+from foodrec.features.repeat import ALL_GROUPS, REPEAT_GROUPS, RETURN_COLUMNS  # noqa: E402
+from foodrec.recommenders.keras.layers import CyclicalEncoding, HistoryMatch, HistoryPooling, RepeatCycle  # noqa: E402
 
 MASK_VALUE = -1e9
 
@@ -44,6 +45,8 @@ class FoodrecRanker(keras.Model):
         n_customers, n_areas, n_items, n_restaurants: vocabulary sizes including index 0 (unknown/padding).
         dim: embedding size. hidden: width of the first MLP layer. dropout: dropout rate. l2: L2 penalty.
         dish: whether candidates are dishes (adds restaurant-level history features).
+        extras: the repeat feature groups it reads (``features/repeat.py``: cycle, explore, return, dow); the
+            ablation benchmark switches them off one at a time.
     """
 
     def __init__(
@@ -57,11 +60,15 @@ class FoodrecRanker(keras.Model):
         dropout: float = 0.2,
         l2: float = 1e-5,
         dish: bool = False,
+        extras: tuple[str, ...] = ALL_GROUPS,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.n_customers, self.n_areas, self.n_items, self.n_restaurants = n_customers, n_areas, n_items, n_restaurants
         self.dim, self.hidden, self.dropout_rate, self.l2, self.dish = dim, hidden, dropout, l2, dish
+        self.extras = tuple(g for g in ALL_GROUPS if g in extras)
+        history_groups = tuple(g for g in self.extras if g in REPEAT_GROUPS)
+        self.repeat = RepeatCycle(history_groups, name="repeat") if history_groups else None
         reg = keras.regularizers.L2(l2)
         init = keras.initializers.RandomNormal(stddev=0.05)
         self.customer_emb = keras.layers.Embedding(
@@ -124,7 +131,11 @@ class FoodrecRanker(keras.Model):
         affinity = ops.sum(cand_emb * ops.expand_dims(user, 1), axis=-1, keepdims=True)
         per_query = ops.concatenate([clock, n_hist, loyalty], axis=-1)
         per_query = ops.expand_dims(per_query, 1) * ops.ones_like(affinity)  # (B, C, 6)
-        parts = [self.match([cands, hist, age]), ops.cast(inputs["popularity"], "float32"), affinity, per_query]
+        pop = ops.cast(inputs["popularity"], "float32")
+        used_pop = pop if "return" in self.extras else pop[..., : RETURN_COLUMNS[0]]
+        parts = [self.match([cands, hist, age]), used_pop, affinity, per_query]
+        if self.repeat is not None:
+            parts.append(self.repeat([cands, hist, age, inputs["clock"], pop[..., RETURN_COLUMNS[1]]]))
         if self.dish:
             parts.insert(1, self.rest_match([inputs["candidate_restaurants"], inputs["history_restaurants"], age]))
         x = ops.concatenate(parts, axis=-1)
@@ -146,6 +157,7 @@ class FoodrecRanker(keras.Model):
             "dropout": self.dropout_rate,
             "l2": self.l2,
             "dish": self.dish,
+            "extras": list(self.extras),
         }
 
     @classmethod

@@ -260,11 +260,12 @@ class IndexTable(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="foodrec")
 class PopularityFeatures(keras.layers.Layer):
-    """``Popularity.features`` of one snapshot as a layer: per candidate, seven popularity features.
+    """``Popularity.features`` of one snapshot as a layer: per candidate, nine popularity features.
 
     Inputs: ``[area (B,) int, meal (B,) int, clock (B, 2) float (local hour, day), candidates (B, C) int]``.
-    Output ``(B, C, 7)``: logs of smoothed shares (item global, item in area, its restaurant in area x meal time,
-    short/long trend, item within its restaurant, restaurant in area) and the hour lift of its restaurant.
+    Output ``(B, C, 9)``: logs of smoothed shares (item global, item in area, its restaurant in area x meal time,
+    short/long trend, item within its restaurant, restaurant in area), the hour lift of its restaurant, and the
+    item's return rate and typical return gap.
     The counts are non-trainable weights, set from a :class:`~foodrec.features.popularity.Popularity`
     with ``set_popularity`` (its last snapshot).
 
@@ -289,6 +290,10 @@ class PopularityFeatures(keras.layers.Layer):
         "rest_hour": ("r", "h"),
         "rest_hour_tot": ("r",),
         "city_hour_share": ("h",),
+        "ret": ("i",),
+        "ret_gap": ("i",),
+        "ret_tot": (),
+        "ret_gap_tot": (),
     }
 
     def __init__(
@@ -337,6 +342,10 @@ class PopularityFeatures(keras.layers.Layer):
             "rest_hour": pop.rest_hour[k],
             "rest_hour_tot": pop._rest_hour_tot[k],
             "city_hour_share": pop._city_hour_share[k],
+            "ret": pop.ret[k],
+            "ret_gap": pop.ret_gap[k],
+            "ret_tot": pop._ret_tot[k],
+            "ret_gap_tot": pop._ret_gap_tot[k],
         }
         for name, var in self.tables.items():
             var.assign(np.asarray(values[name], np.float32).reshape(var.shape))
@@ -368,6 +377,10 @@ class PopularityFeatures(keras.layers.Layer):
             "rest_hour": ops.take(flat("rest_hour"), r * N_HOURS + h),
             "rest_hour_tot": ops.take(t["rest_hour_tot"], r),
             "city_hour_share": ops.take(t["city_hour_share"], h),
+            "ret": ops.take(t["ret"], cands),
+            "ret_gap": ops.take(t["ret_gap"], cands),
+            "ret_tot": t["ret_tot"],
+            "ret_gap_tot": t["ret_gap_tot"],
         }
         return popularity_features(
             ops, counts, float(self.n_items), float(self.n_restaurants), self.smoothing, self.hour_smoothing

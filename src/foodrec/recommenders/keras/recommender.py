@@ -36,6 +36,7 @@ from foodrec.data.time_features import MEAL_TIMES
 from foodrec.errors import InputError
 from foodrec.features.clock import N_HOURS
 from foodrec.features.popularity import Popularity
+from foodrec.features.repeat import RETURN_COLUMNS, gather_numpy, repeat_features
 from foodrec.features.view import FeatureView
 from foodrec.features.vocabulary import FeatureSpace
 from foodrec.recommenders.base import QUERY_COLUMNS, Ranking, Recommender
@@ -48,7 +49,8 @@ MODEL_FILE = "model.keras"
 # Bumped whenever the model's inputs change: a model saved with other features cannot be loaded, only retrained.
 # 2: the restaurant's hour lift (popularity) and the customer's repeat share.
 # 3: no order data in the saved model (history and popularity come from the feature view).
-FEATURES_VERSION = 3
+# 4: repeat features (repurchase cycle, exploration, day-of-week habits; the item's return rate and gap).
+FEATURES_VERSION = 4
 
 
 class NumpyRanker:
@@ -72,6 +74,8 @@ class NumpyRanker:
         self.rest_cfg = (model.rest_match.half_lives, model.rest_match.recency_half_life)
         self.pool_half_life = model.pool.half_life
         self.dish = model.dish
+        self.extras = tuple(model.extras)
+        self.repeat_groups = tuple(model.repeat.groups) if model.repeat is not None else ()
 
     @staticmethod
     def _match(cands, hist, age, cfg):
@@ -113,7 +117,12 @@ class NumpyRanker:
         cand_emb = self.item[cands] if self.rest is None else self.item[cands] + self.rest[x["candidate_restaurants"]]
         affinity = np.einsum("bcd,bd->bc", cand_emb, user)[:, :, None]
         per_query = np.broadcast_to(np.concatenate([clock, n_hist, loyalty], 1)[:, None, :], (*cands.shape, 6))
-        parts = [self._match(cands, hist, age, self.match_cfg), x["popularity"], affinity, per_query]
+        pop = x["popularity"]
+        used_pop = pop if "return" in self.extras else pop[..., : RETURN_COLUMNS[0]]
+        parts = [self._match(cands, hist, age, self.match_cfg), used_pop, affinity, per_query]
+        if self.repeat_groups:
+            n = gather_numpy(cands, hist, age, x["clock"])
+            parts.append(repeat_features(np, n, pop[..., RETURN_COLUMNS[1]], self.repeat_groups))
         if self.dish:
             parts.insert(1, self._match(x["candidate_restaurants"], x["history_restaurants"], age, self.rest_cfg))
         h = np.concatenate(parts, -1)

@@ -88,6 +88,8 @@ class TrainConfig:
     # Refit as a warm start: continue from the selected weights for one pass over the newest examples (validation
     # days, at most check_examples). False: train again from scratch on all days for the selected number of checks.
     warm_refit: bool = True
+    # Repeat feature groups the network reads (features/repeat.py); the ablation benchmark drops them one at a time.
+    extras: tuple[str, ...] = ("cycle", "explore", "return", "dow")
 
     def params(self) -> dict:
         return {"dim": self.dim, "hidden": self.hidden, "lr": self.lr}
@@ -396,6 +398,7 @@ def _new_model(prep: Prepared, cfg: TrainConfig, params: dict, build: InputBuild
         dropout=cfg.dropout,
         l2=cfg.l2,
         dish=space.dish,
+        extras=tuple(cfg.extras),
     )
     model.compile(optimizer=keras.optimizers.Adam(params["lr"]), loss=softmax_loss)
     model(build.build(ex.take(np.arange(min(2, len(ex)))))[0])  # build the weights
