@@ -107,41 +107,101 @@ def _evaluate(run: DemoRun) -> None:
     run.produced["model evaluation"] = str(run.out / "evaluation.json")
 
 
-def _serve(run: DemoRun) -> None:
-    ab = run.out / "ab.json"
-    ab.write_text(
-        json.dumps(
-            {
-                "salt": f"demo-{run.seed}",
-                "variants": {"control": "customer-history", "model": str(run.model.resolve())},
-                "split": {"control": 0.5, "model": 0.5},
-            },
-            indent=2,
-        )
-    )
+# The two-stage experiment: interleaving picks (few customers), then an A/B test sized by its own power analysis
+# confirms on orders per customer, read sequentially (foodrec.experiments.stages).
+INTERLEAVING_CUSTOMERS, EXPERIMENT_DAYS = 1500, 14
+AB_MDE, AB_MAX_CUSTOMERS = 0.05, 16000
+
+
+def _start_server(run: DemoRun, config: dict, name: str, events: str) -> None:
+    """Start `foodrec serve` in the background on ``config`` (written to ``name``.json), events to ``events``."""
+    ab = run.out / f"{name}.json"
+    ab.write_text(json.dumps({"salt": f"demo-{run.seed}-{name}", **config}, indent=2))
     run.port = _free_port()
     args = [
         sys.executable, "-m", "foodrec.cli", "serve", "--recommender", str(run.model), "--store", str(run.store),
-        "--ab", str(ab), "--events", str(run.out / "events.sqlite"), "--port", str(run.port),
+        "--ab", str(ab), "--events", str(run.out / events), "--port", str(run.port),
     ]  # fmt: skip
-    log = (run.out / "server.log").open("w")
+    log = (run.out / f"server-{name}.log").open("w")
     typer.secho(f"$ foodrec {' '.join(args[3:])}  (in the background)", fg="cyan")
-    run.server = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    env = {**os.environ, "FOODREC_ADMIN_TOKEN": _admin_token()}  # the simulator's paired truth needs it
+    run.server = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     _wait_ready(run, timeout=180)
     run.produced["service"] = f"http://127.0.0.1:{run.port}/ (stopped at the end of the demo)"
 
 
-def _simulate(run: DemoRun) -> None:
+def _admin_token() -> str:
+    """One random admin token per demo process, shared with the simulator through FOODREC_ADMIN_TOKEN."""
+    import secrets
+
+    return os.environ.setdefault("FOODREC_ADMIN_TOKEN", secrets.token_hex(16))
+
+
+def _serve(run: DemoRun) -> None:
+    # Stage 1: every customer sees one list merged from customer-history and the model (team draft).
+    config = {"variants": {"history": "customer-history", "model": str(run.model.resolve())},
+              "split": {"history": 0.5, "model": 0.5}, "interleave": ["history", "model"]}  # fmt: skip
+    _start_server(run, config, "interleaving", "interleaving.sqlite")
+
+
+def _interleave(run: DemoRun) -> None:
+    from foodrec.experiments.command import pre_period, read_events, write_json
+    from foodrec.experiments.stages import size_ab
+
+    _admin_token()
     _cli(
         "simulate", "--url", f"http://127.0.0.1:{run.port}", "--city", str(run.store), "--seed", str(run.seed),
-        "--customers", "4000", "--days", "14", "--out", str(run.out / "simulation.json"),
+        "--customers", str(INTERLEAVING_CUSTOMERS), "--days", str(EXPERIMENT_DAYS), "--max-requests", "200000",
+        "--max-seconds", "900", "--out", str(run.out / "interleaving_simulation.json"),
+    )  # fmt: skip
+    _stop_server(run)
+    _cli(
+        "abtest", "--events", str(run.out / "interleaving.sqlite"), "--truth",
+        str(run.out / "interleaving_simulation.json"), "--json-out", str(run.out / "interleaving.json"),
+    )  # fmt: skip
+    run.produced["interleaving"] = str(run.out / "interleaving.json")
+    picked = json.loads((run.out / "interleaving.json").read_text())["decision"]
+    if picked.get("variant") != "model":
+        typer.secho("interleaving did not pick the model: no A/B test is started", fg="yellow")
+        return
+    # Stage 2, sized before it starts from what stage 1 saw: baseline, spread, CUPED correlation.
+    events = read_events(str(run.out / "interleaving.sqlite"))
+    start = events.loc[events["type"] == "impression", "occurred_at"].min()
+    plan = size_ab(events, pre_period(str(run.store), start), mde=AB_MDE)
+    plan["customers"] = min(2 * plan["required_per_arm"], AB_MAX_CUSTOMERS)
+    write_json(run.out / "ab_plan.json", plan)
+    typer.echo(
+        f"A/B plan: {plan['required_per_arm']:,} customers per arm for a {AB_MDE:.0%} lift at 80% power "
+        f"(baseline {plan['baseline']:.3f} orders per customer, CUPED correlation {plan['rho']:.2f}); "
+        f"simulating {plan['customers']:,}"
+    )
+    config = {"variants": {"control": "customer-history", "model": str(run.model.resolve())},
+              "split": {"control": 0.5, "model": 0.5}}  # fmt: skip
+    _start_server(run, config, "ab", "events.sqlite")
+
+
+def _simulate(run: DemoRun) -> None:
+    plan_file = run.out / "ab_plan.json"
+    if run.server is None or not plan_file.is_file():
+        typer.secho("no A/B test is running (see the interleaving step)", fg="yellow")
+        return
+    customers = json.loads(plan_file.read_text())["customers"]
+    _admin_token()
+    _cli(
+        "simulate", "--url", f"http://127.0.0.1:{run.port}", "--city", str(run.store), "--seed", str(run.seed + 1),
+        "--customers", str(customers), "--days", str(EXPERIMENT_DAYS), "--max-requests", "400000",
+        "--max-seconds", "1200", "--out", str(run.out / "simulation.json"),
     )  # fmt: skip
 
 
 def _abtest(run: DemoRun) -> None:
     _stop_server(run)
+    if not (run.out / "events.sqlite").is_file():
+        typer.secho("no A/B test was run (see the interleaving step)", fg="yellow")
+        return
     _cli(
         "abtest", "--events", str(run.out / "events.sqlite"), "--control", "control", "--store", str(run.store),
+        "--sequential", "--mde", str(AB_MDE), "--truth", str(run.out / "simulation.json"),
         "--out", str(run.out / "abtest.html"), "--json-out", str(run.out / "abtest.json"),
     )  # fmt: skip
     run.produced["A/B report"] = str(run.out / "abtest.html")
@@ -175,9 +235,10 @@ STEPS: tuple[Step, ...] = (
     Step("baselines", "Score the non-ML baselines", _baselines),
     Step("train", "Train the Keras recommender", _train),
     Step("evaluate", "Evaluate the model on the test period", _evaluate),
-    Step("serve", "Start the service with an A/B split", _serve),
-    Step("simulate", "Simulate customers using the service", _simulate),
-    Step("abtest", "Analyse the A/B test", _abtest),
+    Step("serve", "Start the service with an interleaving experiment (customer-history vs model)", _serve),
+    Step("interleave", "Simulate customers on the interleaved lists, pick, size the A/B test", _interleave),
+    Step("simulate", "Simulate customers in the A/B test", _simulate),
+    Step("abtest", "Read the A/B test sequentially and decide", _abtest),
     Step("drift", "Check for drift", _drift),
     Step("report", "Write the stakeholder report", _report),
 )
@@ -221,7 +282,8 @@ def register(app: typer.Typer) -> None:
         list_steps: bool = typer.Option(False, "--list", help="List the steps and exit."),
     ) -> None:
         """Run the whole workflow on the embedded synthetic city: generate → ingest → EDA → baselines → train →
-        evaluate → serve → simulated A/B → analysis → drift → report."""
+        evaluate → serve → interleaving (pick) → A/B sized by its power analysis, read sequentially → drift →
+        report."""
         if list_steps:
             for step in STEPS:
                 typer.echo(f"{step.name:10s} {step.title}")

@@ -29,6 +29,7 @@ import pandas as pd
 KINDS = ("leaderboard", "evaluation", "manifest", "abtest", "drift", "eda", "simulation", "ingest")
 _NAME_KEYS = ("recommender", "name", "model", "baseline")
 _SEGMENT_KEYS = ("segments", "per_segment", "by_segment", "segment_metrics")
+KINDS = (*KINDS, "interleaving")  # `foodrec abtest` on an interleaving experiment (the demo's first stage)
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,8 @@ def classify(path: Path, payload: Any) -> str | None:
                 return short
         if {"inputs", "scores", "quality"} <= payload.keys():
             return "drift"
+        if payload.get("experiment") == "interleaving" and "decision" in payload:
+            return "interleaving"
         if "decision" in payload and ("comparisons" in payload or "variants" in payload):
             return "abtest"
         if name == "manifest.json" and "class" in payload:

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from foodrec.reports.experiments import two_stage
 from foodrec.reports.html import HtmlReport
 from foodrec.reports.results import Metric, RecommenderScore, Results, recommender_scores
 
@@ -535,6 +536,7 @@ def build_report(
     offline(report, results)
     segments(report, results, orders)
     abtest(report, results)
+    two_stage(report, results)
     drift(report, results)
     limitations(report, results, synthetic)
     glossary(report)

@@ -142,7 +142,7 @@ class EventStore(ABC):
         for column in ("received_at", "occurred_at"):
             frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
         frame["items"] = [_as_list(value) for value in frame["items"]]
-        frame["credits"] = [None if value is None else _as_list(value) for value in frame["credits"]]
+        frame["credits"] = [None if value is None or value != value else _as_list(value) for value in frame["credits"]]
         frame["order_value"] = pd.to_numeric(frame["order_value"]).astype("float64")
         for column in ("event_id", "request_id", "type", "customer_id", "variant", "model_version", "area"):
             frame[column] = frame[column].astype("object")
