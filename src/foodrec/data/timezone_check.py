@@ -4,8 +4,9 @@ Order times are stored as instants; every local-time feature (hour, meal time, t
 order") reads them in the store's time zone. A log exported in UTC for a city at UTC−8, ingested without
 ``--timezone``, shows lunch at 19 h and dinner at 2 h: the meal-time features and reports are then wrong.
 
-:func:`best_offset` slides the 24-hour profile against a typical delivery day (a lunch peak near 11:45, a
-larger dinner peak near 18:30, quiet nights) and returns the whole-hour shift that fits best.
+:func:`best_offset` finds the two meal peaks of the 24-hour profile (which one is lunch follows from the gaps
+between them: lunch to dinner is the short way round the clock) and returns the whole-hour shift that puts
+their midpoint where a typical delivery day has it (lunch near 11:45, dinner near 18:30).
 :func:`timezone_hint` turns that into advice when the store's own zone is clearly off (the best fit is at
 least :data:`MIN_SHIFT_HOURS` away and fits much better), naming zones whose offset matches on the log's dates.
 Half-hour zones (India, Newfoundland) come out as the nearest whole hour.
@@ -35,7 +36,8 @@ import pandas as pd
 LUNCH_HOUR, DINNER_HOUR = 11.75, 18.5  # centres of the typical day's peaks (local hours; real US log ~11.5 and ~18)
 MIN_SHIFT_HOURS = 3  # a smaller shift is within how cities differ (Spain dines at 21 h), not a wrong zone
 MIN_GAIN = 0.25  # the best shift must beat the store's zone by this much correlation
-NEAR_TIE = 0.03  # a neighbouring offset this close in correlation is named as fitting almost as well
+MEAL_MIDPOINT = (LUNCH_HOUR + DINNER_HOUR) / 2  # halfway from lunch to dinner; the peaks' midpoint is placed here
+MIN_SECOND_PEAK = 0.2  # the smaller meal peak must reach this share of the larger one
 MIN_ORDERS = 200  # fewer orders: the profile is too noisy to judge
 
 # Well-known zones, checked for their offset on the log's own dates (DST included); Etc/GMT±N is always added.
@@ -58,23 +60,61 @@ def typical_profile(lunch: float = LUNCH_HOUR, dinner: float = DINNER_HOUR) -> n
         d = (hours - centre + 12) % 24 - 12  # circular distance
         return np.exp(-0.5 * (d / width) ** 2)
 
-    day = 0.8 * bump(lunch, 1.2) + 1.0 * bump(dinner, 1.5) + 0.01
+    day = 0.9 * bump(lunch, 1.2) + 1.0 * bump(dinner, 1.5) + 0.01
     return day / day.sum()
 
 
 @dataclass(frozen=True)
 class OffsetFit:
-    """``offset``: hours to add to the profile's clock so it looks like a typical day; ``fit``: its correlation."""
+    """``offset``: whole hours to add to the profile's clock so it looks like a typical day; ``estimate``: the
+    same in fractional hours (None without two clear meal peaks); ``fit``: correlation with the typical day."""
 
     offset: int
+    estimate: float | None
     fit: float
     fit_unshifted: float
     scores: dict[int, float]
 
+    @property
+    def also_fits(self) -> int | None:
+        """The neighbouring whole-hour offset when the estimate lies within 15 minutes of halfway to it."""
+        if self.estimate is None or abs(self.estimate - self.offset) < 0.25:
+            return None
+        return self.offset + (1 if self.estimate > self.offset else -1)
+
+
+def _centre(counts: np.ndarray, peak: int) -> float:
+    """Where the peak is, between hours: a parabola through the logs of the peak hour and its neighbours (exact
+    for a Gaussian bump), clipped to the peak hour."""
+    left, mid, right = np.log(counts[[(peak - 1) % 24, peak, (peak + 1) % 24]] + 1.0)
+    curve = left - 2 * mid + right
+    shift = 0.0 if curve >= 0 else float(np.clip(0.5 * (left - right) / curve, -0.5, 0.5))
+    return peak + 0.5 + shift
+
+
+def meal_peaks(hour_counts: np.ndarray | list[int]) -> tuple[float, float] | None:
+    """(lunch, dinner) centres in hours of the profile's clock, or None without two clear peaks.
+
+    The busiest hour and the busiest other peak at least four hours from it are the meals; which one is lunch
+    comes from the gaps between them (lunch to dinner is the short way round the clock), not from their heights.
+
+    >>> meal_peaks(typical_profile())
+    (11.72, 18.5)
+    """
+    counts = np.asarray(hour_counts, dtype=float)
+    a = int(np.argmax(counts))
+    far = [h for h in range(24) if min((h - a) % 24, (a - h) % 24) >= 4]
+    b = max(far, key=lambda h: counts[h])
+    if counts[b] < MIN_SECOND_PEAK * counts[a] or counts[b] < max(counts[(b - 1) % 24], counts[(b + 1) % 24]):
+        return None
+    first, second = (a, b) if (b - a) % 24 < 12 else (b, a)
+    return round(_centre(counts, first) % 24, 2), round(_centre(counts, second) % 24, 2)
+
 
 def best_offset(hour_counts: np.ndarray | list[int]) -> OffsetFit:
-    """The whole-hour shift (−12..+14) that makes ``hour_counts`` (orders per hour 0..23) look most like a
-    typical delivery day; ties go to the smaller shift."""
+    """The whole-hour shift (−12..+12) that puts the two meal peaks of ``hour_counts`` (orders per hour 0..23)
+    where a typical delivery day has them (their midpoint at 15:07); without two clear peaks, the shift that
+    correlates best with the typical day."""
     counts = np.asarray(hour_counts, dtype=float)
     if counts.shape != (24,) or counts.sum() <= 0:
         raise ValueError("hour_counts must be 24 non-negative counts with at least one order")
@@ -83,8 +123,16 @@ def best_offset(hour_counts: np.ndarray | list[int]) -> OffsetFit:
     for offset in range(-12, 15):
         shifted = np.roll(counts, offset)  # hour h on the profile's clock -> hour h + offset
         scores[offset] = float(np.corrcoef(shifted, template)[0, 1]) if shifted.std() > 0 else 0.0
-    best = max(scores, key=lambda o: (round(scores[o], 9), -abs(o)))
-    return OffsetFit(best, scores[best], scores[0], scores)
+    peaks = meal_peaks(counts)
+    if peaks is None:
+        best = max(scores, key=lambda o: (round(scores[o], 9), -abs(o)))
+        return OffsetFit(best, None, scores[best], scores[0], scores)
+    lunch, dinner = peaks
+    middle = lunch + ((dinner - lunch) % 24) / 2
+    estimate = (MEAL_MIDPOINT - middle + 12) % 24 - 12  # in [-12, 12)
+    best = int(np.floor(estimate + 0.5))
+    best = 12 if best == -12 else best
+    return OffsetFit(best, round(float(estimate), 2), scores[best], scores[0], scores)
 
 
 @dataclass(frozen=True)
@@ -167,11 +215,8 @@ def timezone_hint(local_hour_counts: np.ndarray | list[int], store_timezone: str
     at = pd.Timestamp(when)
     at = at.tz_localize("UTC") if at.tzinfo is None else at
     store_offset = _offset_hours(store_timezone, at)
-    target = int(round(store_offset + fit.offset))
-    if not -12 <= target <= 14:
-        return None
+    target = int(round(store_offset + fit.offset + 12)) % 24 - 12  # e.g. a Tokyo log read in Los Angeles time
     peaks = sorted(_two_peaks(counts), key=lambda h: (h + fit.offset) % 24)  # lunch first
-    close = [o for o in (fit.offset - 1, fit.offset + 1) if fit.scores.get(o, -1.0) >= fit.fit - NEAR_TIE]
     return TimezoneHint(
         store_timezone=store_timezone,
         utc_offset=target,
@@ -180,7 +225,7 @@ def timezone_hint(local_hour_counts: np.ndarray | list[int], store_timezone: str
         peaks_suggested=[(h + fit.offset) % 24 for h in peaks],
         fit_now=round(fit.fit_unshifted, 3),
         fit_suggested=round(fit.fit, 3),
-        also_fits=int(round(store_offset + close[0])) if close else None,
+        also_fits=None if fit.also_fits is None else int(round(store_offset + fit.also_fits + 12)) % 24 - 12,
     )
 
 
