@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "foodrec.monitoring.command",
     "foodrec.reports.command",
     "foodrec.pipeline",
+    "foodrec.workflow",
 )
 
 app = typer.Typer(

@@ -56,8 +56,9 @@ class Step:
     run: Callable[[DemoRun], None]
 
 
-def _cli(*args: str, ok: tuple[int, ...] = (0,)) -> None:
-    """Run one foodrec command in-process, exactly as typed on the command line; ``ok`` lists accepted exit codes."""
+def _cli(*args: str, ok: tuple[int, ...] = (0,)) -> int:
+    """Run one foodrec command in-process, exactly as typed on the command line; ``ok`` lists accepted exit codes,
+    and the code is returned (``foodrec run`` uses it)."""
     from foodrec.cli import main
 
     printable = " ".join(args)
@@ -65,6 +66,7 @@ def _cli(*args: str, ok: tuple[int, ...] = (0,)) -> None:
     code = main(list(args))
     if code not in ok:
         raise FoodrecError(f"demo step `foodrec {printable}` failed with exit code {code}")
+    return code
 
 
 def _generate(run: DemoRun) -> None:
@@ -109,7 +111,7 @@ def _evaluate(run: DemoRun) -> None:
 
 # The two-stage experiment: interleaving picks (few customers), then an A/B test sized by its own power analysis
 # confirms on orders per customer, read sequentially (foodrec.experiments.stages).
-INTERLEAVING_CUSTOMERS, EXPERIMENT_DAYS = 1500, 14
+INTERLEAVING_CUSTOMERS, INTERLEAVING_DAYS, AB_DAYS = 2000, 7, 14
 AB_MDE, AB_MAX_CUSTOMERS = 0.05, 16000
 
 
@@ -151,7 +153,7 @@ def _interleave(run: DemoRun) -> None:
     _admin_token()
     _cli(
         "simulate", "--url", f"http://127.0.0.1:{run.port}", "--city", str(run.store), "--seed", str(run.seed),
-        "--customers", str(INTERLEAVING_CUSTOMERS), "--days", str(EXPERIMENT_DAYS), "--max-requests", "200000",
+        "--customers", str(INTERLEAVING_CUSTOMERS), "--days", str(INTERLEAVING_DAYS), "--max-requests", "200000",
         "--max-seconds", "900", "--out", str(run.out / "interleaving_simulation.json"),
     )  # fmt: skip
     _stop_server(run)
@@ -189,7 +191,7 @@ def _simulate(run: DemoRun) -> None:
     _admin_token()
     _cli(
         "simulate", "--url", f"http://127.0.0.1:{run.port}", "--city", str(run.store), "--seed", str(run.seed + 1),
-        "--customers", str(customers), "--days", str(EXPERIMENT_DAYS), "--max-requests", "400000",
+        "--customers", str(customers), "--days", str(AB_DAYS), "--max-requests", "400000",
         "--max-seconds", "1200", "--out", str(run.out / "simulation.json"),
     )  # fmt: skip
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-KINDS = ("leaderboard", "evaluation", "manifest", "abtest", "drift", "eda", "simulation", "ingest")
+KINDS = ("leaderboard", "evaluation", "manifest", "abtest", "drift", "eda", "simulation", "ingest", "run")
 _NAME_KEYS = ("recommender", "name", "model", "baseline")
 _SEGMENT_KEYS = ("segments", "per_segment", "by_segment", "segment_metrics")
 KINDS = (*KINDS, "interleaving")  # `foodrec abtest` on an interleaving experiment (the demo's first stage)

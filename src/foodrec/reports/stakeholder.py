@@ -153,7 +153,8 @@ def summary(report: HtmlReport, results: Results) -> None:
         else:
             lines.append(("good", "Drift check: recent orders look like the ones the model learned from."))
     else:
-        lines.append(("missing", "No drift check has been run yet."))
+        why = _get(results.get("run"), "steps", "drift", "reason")
+        lines.append(("missing", "No drift check has been run yet" + (f": it {why}." if why else ".")))
     for kind, text in lines:
         report.note(text, kind)
 
@@ -189,6 +190,19 @@ def data(report: HtmlReport, orders: pd.DataFrame | None, timezone: str, results
         f"restaurants over {n_days} days (times in {timezone}). {_pct(repeat)} of customers ordered more than once: "
         "what someone ordered before is the best single hint of what they order next."
     )
+    hint, command = _get(results.get("eda"), "volume", "timezone_hint"), "foodrec ingest SOURCE... --store STORE"
+    run = results.get("run")
+    if isinstance(_get(run, "log", "timezone_hint"), dict):  # from `foodrec run`: say how to run it again
+        hint = run["log"]["timezone_hint"]
+        command = f"foodrec run {' '.join(str(s) for s in run.get('sources') or [])} --out {run.get('out')}"
+    if isinstance(hint, dict) and hint.get("utc_offset") is not None:
+        from foodrec.data.timezone_check import TimezoneHint
+
+        report.note(
+            f"The order times may be in the wrong time zone: {TimezoneHint.from_dict(hint).message(command)}. Until"
+            " then, 'lunch' and 'dinner' in this report are read on that clock.",
+            "warn",
+        )
     ingest = results.get("ingest")
     if isinstance(ingest, dict):
         totals = ingest.get("totals", ingest)
@@ -451,9 +465,11 @@ def drift(report: HtmlReport, results: Results) -> None:
         report.note("No drift check has been run yet (run `foodrec drift`).", "missing")
         return
     w = d.get("windows", {})
+    n = d.get("window_days")
+    span = "week" if n in (None, 7) else f"{n} days" if n != 1 else "day"
     report.paragraph(
-        f"We compared the week the model learned from ({str(w.get('reference_start', '?'))[:10]} to "
-        f"{str(w.get('reference_end', '?'))[:10]}) with the latest week ({str(w.get('recent_start', '?'))[:10]} to "
+        f"We compared the last {span} the model learned from ({str(w.get('reference_start', '?'))[:10]} to "
+        f"{str(w.get('reference_end', '?'))[:10]}) with the latest {span} ({str(w.get('recent_start', '?'))[:10]} to "
         f"{str(w.get('recent_end', '?'))[:10]}): where orders come from, at what time, which cuisines, how large "
         "the baskets are, and how well the model still ranks."
     )
@@ -474,7 +490,7 @@ def drift(report: HtmlReport, results: Results) -> None:
     if q.get("reference") is not None and q.get("recent") is not None:
         report.paragraph(
             f"Ranking quality (NDCG@10): {_num(q['reference'])} when trained, {_num(q['recent'])} on the latest "
-            f"week's {q.get('recent_n_queries', '?')} orders."
+            f"{span}'s {q.get('recent_n_queries', '?')} orders."
         )
     r = d.get("retrain")
     if isinstance(r, dict) and isinstance(r.get("stale"), dict) and isinstance(r.get("retrained"), dict):
@@ -486,6 +502,32 @@ def drift(report: HtmlReport, results: Results) -> None:
                 "(retrained).",
                 "good" if (r["retrained"][key] or 0) > (r["stale"][key] or 0) else "warn",
             )
+
+
+def _get(data: Any, *path: str) -> Any:
+    for key in path:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
+def what_ran(report: HtmlReport, results: Results) -> None:
+    """The steps of ``foodrec run`` (its run.json): what ran, what was skipped and why."""
+    run = results.get("run")
+    if not isinstance(run, dict) or not isinstance(run.get("steps"), dict):
+        return
+    report.section("What was run", anchor="run")
+    words = {"done": "ran", "finding": "ran (found drift)", "skipped": "not run", "failed": "FAILED"}
+    rows = [{"step": name, "result": words.get(str(e.get("status")), str(e.get("status"))),
+             "why / command": e.get("reason") or e.get("command", "")}
+            for name, e in run["steps"].items() if isinstance(e, dict) and name != "report"]  # fmt: skip
+    rows += [{"step": name, "result": "not run", "why / command": text}
+             for name, text in (run.get("not_run") or {}).items()]  # fmt: skip
+    report.paragraph(
+        "These results come from `foodrec run` on "
+        + ", ".join(str(s) for s in run.get("sources") or ["the store"])
+        + ". Every step is a command anyone can run again; steps that could not run say why."
+    )
+    report.table(pd.DataFrame(rows))
 
 
 def limitations(report: HtmlReport, results: Results, synthetic: bool) -> None:
@@ -538,6 +580,7 @@ def build_report(
     abtest(report, results)
     two_stage(report, results)
     drift(report, results)
+    what_ran(report, results)
     limitations(report, results, synthetic)
     glossary(report)
     return report
