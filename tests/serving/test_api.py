@@ -32,7 +32,7 @@ def ab_client(city, tmp_path):
 
 def test_recommendations_have_names_prices_variant_version_and_request_id(client):
     r = client.get(
-        "/v1/recommendations", params={"customer_id": "c01", "area": "north", "at": "2026-03-01T12:30Z", "k": 5}
+        "/v1/recommendations", params={"customer_id": "c01", "area": "north", "at": "2026-03-01T12:30:00Z", "k": 5}
     )
     assert r.status_code == 200, r.text
     body = r.json()
@@ -244,6 +244,8 @@ def test_admin_routes_need_the_token(client, city, tmp_path):
     with TestClient(create_app(state, tmp_path / "e.sqlite")) as no_token:
         r = no_token.post("/v1/admin/reload", headers={"Authorization": "Bearer anything"})
         assert r.status_code == 403 and "disabled" in r.json()["detail"]
+        bare = no_token.post("/v1/admin/reload")  # no credentials at all: the challenge, saying it is disabled
+        assert bare.status_code == 401 and "disabled" in bare.json()["detail"] and bare.headers["www-authenticate"]
 
 
 def test_reload_swaps_in_a_new_model_version(client, city, tmp_path, order_log):
@@ -258,10 +260,10 @@ def test_reload_swaps_in_a_new_model_version(client, city, tmp_path, order_log):
     after = client.get("/v1/recommendations", params={"customer_id": "c01"}).json()["model_version"]
     assert after != before and after == r.json()["variants"]["default"]["model_version"]
     bad = client.post("/v1/admin/reload", json={"variants": {"default": "no-such-model"}}, headers=auth)
-    assert bad.status_code == 422 and "still serving" in bad.json()["detail"]
+    assert bad.status_code == 409 and "still serving" in bad.json()["detail"]
     assert client.get("/v1/recommendations", params={"customer_id": "c01"}).json()["model_version"] == after
     unknown = client.post("/v1/admin/reload", json={"variants": {"nope": str(new_model)}}, headers=auth)
-    assert unknown.status_code == 422
+    assert unknown.status_code == 404 and "unknown variant" in unknown.json()["detail"]
 
 
 def test_demo_options_and_page(client):

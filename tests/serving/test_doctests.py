@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["ab", "batching", "events", "fallback", "metrics", "schemas"]
+MODULES = ["ab", "batching", "contract", "events", "fallback", "metrics", "schemas"]
 
 
 @pytest.mark.parametrize("name", MODULES)

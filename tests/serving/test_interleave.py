@@ -123,10 +123,10 @@ def test_an_interleaving_experiment_serves_one_merged_list_and_stores_the_credit
         ({"items": ["i00", "i01"], "credits": ["model"]}, "one variant per item"),
     ],
 )
-def test_credits_for_unknown_variants_are_refused_with_422(interleaved, event, message):
+def test_credits_for_unknown_variants_are_refused_with_409(interleaved, event, message):
     body = {"events": [{"idempotency_key": "x", "type": "click", "customer_id": "c01", **event}]}
     answer = interleaved.post("/v1/events", json=body)
-    assert answer.status_code == 422 and message in answer.text
+    assert answer.status_code == 409 and message in answer.text
     assert interleaved.app.state.service.events.count() == 0
 
 
@@ -136,7 +136,7 @@ def test_credits_outside_an_interleaving_experiment_are_refused(city, tmp_path):
         body = {"events": [{"idempotency_key": "x", "type": "click", "customer_id": "c01", "items": ["i00"],
                             "credits": ["default"]}]}  # fmt: skip
         answer = c.post("/v1/events", json=body)
-        assert answer.status_code == 422 and "no interleaving experiment" in answer.text
+        assert answer.status_code == 409 and "no interleaving experiment" in answer.text
 
 
 def test_admin_rankings_need_the_token_and_are_not_exposures(city, tmp_path):

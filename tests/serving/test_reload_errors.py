@@ -1,4 +1,4 @@
-"""Admin reload of a bad model folder: 422 with a one-line reason, never a 500; the old model keeps serving."""
+"""Admin reload of a bad model folder: 409 with a one-line reason, never a 500; the old model keeps serving."""
 
 from __future__ import annotations
 
@@ -71,14 +71,14 @@ BREAKERS = {
 
 
 @pytest.mark.parametrize("case", list(BREAKERS))
-def test_a_bad_model_folder_is_422_with_a_reason_and_the_old_model_keeps_serving(client, city, tmp_path, case):
+def test_a_bad_model_folder_is_409_with_a_reason_and_the_old_model_keeps_serving(client, city, tmp_path, case):
     breaker, reason = BREAKERS[case]
     folder = tmp_path / "bad-model"
     shutil.copytree(city["model"], folder)
     breaker(folder)
     before = client.get("/v1/recommendations", params={"customer_id": "c01"}).json()
     r = client.post("/v1/admin/reload", json={"variants": {"default": str(folder)}}, headers=AUTH)
-    assert r.status_code == 422, r.text
+    assert r.status_code == 409, r.text
     detail = r.json()["detail"]
     assert detail.startswith("reload failed, still serving the previous models:") and reason in detail, detail
     assert "\n" not in detail and "Traceback" not in detail
@@ -86,10 +86,10 @@ def test_a_bad_model_folder_is_422_with_a_reason_and_the_old_model_keeps_serving
     assert after["model_version"] == before["model_version"] and after["items"] == before["items"]
 
 
-def test_an_unexpected_failure_while_reloading_is_still_422(client, monkeypatch):
+def test_an_unexpected_failure_while_reloading_is_still_409(client, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire\nsecond line")
 
     monkeypatch.setattr(client.app.state.service.state, "reload", broken)
     r = client.post("/v1/admin/reload", json={}, headers=AUTH)
-    assert r.status_code == 422 and "RuntimeError: disk on fire second line" in r.json()["detail"]
+    assert r.status_code == 409 and "RuntimeError: disk on fire second line" in r.json()["detail"]

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 
 from foodrec.serving.batching import MicroBatcher
 from foodrec.serving.cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, DEFAULT_RESOLUTION_S, ResponseCache
+from foodrec.serving.contract import declare_common_responses
 from foodrec.serving.deps import Service
 from foodrec.serving.events import EventStore, open_event_store
 from foodrec.serving.metrics import BATCH_BUCKETS, Metrics
@@ -254,6 +255,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     for module in (recommendations, events_routes, customers, health, admin, rankings, page):
         app.include_router(module.router)
+    declare_common_responses(app, unguarded=UNGUARDED_PATHS)  # 422/400/413/401/403/503 in the OpenAPI schema
     app.add_middleware(recommendations.CachedAnswers, service=service)  # inside the guard: limits and metrics apply
     app.add_middleware(GuardMiddleware, service=service)
     return app

@@ -18,7 +18,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 MAX_ID_LENGTH = 128
 MAX_K = 100
@@ -194,14 +194,8 @@ class EventIn(BaseModel):
         None,
         max_length=MAX_ITEMS_PER_EVENT,
         description="interleaving only: the variant credited with each of `items` (the `team` of the shown item); "
-        "a variant that is not interleaved is refused with 422",
+        "credits that do not name one interleaved variant per item are refused with 409",
     )
-
-    @model_validator(mode="after")
-    def _credits_match_items(self) -> EventIn:
-        if self.credits is not None and len(self.credits) != len(self.items):
-            raise ValueError(f"credits must name one variant per item: {len(self.credits)} for {len(self.items)} items")
-        return self
 
 
 class EventBatch(BaseModel):
@@ -244,7 +238,17 @@ class Readiness(BaseModel):
 class ReloadRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    variants: dict[Ident, Annotated[str, Field(min_length=1, max_length=4096)]] = Field(
+    variants: Annotated[
+        dict[Annotated[str, Field(pattern=VARIANT_PATTERN)], Annotated[str, Field(min_length=1, max_length=4096)]],
+        WithJsonSchema(
+            {
+                "type": "object",
+                "propertyNames": {"pattern": VARIANT_PATTERN},
+                "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 4096},
+                "maxProperties": 32,
+            }
+        ),
+    ] = Field(
         default_factory=dict, max_length=32, description="variant -> new recommender (baseline name or model path)"
     )
 

@@ -1,7 +1,11 @@
 """``POST /v1/admin/reload``: swap in new model versions while requests keep being answered.
 
 Admin routes need ``Authorization: Bearer TOKEN`` with the token the server was started with
-(``--admin-token`` or ``FOODREC_ADMIN_TOKEN``); without a configured token they are disabled (403).
+(``--admin-token`` or ``FOODREC_ADMIN_TOKEN``): a request without one is 401, a wrong one 401; without a
+configured token the routes are disabled (403 to a request that carries a token).
+
+A reload naming a variant that is not served is 404; one whose model or A/B file cannot be loaded is 409 (the
+request is well formed, the folder is not loadable now) and the previous models keep serving.
 """
 
 from __future__ import annotations
@@ -26,11 +30,18 @@ log = logging.getLogger("foodrec.serving")
 def require_admin(
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer), service: Service = Depends(get_service)
 ) -> None:
+    if credentials is None:  # no credentials at all: a challenge (401), as HTTP authentication has it
+        disabled = "" if service.admin_token else " (and admin routes are disabled on this server)"
+        raise HTTPException(
+            401,
+            f"missing admin token (send 'Authorization: Bearer TOKEN'){disabled}",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     if not service.admin_token:
         raise HTTPException(
             403, "admin routes are disabled: start the server with --admin-token or FOODREC_ADMIN_TOKEN"
         )
-    given = credentials.credentials if credentials is not None else ""
+    given = credentials.credentials
     if not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), service.admin_token.encode()):
         raise HTTPException(
             401,
@@ -46,7 +57,11 @@ def require_admin(
     responses={
         401: {"model": ErrorResponse},
         403: {"model": ErrorResponse},
-        422: {"description": "the new model or A/B config could not be loaded; the old one keeps serving"},
+        404: {"model": ErrorResponse, "description": "a variant that is not served; the old models keep serving"},
+        409: {
+            "model": ErrorResponse,
+            "description": "the new model or A/B config could not be loaded; the old one keeps serving",
+        },
     },
     summary="Reload models (and the A/B file) without dropping requests",
 )
@@ -57,12 +72,14 @@ async def reload(body: ReloadRequest | None = None, service: Service = Depends(g
         snapshot = await run_in_threadpool(service.state.reload, dict(body.variants) if body else None)
     except FoodrecError as err:
         service.metrics.inc("foodrec_model_reloads_total", result="failed")
-        raise HTTPException(422, f"reload failed, still serving the previous models: {_one_line(str(err))}") from None
-    except Exception as err:  # noqa: BLE001 - whatever a bad folder does, the old models keep serving: 422, not 500
+        status = 404 if str(err).startswith("unknown variant") else 409
+        reason = _one_line(str(err))
+        raise HTTPException(status, f"reload failed, still serving the previous models: {reason}") from None
+    except Exception as err:  # noqa: BLE001 - whatever a bad folder does, the old models keep serving: 409, not 500
         log.exception("reload failed")
         service.metrics.inc("foodrec_model_reloads_total", result="failed")
         reason = _one_line(f"{type(err).__name__}: {err}")
-        raise HTTPException(422, f"reload failed, still serving the previous models: {reason}") from None
+        raise HTTPException(409, f"reload failed, still serving the previous models: {reason}") from None
     service.metrics.inc("foodrec_model_reloads_total", result="ok")
     log.warning("reloaded: %s", {name: m.version for name, m in snapshot.models.items()})
     return ReloadResponse(

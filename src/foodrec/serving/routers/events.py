@@ -10,7 +10,8 @@ arriving while a transaction commits are written together in the next one (group
 now. A client-sent value that disagrees is ignored (counted in ``foodrec_event_labels_ignored_total``), so no
 client can move its events into another arm of the A/B analysis; the answer says which variant was stored. In an
 interleaving experiment the variant is ``interleaved``, and ``credits`` (the ``team`` of each item, as the
-response gave it) are stored with the event; a credit for a variant that is not interleaved is refused (422).
+response gave it) are stored with the event; credits that do not name one interleaved variant per item are
+refused (409: the request is well formed but does not fit the running experiment).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ log = logging.getLogger("foodrec.serving")
     "/events",
     response_model=EventsResponse,
     responses={
-        422: {"model": ErrorResponse, "description": "invalid events, or a credit for a variant not interleaved"},
+        409: {"model": ErrorResponse, "description": "credits that do not fit the running experiment: nothing stored"},
         503: {"model": ErrorResponse, "description": "the event store is unavailable: nothing was stored"},
     },
     summary="Record impressions, clicks and orders (idempotent by key)",
@@ -52,7 +53,7 @@ async def post_events(
     received = datetime.now(UTC)
     refused = credit_problem(snapshot.ab, batch)
     if refused:
-        return JSONResponse({"detail": refused}, 422)
+        return JSONResponse({"detail": refused}, 409)
     events = []
     for e in batch.events:
         if snapshot.ab.interleave:
@@ -106,11 +107,14 @@ async def post_events(
 
 
 def credit_problem(ab: ABConfig, batch: EventBatch) -> str | None:
-    """Why the batch's interleaving credits are refused (one line), or None when they are fine: credits are only
-    taken while an interleaving experiment runs, and only for its two variants."""
+    """Why the batch's interleaving credits are refused (one line), or None when they are fine: one credit per item,
+    only while an interleaving experiment runs, and only for its two variants."""
     for e in batch.events:
         if e.credits is None:
             continue
+        if len(e.credits) != len(e.items):
+            n_credits, n_items = len(e.credits), len(e.items)
+            return f"event {e.idempotency_key!r}: credits must name one variant per item: {n_credits} for {n_items}"
         if not ab.interleave:
             return f"event {e.idempotency_key!r}: credits given, but no interleaving experiment is running"
         unknown = sorted(set(e.credits) - set(ab.interleave))

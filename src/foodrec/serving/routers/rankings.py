@@ -6,7 +6,7 @@ ranked at the same time slot as ``GET /v1/recommendations`` (so the shown list i
 cached or recorded as an event, and is counted apart in ``foodrec_admin_rankings_total``.
 
 >>> # curl -H 'Authorization: Bearer TOKEN' \\
->>> #   'http://127.0.0.1:8000/v1/admin/rankings?customer_id=c1&at=2026-03-01T12:30Z&k=10'
+>>> #   'http://127.0.0.1:8000/v1/admin/rankings?customer_id=c1&at=2026-03-01T12:30:00Z&k=10'
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ without running the model. The ``X-Foodrec-Cache`` header says ``hit`` or ``miss
 string is never remembered, so the ASGI fast path never answers it, and its answer is never stored), so the
 ranking hot path does no explaining; the header says ``bypass``.
 
->>> # curl 'http://127.0.0.1:8000/v1/recommendations?customer_id=c1&area=9q8yy&at=2026-03-01T12:30Z&k=5'
+>>> # curl 'http://127.0.0.1:8000/v1/recommendations?customer_id=c1&area=9q8yy&at=2026-03-01T12:30:00Z&k=5'
 """
 
 from __future__ import annotations
