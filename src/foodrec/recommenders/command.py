@@ -5,6 +5,8 @@
     foodrec train --store runs/demo/store --out runs/demo/model
     foodrec train --store STORE --out MODEL --until 2026-03-01 --level restaurant --epochs 8 --seed 1
     foodrec train --store STORE --sanity          # shuffled-target run: must fall to popularity
+    foodrec train --store STORE --out MODEL --workers 2                       # Ray on this machine
+    foodrec train --store STORE --out MODEL --workers 8 --cluster ray://head:10001   # a Ray cluster
 
 Without ``--until`` the training cutoff is the one ``foodrec evaluate`` uses by default (the last ~20% of days are
 left for test). The model directory holds ``model.keras``, the features' state, ``manifest.json`` (versions, data
@@ -16,6 +18,10 @@ option (seed included; the ``--max-minutes`` budget excepted). A run whose key d
 ``--seed``, other options) says so and starts fresh instead of continuing someone else's run. One training per
 ``--out`` at a time: a second one is refused at once (``.MODEL.lock`` next to the model names the holder's pid);
 the model itself is replaced atomically at the end (see :meth:`foodrec.recommenders.base.Recommender.save`).
+
+``--workers N`` (N >= 2) runs on Ray (the optional extra ``foodrec[scale]``): the search's settings as parallel
+tasks, the final training data-parallel on N Ray Train workers (``docs/scaling.md``). The worker count is part of
+the resume key (a data-parallel run samples other negatives); ``--workers 1``, the default, needs no Ray.
 """
 
 from __future__ import annotations
@@ -199,23 +205,32 @@ def _run_train(
     seed: int = 0,
     search: bool = True,
     progress: Any = None,
+    workers: int = 1,
+    cluster: str | None = None,
     **settings: Any,
 ) -> dict[str, Any]:
     from foodrec.recommenders.keras.recommender import KerasRecommender
     from foodrec.recommenders.keras.sanity import popularity_ndcg, sanity_verdict
     from foodrec.recommenders.keras.training_report import write_training_report
 
+    if workers != 1 or cluster is not None:
+        from foodrec.distributed.engine import check_workers, require_ray
+
+        check_workers(workers, cluster)
+        require_ray()
     plan = _plan(store_dir, until, level, sanity, epochs, seed, search, **settings)
     log, cutoff, level, cfg, fingerprint = plan.log, plan.cutoff, plan.level, plan.cfg, plan.fingerprint
     work = None
     resume_note = None
     if out is not None:
         work = out.with_name(f"{out.name}.work{'-sanity' if sanity else ''}")
-        resume_note = prepare_work_dir(work, plan.key)
+        key = plan.key if workers == 1 else {**plan.key, "workers": workers}
+        resume_note = prepare_work_dir(work, key)
         if resume_note and progress:
             progress(resume_note, 0, 0)
-    rec = KerasRecommender(level=level, config=cfg, work_dir=work, progress=progress)
-    rec.fit(log)
+    with _engine(workers, cluster) as engine:
+        rec = KerasRecommender(level=level, config=cfg, work_dir=work, progress=progress, engine=engine)
+        rec.fit(log)
     outcome = rec.outcome
     pop = popularity_ndcg(outcome)
     info = {
@@ -230,6 +245,7 @@ def _run_train(
         "search": outcome.search,
         "seed": seed,
         "sanity": sanity,
+        "workers": workers,
     }
     result: dict[str, Any] = {**info, "versions": _versions(), "resume": resume_note}
     if sanity:
@@ -266,6 +282,19 @@ def _run_train(
     return result
 
 
+@contextlib.contextmanager
+def _engine(workers: int, cluster: str | None) -> Iterator[Any]:
+    """None for one worker (everything in this process), else Ray for the run (local, or the cluster's)."""
+    if workers == 1:
+        yield None
+        return
+    from foodrec.distributed.engine import RayEngine
+    from foodrec.distributed.training import ScaledTraining
+
+    with RayEngine(workers, cluster) as ray_engine:
+        yield ScaledTraining(ray_engine)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``foodrec train`` to the CLI."""
 
@@ -291,6 +320,15 @@ def register(app: typer.Typer) -> None:
             help="Optional wall-clock budget: the search stops after 40% of it, the final training after the epoch "
             "that crosses it. Off by default, because a cut depends on the machine and breaks reproducibility.",
         ),
+        workers: int = typer.Option(
+            1,
+            "--workers",
+            help="Ray workers: the search's settings in parallel, the final training data-parallel (needs the "
+            "'scale' extra). 1 (default): one process, no Ray.",
+        ),
+        cluster: str | None = typer.Option(
+            None, "--cluster", help="Ray cluster address (ray://HOST:10001 or auto); default: Ray on this machine."
+        ),
     ) -> int:
         """Train the Keras recommender on the store's past; writes MODEL_DIR and its training report."""
         if max_minutes is not None and not max_minutes > 0:
@@ -301,6 +339,11 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--out {str(out)!r} exists and is not a directory")
         from foodrec.data.store import Store
 
+        if workers != 1 or cluster is not None:
+            from foodrec.distributed.engine import check_workers, require_ray
+
+            check_workers(workers, cluster)
+            require_ray()
         Store.open(store)  # a missing store is a one-line error before any progress display starts
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -333,6 +376,8 @@ def register(app: typer.Typer) -> None:
                 search=not no_search,
                 progress=progress,
                 max_seconds=max_minutes * 60 if max_minutes is not None else None,
+                workers=workers,
+                cluster=cluster,
             )
         if sanity:
             if result["sanity_passed"]:

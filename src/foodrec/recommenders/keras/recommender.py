@@ -144,9 +144,11 @@ class KerasRecommender(Recommender):
         config: Any = None,
         work_dir: str | Path | None = None,
         progress: Any = None,
+        engine: Any = None,
         **overrides: Any,
     ):
         super().__init__(level)
+        self.engine = engine  # foodrec.distributed.training.ScaledTraining: search and training on Ray
         from foodrec.recommenders.keras.training import TrainConfig
 
         self.train_config = config if config is not None else TrainConfig()
@@ -168,7 +170,7 @@ class KerasRecommender(Recommender):
         from foodrec.recommenders.keras.training import train
 
         self.level = log.resolve_level(self.level)
-        outcome = train(log, self.level, self.train_config, self.work_dir, self.progress)
+        outcome = train(log, self.level, self.train_config, self.work_dir, self.progress, self.engine)
         self.outcome = outcome
         self.model = outcome.model
         self.space = outcome.prep.space

@@ -519,8 +519,12 @@ def train(
     cfg: TrainConfig,
     work_dir: Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    engine: object | None = None,
 ) -> TrainOutcome:
-    """Search (optional) then train the final model; ``work_dir`` makes the run resumable."""
+    """Search (optional) then train the final model; ``work_dir`` makes the run resumable.
+
+    ``engine`` (a :class:`foodrec.distributed.training.ScaledTraining`) runs the search's settings in parallel and
+    the final training data-parallel; None runs both here."""
     start = time.perf_counter()
     if progress:
         progress("building features", 0, 0)
@@ -535,15 +539,18 @@ def train(
             (_recent(tr, cfg.search_max_examples), _recent(va, cfg.search_eval_sample), cut)
             for tr, va, cut in folds(prep, cfg)
         ]
-        for p in search_grid(cfg):
-            if any(r["params"] == p for r in search_rows):
-                continue
+        todo = [p for p in search_grid(cfg) if not any(r["params"] == p for r in search_rows)]
+        if engine is not None and todo:
+            if progress:
+                progress(f"search: {len(todo)} settings x {len(fold_list)} folds on {engine.workers} workers", 0, 0)
+            parallel = engine.search(prep, cfg, todo, fold_list)
+        for i, p in enumerate(todo):
             if cfg.max_seconds is not None and time.perf_counter() - start > 0.4 * cfg.max_seconds:
                 if progress:
                     progress(f"search stopped after {len(search_rows)} settings: time budget", 0, 0)
                 break
-            scores = []
-            for j, (tr, va, cut) in enumerate(fold_list):
+            scores = parallel[i] if engine is not None else []
+            for j, (tr, va, cut) in enumerate(fold_list if engine is None else []):
                 res = train_one(
                     prep,
                     cfg,
@@ -577,7 +584,7 @@ def train(
         raise InputError("the training period is too short to hold out a validation slice; give more days")
     if cfg.sanity:
         tr = shuffled_targets(tr, cfg.seed)
-    final = train_one(
+    final = (engine.train_one if engine is not None else train_one)(
         prep,
         cfg,
         params,
