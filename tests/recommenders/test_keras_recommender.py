@@ -60,6 +60,49 @@ def test_numpy_path_matches_the_keras_model(fitted, fitted_dish, log):
         np.testing.assert_allclose(numpy_scores[valid], keras_scores[valid], rtol=1e-4, atol=1e-4)
 
 
+def test_parsed_queries_rank_exactly_as_the_query_frame(fitted, fitted_dish, log):
+    # The service's typed path (no pandas) against recommend(): same items, same scores, for known and unknown
+    # customers, missing and unknown areas, and times on both sides of a DST change in the log's time zone.
+    queries = _queries(log, 24)
+    extra = make_queries(["never-seen", queries["customer_id"][0], "x"], [None, "nowhere", None],
+                         ["2026-03-29T00:30Z", "2026-03-29T01:30Z", "2026-10-25T00:59:59.5Z"])  # fmt: skip
+    queries = pd.concat([queries, extra], ignore_index=True)
+    queries["at"] = queries["at"].dt.floor("us")  # what a request carries (a datetime has no nanoseconds)
+    times = [t.to_pydatetime() for t in queries["at"]]
+    areas = [None if a is None else str(a) for a in queries["area"]]
+    for rec in (fitted, fitted_dish):
+        expected = rec.recommend(queries, k=7)
+        got = rec.recommend_parsed(queries["customer_id"].tolist(), areas, times, k=7)
+        assert got.items.tolist() == expected.items.tolist()
+        np.testing.assert_array_equal(got.scores, expected.scores)
+        ex_frame = Examples.from_queries(rec.view, queries)
+        ex_parsed = Examples.from_parsed(rec.view, queries["customer_id"].tolist(), areas, times)
+        for field in ("cust", "area", "at", "hour", "dow", "meal"):
+            np.testing.assert_array_equal(getattr(ex_parsed, field), getattr(ex_frame, field), err_msg=field)
+
+
+def test_the_numpy_history_match_is_the_keras_layer_on_a_big_catalogue():
+    # NumpyRanker._match builds tables over the batch's history items only: ids up to 50,000, repeats, padding,
+    # candidates in and out of the history, a row without history.
+    from foodrec.recommenders.keras.layers import HistoryMatch
+    from foodrec.recommenders.keras.recommender import NumpyRanker
+
+    rng = np.random.default_rng(3)
+    hist = rng.integers(1, 50_000, (6, 20)).astype(np.int32)
+    hist[:, 10:] = hist[:, :10]  # every item twice
+    hist[rng.random(hist.shape) < 0.2] = 0
+    hist[5] = 0
+    cands = np.concatenate([hist[:, :8], rng.integers(0, 50_000, (6, 30))], axis=1).astype(np.int32)
+    age = rng.uniform(0, 90, hist.shape).astype(np.float32)
+    layer = HistoryMatch(half_lives=(7.0, 60.0), recency_half_life=30.0)
+    expected = np.asarray(layer([cands, hist, age]))
+    got = NumpyRanker._match(cands, hist, age, ((7.0, 60.0), 30.0))
+    valid = cands > 0
+    np.testing.assert_allclose(got[valid], expected[valid], rtol=1e-5, atol=1e-6)
+    assert got[:5, :8][hist[:5, :8] > 0][:, 0].min() >= np.log1p(1.0) - 1e-6  # in the history: counted
+    assert np.log1p(2.0) - 1e-6 <= got[valid][:, 0].max()  # a repeated item counts twice
+
+
 def test_dish_level_uses_retrieved_candidates(fitted_dish, log):
     ranking = fitted_dish.recommend(_queries(log), k=10)
     assert set(ranking.items[ranking.items != None].ravel()) <= set(log.orders["item_id"])  # noqa: E711

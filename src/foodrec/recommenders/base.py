@@ -123,6 +123,22 @@ class Recommender(ABC):
         Unknown customers and areas must get a sensible fallback (area, then global popularity), never an error.
         """
 
+    def recommend_parsed(
+        self, customer_ids: Sequence[str], areas: Sequence[str | None], at: Sequence[Any], k: int = 10
+    ) -> Ranking:
+        """:meth:`recommend` for queries already parsed into typed values (string ids, ``None`` for no area,
+        aware ``datetime`` times): what the service's batches carry. This default builds the query frame and
+        calls :meth:`recommend`; a recommender with a faster way (the Keras model: no pandas) overrides it and
+        must answer exactly the same."""
+        frame = pd.DataFrame(
+            {
+                "customer_id": pd.Series(list(customer_ids), dtype=object),
+                "area": pd.Series(list(areas), dtype=object),
+                "at": pd.DatetimeIndex(list(at)).as_unit("us"),
+            }
+        )
+        return self.recommend(frame, k=k)
+
     # -- new data, same parameters -------------------------------------------------------
     def refresh(self, log: OrderLog) -> Recommender:
         """Look everything data-derived up in ``log`` from now on, keeping the learned parameters. Returns self.

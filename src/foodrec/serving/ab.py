@@ -130,6 +130,8 @@ class ABConfig:
 
     def index(self, customer_id: str) -> int:
         """Position of the customer's variant in :attr:`variants`."""
+        if len(self.variants) == 1:  # one arm: everybody's (no hash to compute per request)
+            return 0
         return bisect_right(self._thresholds, bucket(self.salt, customer_id))
 
     def assign(self, customer_id: str) -> str:

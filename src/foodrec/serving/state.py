@@ -299,8 +299,8 @@ def _log_fingerprint(store: Path | None, log: OrderLog | None) -> str:
     """Identifies the data a baseline was fitted on: the store's order parts, else the log's size and span."""
     digest = hashlib.sha256()
     if store is not None and (store / "orders").is_dir():
-        for part in sorted((store / "orders").glob("part-*.parquet")):
-            digest.update(part.name.encode())
+        for part in sorted((store / "orders").rglob("part-*.parquet")):  # day folders and older flat parts
+            digest.update(part.relative_to(store / "orders").as_posix().encode())
             digest.update(str(part.stat().st_size).encode())
     elif log is not None:
         digest.update(f"{len(log.orders)}|{log.start}|{log.end}".encode())
@@ -358,7 +358,8 @@ def queries_frame(queries: Sequence[Query]) -> pd.DataFrame:
 
 
 def rank_batch(model: LoadedModel, fallback: PopularityFallback | None, queries: Sequence[Query]) -> list[Ranked]:
-    """Rank a batch with one recommend() call, then fill empty slots from the fallback.
+    """Rank a batch with one recommend_parsed() call (typed queries: no pandas for the Keras model), then fill
+    empty slots from the fallback.
 
     A recommender that raises does not fail the requests: they are answered by the fallback alone
     (``error`` says why, and the service counts it).
@@ -366,9 +367,14 @@ def rank_batch(model: LoadedModel, fallback: PopularityFallback | None, queries:
     k = max(q.k for q in queries)
     error: str | None = None
     try:
-        frame = queries_frame(queries)
+        parsed = getattr(model.recommender, "recommend_parsed", None)  # absent on duck-typed stand-ins
         with model.lock:
-            ranking = model.recommender.recommend(frame, k=k)
+            if parsed is None:
+                ranking = model.recommender.recommend(queries_frame(queries), k=k)
+            else:
+                ranking = parsed(
+                    [q.customer_id for q in queries], [q.area for q in queries], [q.at for q in queries], k=k
+                )
         items = np.asarray(ranking.items, dtype=object)
         scores = np.asarray(ranking.scores, dtype=float)
         if items.shape[0] != len(queries):

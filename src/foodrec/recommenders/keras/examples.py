@@ -14,12 +14,14 @@ embedding row is looked up from the view when inputs are built.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
-from foodrec.features.clock import FEW, few_times, local_clock, to_days
+from foodrec.features.clock import FEW, few_times, local_clock, parsed_times, to_days
 from foodrec.features.view import FeatureView
 
 
@@ -81,4 +83,32 @@ class Examples:
             dow,
             meal,
             np.zeros((n, 1), np.int32),
+        )
+
+    @classmethod
+    def from_parsed(
+        cls, view: FeatureView, customer_ids: Sequence[str], areas: Sequence[str | None], at: Sequence[datetime]
+    ) -> Examples:
+        """:meth:`from_queries` for queries already parsed into typed values (the service's requests): the same
+        arrays, without a DataFrame. Customers and areas are dict lookups, times the standard library's.
+
+        >>> from datetime import datetime, UTC
+        >>> from foodrec.recommenders.keras.toydata import toy_log
+        >>> from foodrec.features.vocabulary import FeatureSpace
+        >>> log = toy_log(n_customers=5, n_restaurants=3, days=3, seed=0)
+        >>> view = FeatureView.build(FeatureSpace.fit(log, "restaurant"), log)
+        >>> ex = Examples.from_parsed(view, ["c1", "nobody"], [None, None], [datetime(2026, 1, 5, 12, tzinfo=UTC)] * 2)
+        >>> ex.cust.tolist()[1], ex.meal.tolist()
+        (0, [1, 1])
+        """
+        customers, area_lookup = view.customers._lookup, view.space.areas._lookup
+        at_days, hour, dow, meal = parsed_times(at, view.space.timezone)
+        return cls(
+            np.asarray([customers.get(c, 0) for c in customer_ids], np.int32),
+            np.asarray([0 if a is None else area_lookup.get(a, 0) for a in areas], np.int32),
+            at_days,
+            hour,
+            dow,
+            meal,
+            np.zeros((len(at_days), 1), np.int32),
         )

@@ -25,6 +25,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # before any keras import 
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -79,24 +80,28 @@ class NumpyRanker:
 
     @staticmethod
     def _match(cands, hist, age, cfg):
-        """HistoryMatch by scattering the history into per-row tables (no (B, C, H) tensor: fast on big C)."""
+        """HistoryMatch by scattering the history into per-row tables (no (B, C, H) tensor: fast on big C). The
+        tables span only the items of this batch's histories (column 0: none of them), not the catalogue, and the
+        logarithm is taken of the gathered candidates only: the same sums in the same order, so the same numbers."""
         half_lives, rec = cfg
         b, h = hist.shape
-        width = int(max(cands.max(initial=0), hist.max(initial=0))) + 1
         rows = np.repeat(np.arange(b), h)
         cols = hist.ravel()
         keep = cols > 0
         rows, cols, a = rows[keep], cols[keep], age.ravel()[keep].astype(np.float64)
-        tables = []
+        seen, code = np.unique(cols, return_inverse=True)
+        width = len(seen) + 1
+        flat = rows * width + code.reshape(-1) + 1
+        pos = np.minimum(np.searchsorted(seen, cands), max(len(seen) - 1, 0))
+        in_history = seen[pos] == cands if len(seen) else np.zeros(cands.shape, bool)
+        at = np.arange(b)[:, None] * width + np.where(in_history, pos + 1, 0)
+        columns = []
         for weights in [np.ones_like(a)] + [np.power(0.5, a / hl) for hl in half_lives]:
-            t = np.zeros((b, width))
-            np.add.at(t, (rows, cols), weights)
-            tables.append(np.log1p(t))
-        last = np.zeros((b, width))
-        np.maximum.at(last, (rows, cols), np.power(0.5, a / rec))
-        tables.append(last)
-        r = np.arange(b)[:, None]
-        out = np.stack([t[r, cands] for t in tables], -1).astype(np.float32)
+            columns.append(np.log1p(np.bincount(flat, weights=weights, minlength=b * width)[at]))
+        last = np.zeros(b * width)
+        np.maximum.at(last, flat, np.power(0.5, a / rec))
+        columns.append(last[at])
+        out = np.stack(columns, -1).astype(np.float32)
         out[cands == 0] = 0.0
         return out
 
@@ -260,13 +265,30 @@ class KerasRecommender(Recommender):
         missing = [c for c in QUERY_COLUMNS if c not in queries.columns]
         if missing:
             raise InputError(f"queries lack column(s) {', '.join(missing)}")
-        n = len(queries)
+        if len(queries) == 0:
+            return Ranking(np.full((0, k), None, dtype=object), np.full((0, k), -np.inf))
+        self._builder()  # the one message for a model without a feature view
+        return self._rank(Examples.from_queries(self.view, queries.reset_index(drop=True)), k)
+
+    def recommend_parsed(
+        self, customer_ids: Sequence[str], areas: Sequence[str | None], at: Sequence[datetime], k: int = 10
+    ) -> Ranking:
+        """:meth:`recommend` for queries already parsed into typed values (the service's batches): the same
+        inputs from the same feature view and input builder, without pandas."""
+        if self._ranker is None or self.space is None:
+            raise InputError("the Keras recommender is not fitted: run `foodrec train` first")
+        self._builder()  # the one message for a model without a feature view
+        return self._rank(Examples.from_parsed(self.view, customer_ids, areas, at), k)
+
+    def _rank(self, ex: Examples, k: int) -> Ranking:
+        """Top ``k`` per example: inputs from the feature view (:class:`InputBuilder`), scores from the numpy
+        forward pass, in chunks that bound memory."""
+        n = len(ex)
         items = np.full((n, k), None, dtype=object)
         scores = np.full((n, k), -np.inf)
         if n == 0:
             return Ranking(items, scores)
         build = self._builder()
-        ex = Examples.from_queries(self.view, queries.reset_index(drop=True))
         chunk = 256 if build.full and len(self.space.items) > 2000 else 512
         for lo in range(0, n, chunk):
             idx = np.arange(lo, min(lo + chunk, n))
