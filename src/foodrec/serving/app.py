@@ -197,11 +197,14 @@ def create_app(
     cache_entries: int = DEFAULT_MAX_ENTRIES,
     time_resolution_s: int = DEFAULT_RESOLUTION_S,
     cache_bytes: int = DEFAULT_MAX_BYTES,
+    sync_interval_s: float = 0.0,
 ) -> FastAPI:
     """The service app. ``events`` is an open :class:`EventStore` or a path/URL (then the app owns and closes it).
 
     Rankings are computed per ``time_resolution_s`` slot and the last ``cache_entries`` answers are kept
-    (0 = rank every request), within ``cache_bytes``; see :mod:`foodrec.serving.cache`.
+    (0 = rank every request), within ``cache_bytes``; see :mod:`foodrec.serving.cache`. With ``sync_interval_s``
+    > 0 the app polls the event store that often for the orders and reloads of other processes serving from it
+    (:mod:`foodrec.serving.sync`; ``foodrec serve --workers N``).
     """
     cache = ResponseCache(cache_entries, time_resolution_s, max_bytes=cache_bytes)
     owns_store = not isinstance(events, EventStore)
@@ -237,7 +240,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if sync_interval_s > 0:
+            from foodrec.serving.sync import WorkerSync
+
+            service.sync = WorkerSync(service, sync_interval_s)
+            service.sync.start()
         yield
+        if service.sync is not None:
+            await service.sync.stop()
         batcher.close()
         event_writer.close()
         if owns_store:

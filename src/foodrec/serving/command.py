@@ -17,6 +17,7 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -48,7 +49,9 @@ def cap_threads() -> None:
     threadpool_limits(1)
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def _listen(host: str, port: int, reuse_port: bool = False, listen: bool = True) -> socket.socket:
+    """A TCP socket bound to ``host:port``; with ``reuse_port`` others may bind the same port (SO_REUSEPORT: the
+    kernel spreads new connections over the listening ones); ``listen=False`` only reserves the port."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as err:
@@ -58,14 +61,107 @@ def _listen(host: str, port: int) -> socket.socket:
     # Nagle's algorithm meets delayed ACKs and every response waits ~40 ms.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind(address)
     except OSError as err:
         sock.close()
         raise InputError(f"cannot listen on {host}:{port}: {err.strerror}") from err
-    sock.listen(2048)
+    if listen:
+        sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def _load(options: dict[str, Any]) -> tuple[Any, Any]:
+    """The service state and app of one process, from the command's options."""
+    from foodrec.serving.app import create_app
+    from foodrec.serving.state import ServiceState
+
+    state = ServiceState(
+        recommender=options["recommender"], store=options["store"], ab=options["ab"], level=options["level"]
+    )
+    app = create_app(state, options["events"], **options["app"])
+    return state, app
+
+
+def _run(app: Any, sock: socket.socket, log_level: str) -> None:
+    """uvicorn on ``sock``, after the start-up heap is frozen."""
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level=log_level, access_log=False, timeout_graceful_shutdown=5)
+    # The models, TensorFlow and pandas leave millions of long-lived objects; without this, every full garbage
+    # collection walks them all while requests wait (p99 of ranked requests 220 ms instead of ~40 ms).
+    gc.collect()
+    gc.freeze()
+    # The ranking thread and the event loop share the GIL; with Python's default 5 ms switch interval, answers
+    # from the cache waited behind a ranking in progress (p99 69 ms in the mixed benchmark run).
+    sys.setswitchinterval(0.0005)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _worker(options: dict[str, Any], port: int, ready: Any) -> None:
+    """One process of ``--workers N``: loads the models itself, listens on the shared port (SO_REUSEPORT)."""
+    from foodrec.quiet import quiet_tensorflow
+
+    quiet_tensorflow()
+    cap_threads()
+    try:
+        _, app = _load(options)
+        sock = _listen(options["host"], port, reuse_port=True)
+    except Exception as err:  # noqa: BLE001 - reported by the parent as one line
+        ready.put(f"{type(err).__name__}: {err}")
+        return
+    ready.put("ok")
+    # The parent stops the workers with SIGTERM (uvicorn's graceful shutdown); Ctrl-C reaches the whole group.
+    _run(app, sock, options["log_level"])
+
+
+def _serve_workers(options: dict[str, Any], workers: int, console: Any) -> None:
+    """``--workers N``: N processes answer on one port, each with its own copy of the models, all sharing the event
+    store (orders and reloads reach every one through it: :mod:`foodrec.serving.sync`). The A/B assignment is a
+    hash of salt and customer, the same in every process. The parent only reserves the port and watches them."""
+    import multiprocessing
+    import signal
+
+    reserved = _listen(options["host"], options["port"], reuse_port=True, listen=False)
+    port = reserved.getsockname()[1]
+    context = multiprocessing.get_context("spawn")  # no fork: TensorFlow's threads do not survive one
+    ready = context.Queue()
+    procs = [context.Process(target=_worker, args=(options, port, ready), name=f"foodrec-worker-{i}")
+             for i in range(workers)]  # fmt: skip
+    for proc in procs:
+        proc.start()
+
+    def stop(*_: object) -> None:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in procs:
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.kill()
+
+    signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+    try:
+        with console.status(f"loading models in {workers} worker processes ..."):
+            for _ in procs:
+                message = ready.get()
+                if message != "ok":
+                    raise InputError(f"a worker could not start: {message}")
+        console.print(f"{workers} worker processes (pids {', '.join(str(p.pid) for p in procs)})")
+        console.print(f"serving on http://{options['host']}:{port}  (API docs: /docs, events: "
+                      f"{options['events'].split('@')[-1]})")  # fmt: skip
+        while all(proc.is_alive() for proc in procs):
+            procs[0].join(timeout=0.5)
+        dead = next(p for p in procs if not p.is_alive())
+        raise InputError(f"worker process {dead.pid} exited (code {dead.exitcode}); stopping the others")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+        reserved.close()
 
 
 def serve(
@@ -105,48 +201,47 @@ def serve(
         help="Seconds per time slot: a request is ranked for its slot's start, repeats in a slot come from the cache.",
     ),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, max=64, help="Processes answering on the port, sharing the event store and the model."
+    ),
+    sync_interval: float = typer.Option(
+        None,
+        "--sync-interval",
+        min=0.0,
+        help="Seconds between polls of the event store for other processes' orders and reloads "
+        "(0 = off) [default: 1 with --workers > 1 or a PostgreSQL store, else 0].",
+    ),
 ) -> None:
     """Serve recommendations over HTTP with sticky A/B assignment and an event log."""
     cap_threads()
-    import uvicorn
-
-    from foodrec.serving.app import create_app
-    from foodrec.serving.state import ServiceState
-
     if store is None and recommender is not None and not Path(recommender).is_dir():
         raise InputError(f"recommender {recommender!r} is a baseline name: give --store to fit it on")
     if events is None:
         events = str((store if store is not None else Path(".")) / "events.sqlite")
+    if sync_interval is None:
+        sync_interval = 1.0 if workers > 1 or events.startswith(("postgresql://", "postgres://")) else 0.0
+    options = {
+        "recommender": recommender, "store": store, "ab": ab, "level": level, "events": events, "host": host,
+        "port": port, "log_level": log_level,
+        "app": {"admin_token": admin_token, "max_in_flight": max_in_flight, "max_body_bytes": max_body_kb * 1024,
+                "cache_entries": cache_entries, "time_resolution_s": time_resolution, "cache_bytes": cache_mb << 20,
+                "sync_interval_s": sync_interval},
+    }  # fmt: skip
     from rich.console import Console
 
     console = Console(stderr=True)
+    if workers > 1:
+        _serve_workers(options, workers, console)
+        return
     with console.status("loading models ..."):
-        state = ServiceState(recommender=recommender, store=store, ab=ab, level=level)
-        app = create_app(
-            state,
-            events,
-            admin_token=admin_token,
-            max_in_flight=max_in_flight,
-            max_body_bytes=max_body_kb * 1024,
-            cache_entries=cache_entries,
-            time_resolution_s=time_resolution,
-            cache_bytes=cache_mb << 20,
-        )
+        state, app = _load(options)
     sock = _listen(host, port)
     bound_port = sock.getsockname()[1]
     snapshot = state.snapshot
     for name, model in snapshot.models.items():
         console.print(f"variant {name}: {model.source} ({model.version}, level {model.level})")
     console.print(f"serving on http://{host}:{bound_port}  (API docs: /docs, events: {events.split('@')[-1]})")
-    config = uvicorn.Config(app, log_level=log_level, access_log=False, timeout_graceful_shutdown=5)
-    # The models, TensorFlow and pandas leave millions of long-lived objects; without this, every full garbage
-    # collection walks them all while requests wait (p99 of ranked requests 220 ms instead of ~40 ms).
-    gc.collect()
-    gc.freeze()
-    # The ranking thread and the event loop share the GIL; with Python's default 5 ms switch interval, answers
-    # from the cache waited behind a ranking in progress (p99 69 ms in the mixed benchmark run).
-    sys.setswitchinterval(0.0005)
-    uvicorn.Server(config).run(sockets=[sock])
+    _run(app, sock, log_level)
 
 
 def register(app: typer.Typer) -> None:

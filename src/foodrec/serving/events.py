@@ -161,6 +161,39 @@ class EventStore(ABC):
         frame["items"] = [_as_list(value) for value in frame["items"]]
         return frame
 
+    def read_orders_since(self, since: datetime | None) -> pd.DataFrame:
+        """The order events received at or after ``since`` (UTC; None: all), as :meth:`read_orders` plus
+        ``received_at``: how the processes of one service (and replicas) see each other's orders. Reading again
+        from a little before the last one seen is safe (an order id is folded in once)."""
+        where = "" if since is None else f" AND received_at >= {self._time_literal(_utc(since))}"
+        names, rows = self._query(
+            "SELECT event_id, customer_id, area, occurred_at, items, received_at FROM events WHERE type = 'order'"
+            f"{where} ORDER BY received_at, event_id"
+        )
+        frame = pd.DataFrame.from_records(rows, columns=names or ["event_id", "customer_id", "area", "occurred_at",
+                                                                  "items", "received_at"])  # fmt: skip
+        for column in ("occurred_at", "received_at"):
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+        frame["items"] = [_as_list(value) for value in frame["items"]]
+        return frame
+
+    @abstractmethod
+    def _time_literal(self, when: datetime) -> str:
+        """``when`` as an SQL literal comparable with the stored ``received_at``."""
+
+    @abstractmethod
+    def announce_reload(self, variants: dict[str, str]) -> int:
+        """Record that the models were reloaded (with these variant overrides); returns the new reload generation.
+        Every process serving from this store reloads when it sees a generation newer than its own."""
+
+    def latest_reload(self) -> tuple[int, dict[str, str]]:
+        """The newest reload generation (0: none yet) and its variant overrides."""
+        _, rows = self._query("SELECT generation, variants FROM reloads ORDER BY generation DESC LIMIT 1")
+        if not rows:
+            return 0, {}
+        generation, variants = rows[0]
+        return int(generation), dict(json.loads(variants) if isinstance(variants, str) else variants)
+
     def read_assignments(self) -> pd.DataFrame:
         """First time each customer was seen in each variant (``customer_id, variant, first_seen``)."""
         names, rows = self._query(
@@ -208,6 +241,11 @@ CREATE TABLE IF NOT EXISTS assignments (
     variant TEXT NOT NULL,
     first_seen TEXT NOT NULL,
     PRIMARY KEY (customer_id, variant)
+);
+CREATE TABLE IF NOT EXISTS reloads (
+    generation INTEGER PRIMARY KEY AUTOINCREMENT,
+    requested_at TEXT NOT NULL,
+    variants TEXT NOT NULL DEFAULT '{}'
 );
 """
 
@@ -266,6 +304,17 @@ class SQLiteEventStore(EventStore):
             cur = self._con.execute(sql)
             return [d[0] for d in cur.description], cur.fetchall()
 
+    def _time_literal(self, when: datetime) -> str:
+        # Stored as UTC isoformat() text, which sorts as time: "+00:00" (no fraction) < ".5+00:00" < ".6+00:00".
+        return f"'{when.isoformat()}'"
+
+    def announce_reload(self, variants: dict[str, str]) -> int:
+        with self._lock:
+            cur = self._con.execute(
+                "INSERT INTO reloads (requested_at, variants) VALUES (?, ?)", (_now().isoformat(), json.dumps(variants))
+            )
+            return int(cur.lastrowid)
+
     def close(self) -> None:
         with self._lock:
             self._con.close()
@@ -295,6 +344,11 @@ CREATE TABLE IF NOT EXISTS assignments (
     variant TEXT NOT NULL,
     first_seen TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (customer_id, variant)
+);
+CREATE TABLE IF NOT EXISTS reloads (
+    generation BIGSERIAL PRIMARY KEY,
+    requested_at TIMESTAMPTZ NOT NULL,
+    variants JSONB NOT NULL DEFAULT '{}'
 );
 """
 
@@ -376,6 +430,17 @@ class PostgresEventStore(EventStore):
         with self._connection() as con, con.cursor() as cur:
             cur.execute(sql)
             return [d.name for d in cur.description], cur.fetchall()
+
+    def _time_literal(self, when: datetime) -> str:
+        return f"'{when.isoformat()}'::timestamptz"
+
+    def announce_reload(self, variants: dict[str, str]) -> int:
+        with self._connection() as con, con.cursor() as cur:
+            cur.execute(
+                "INSERT INTO reloads (requested_at, variants) VALUES (%s, %s) RETURNING generation",
+                (_now(), json.dumps(variants)),
+            )
+            return int(cur.fetchone()[0])
 
     def close(self) -> None:
         self._closed = True

@@ -69,7 +69,7 @@ async def reload(body: ReloadRequest | None = None, service: Service = Depends(g
     before = service.state.snapshot
     try:
         # Loading a model takes a while: do it off the event loop so requests keep being answered.
-        snapshot = await run_in_threadpool(service.state.reload, dict(body.variants) if body else None)
+        snapshot = await run_in_threadpool(service.reload, dict(body.variants) if body else None)
     except FoodrecError as err:
         service.metrics.inc("foodrec_model_reloads_total", result="failed")
         status = 404 if str(err).startswith("unknown variant") else 409
