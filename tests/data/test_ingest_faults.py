@@ -60,7 +60,7 @@ def assert_consistent(path: Path) -> dict:
     sources = store.sources()
     assert sorted(sources["fingerprint"]) == sorted(s["fingerprint"] for s in summary["sources"])
     orders = sources[sources["kind"].str.endswith(":orders")]
-    n_orders = len(store.orders()) if any((path / "orders").glob("part-*.parquet")) else 0
+    n_orders = len(store.orders()) if store.order_parts() else 0
     assert n_orders == int(orders["accepted"].sum()) == summary["tables"]["orders"]["accepted"]
     assert n_orders == summary["store_rows"]["orders"]
     assert len(store.quarantine()) == int(sources["quarantined"].sum()) == t["quarantined"]

@@ -51,3 +51,26 @@ def test_local_ray_runs_tasks_quietly_and_shuts_down(capfd):
     assert not ray.is_initialized()
     out, err = capfd.readouterr()
     assert out == "" and err == "", (out, err)
+
+
+@pytest.mark.slow  # Ray Data start-up: ~15 s on an idle machine, minutes on a loaded one
+def test_ray_data_reads_the_partitioned_store_like_duckdb(tmp_path):
+    import pandas as pd
+
+    from foodrec.data.store import Store
+    from foodrec.distributed.reads import read_orders
+    from foodrec.recommenders.keras.toydata import toy_log
+
+    store = Store.create(tmp_path / "store")
+    orders = toy_log(n_customers=40, n_restaurants=6, days=9, seed=1).orders
+    store.write_orders_part(orders.iloc[: len(orders) // 2])
+    orders.iloc[len(orders) // 2 :].to_parquet(store.path / "orders" / "part-flat.parquet", index=False)  # older
+    assert len(list((store.path / "orders").glob("day=*"))) >= 4
+    cut = orders["ordered_at"].iloc[len(orders) // 3]
+    with RayEngine(workers=2):
+        for until in (None, cut, "1999-01-01"):
+            key = ["ordered_at", "order_id", "item_id"]  # lines of one order come in no defined order
+            expected = store.orders(until=until).sort_values(key, ignore_index=True)
+            got = read_orders(store, until=until).sort_values(key, ignore_index=True)
+            assert list(got.columns) == list(expected.columns)
+            pd.testing.assert_frame_equal(got, expected, check_dtype=False)

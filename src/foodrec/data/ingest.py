@@ -18,6 +18,7 @@ import datetime as dt
 import errno
 import hashlib
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ from foodrec.data.readers import RawTable, SourceFile, SourcePlan, parse_map, pl
 from foodrec.data.readers.detect import check_timezone, parse_anchor
 from foodrec.data.readers.tables import LINE, quote
 from foodrec.data.schema import CATALOGUE_TABLES, ORDER_COLUMNS
-from foodrec.data.store import Store, staged_ingest
+from foodrec.data.store import PARQUET_OPTIONS, Store, staged_ingest, write_day_parts
 from foodrec.data.validate import REASON_SEP, catalogue_sql, orders_sql, row_hash_sql
 from foodrec.errors import InputError, StoreError
 
@@ -331,14 +332,13 @@ class _Run:
         result.duplicates = checked.num_rows - n_bad - reused.num_rows - good.num_rows
         self.last_part = None
         if good.num_rows:
-            path = self.stage.orders_part_path()
+            name = f"part-{uuid.uuid4().hex}.parquet"
             out = good.select(list(ORDER_COLUMNS))
             at = out.schema.get_field_index("ordered_at")
             out = out.set_column(at, "ordered_at", out.column(at).cast(pa.timestamp("us", tz="UTC")))
-            pq.write_table(out, path)
-            self.order_parts.append(str(path))
+            self.order_parts += [str(p) for p in write_day_parts(out, self.stage.orders_folder(), name)]
             self._hashes.append(good.column("__h").to_numpy())
-            self.last_part = path.name
+            self.last_part = name
             self.accepted_orders += good.num_rows
         con.unregister("raw_data")
         if n_bad:
@@ -360,7 +360,7 @@ class _Run:
             if parts:
                 con.run(
                     "INSERT INTO order_keys SELECT order_id, arg_min(customer_id, ordered_at), min(ordered_at)"
-                    " FROM read_parquet(?, union_by_name=true) GROUP BY order_id",
+                    f" FROM read_parquet(?, {PARQUET_OPTIONS}) GROUP BY order_id",
                     [parts],
                 )
             self._order_keys = True
@@ -389,7 +389,7 @@ class _Run:
             parts = self.order_parts[: self.existing_orders]
             self._existing_hashes = np.empty(0, np.uint64)
             if parts:
-                sql = f"SELECT {row_hash_sql()} AS h FROM read_parquet(?, union_by_name=true)"
+                sql = f"SELECT {row_hash_sql()} AS h FROM read_parquet(?, {PARQUET_OPTIONS})"
                 self._existing_hashes = self.con.arrow(sql, [parts]).column("h").to_numpy()
         return np.concatenate([self._existing_hashes, *self._hashes]) if self._hashes else self._existing_hashes
 
@@ -416,7 +416,7 @@ class _Run:
         params: list[object] = []
         if seen.any():
             sql += (
-                f" UNION SELECT c.{LINE} FROM cand c SEMI JOIN (SELECT * FROM read_parquet(?, union_by_name=true)"
+                f" UNION SELECT c.{LINE} FROM cand c SEMI JOIN (SELECT * FROM read_parquet(?, {PARQUET_OPTIONS})"
                 f" WHERE {row_hash_sql()} IN (SELECT __h FROM cand)) e ON {same}"
             )
             params.append(self.order_parts)
@@ -487,7 +487,7 @@ class _Run:
     def store_rows(self) -> dict[str, int]:
         rows = {"orders": 0, "quarantine": 0}
         if self.order_parts:
-            sql = "SELECT count(*) FROM read_parquet(?, union_by_name=true)"
+            sql = f"SELECT count(*) FROM read_parquet(?, {PARQUET_OPTIONS})"
             rows["orders"] = self._count(sql, [self.order_parts])
         if self.existing:
             parts = [str(p) for p in (self.existing.path / "quarantine").glob("part-*.parquet")]

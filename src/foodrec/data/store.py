@@ -4,7 +4,7 @@ Layout::
 
     STORE/
       catalogue.duckdb        sources ingested (fingerprint, counts), store metadata (time zone, ...)
-      orders/part-*.parquet   accepted canonical order lines
+      orders/day=YYYY-MM-DD/part-*.parquet   accepted canonical order lines, one folder per UTC day (hive style)
       quarantine/part-*.parquet  rejected rows, raw values as text, with a reason
       restaurants.parquet, items.parquet, customers.parquet   catalogue tables when known
       ingest_summary.json     the last ingest's accounting (read = accepted + quarantined + duplicates)
@@ -34,7 +34,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from foodrec.data.faults import fault_point
 from foodrec.data.orderlog import OrderLog, to_utc_timestamp
@@ -45,6 +48,11 @@ CATALOGUE_FILE = "catalogue.duckdb"
 SUMMARY_FILE = "ingest_summary.json"
 STAGING_PREFIX = ".staging-"
 JOURNAL_FILE = ".commit.json"
+# Order parts: one folder per UTC day of ``ordered_at`` (``orders/day=2026-03-01/part-<id>.parquet``), so engines
+# read days in parallel and a cutoff skips whole folders. Parts directly under ``orders/`` are the layout of stores
+# written before (read as well). DuckDB reads them with hive partitioning off: the day is ``ordered_at``'s.
+DAY_PREFIX = "day="
+PARQUET_OPTIONS = "union_by_name=true, hive_partitioning=false"
 
 
 class Store:
@@ -116,15 +124,22 @@ class Store:
 
     # -- reading -------------------------------------------------------------------
     def _order_parts(self) -> list[Path]:
-        return sorted((self.path / "orders").glob("part-*.parquet"))
+        return self.order_parts()
+
+    def order_parts(self, until: object = None) -> list[Path]:
+        """The Parquet files of the order lines: day folders (those that can hold lines before ``until``) and the
+        flat parts of an older store."""
+        return order_parts(self.path / "orders", until)
 
     def orders(self, until: object = None, columns: list[str] | None = None) -> pd.DataFrame:
         """Accepted order lines, sorted by time; only those strictly before ``until`` when given."""
-        parts = self._order_parts()
-        if not parts:
+        if not self.order_parts():
             raise StoreError(f"store {str(self.path)!r} holds no orders yet (run `foodrec ingest`)")
+        parts = self.order_parts(until)
+        if not parts:  # every day folder is on or after the cutoff: the same empty frame as a filter gives
+            parts = self.order_parts()[:1]
         cols = ", ".join(columns) if columns else "*"
-        sql = f"SELECT {cols} FROM read_parquet(?, union_by_name=true)"
+        sql = f"SELECT {cols} FROM read_parquet(?, {PARQUET_OPTIONS})"
         params: list[object] = [[str(p) for p in parts]]
         if until is not None:
             sql += " WHERE ordered_at < ?"
@@ -151,7 +166,7 @@ class Store:
         if not parts:
             return pd.DataFrame(columns=["source", "line", "table", "reason", "raw"])
         with duckdb.connect() as con:
-            sql = "SELECT * FROM read_parquet(?, union_by_name=true) ORDER BY source, line"
+            sql = f"SELECT * FROM read_parquet(?, {PARQUET_OPTIONS}) ORDER BY source, line"
             return con.execute(sql, [[str(p) for p in parts]]).df()
 
     def ingest_summary(self) -> dict[str, object] | None:
@@ -177,9 +192,10 @@ class Store:
 
     # -- writing (ingest uses these; tests use them to build small stores) ---------------
     def write_orders_part(self, orders: pd.DataFrame) -> str:
-        """Write canonical order lines as a new Parquet part, atomically; returns the part's file name."""
+        """Write canonical order lines as a new part (one file per day folder), each file atomically; returns the
+        part's file name (the same in every day folder)."""
         name = f"part-{uuid.uuid4().hex}.parquet"
-        _atomic_parquet(orders, self.path / "orders" / name)
+        write_day_parts(pa.Table.from_pandas(orders, preserve_index=False), self.path / "orders", name, atomic=True)
         return name
 
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
@@ -187,6 +203,49 @@ class Store:
         if name not in CATALOGUE_TABLES:
             raise StoreError(f"unknown table {name!r}: choose one of {', '.join(CATALOGUE_TABLES)}")
         _atomic_parquet(frame, self.path / f"{name}.parquet")
+
+
+def order_parts(folder: Path, until: object = None) -> list[Path]:
+    """Order parts under ``folder`` (``STORE/orders``): ``day=*/part-*.parquet``, skipping days on or after the day
+    of ``until`` (UTC) but the day itself, and flat ``part-*.parquet`` of the older layout."""
+    last = to_utc_timestamp(until).strftime("%Y-%m-%d") if until is not None else None
+    days = sorted(d for d in folder.glob(f"{DAY_PREFIX}*") if d.is_dir())
+    if last is not None:
+        days = [d for d in days if d.name[len(DAY_PREFIX) :] <= last]
+    return sorted(folder.glob("part-*.parquet")) + [p for d in days for p in sorted(d.glob("part-*.parquet"))]
+
+
+def utc_days(ordered_at: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """UTC calendar day of each timestamp as days since 1970-01-01 (int64)."""
+    values = ordered_at.to_numpy() if isinstance(ordered_at, pa.ChunkedArray) else ordered_at.to_numpy(False)
+    return values.astype("datetime64[D]").astype(np.int64)  # instants in UTC, whatever the unit
+
+
+def write_day_parts(table: pa.Table, folder: Path, name: str, atomic: bool = False) -> list[Path]:
+    """Write ``table`` (order lines) as ``folder/day=YYYY-MM-DD/name``, one file per UTC day; returns the files.
+
+    >>> write_day_parts(lines, Path("runs/store/orders"), "part-1.parquet")     # doctest: +SKIP
+    [PosixPath('runs/store/orders/day=2026-03-01/part-1.parquet'), ...]
+    """
+    if table.num_rows == 0:
+        return []
+    day = utc_days(table.column("ordered_at"))
+    order = np.argsort(day, kind="stable")
+    sorted_days = day[order]
+    starts = np.flatnonzero(np.r_[True, sorted_days[1:] != sorted_days[:-1]])
+    ends = np.r_[starts[1:], len(order)]
+    written = []
+    for lo, hi in zip(starts, ends, strict=True):
+        label = np.datetime64(int(sorted_days[lo]), "D").astype(str)
+        target = folder / f"{DAY_PREFIX}{label}" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        rows = table.take(pa.array(np.sort(order[lo:hi])))
+        tmp = target.with_name(f".{target.name}.tmp") if atomic else target
+        pq.write_table(rows, tmp)
+        if atomic:
+            os.replace(tmp, target)
+        written.append(target)
+    return written
 
 
 def _init_catalogue(con: duckdb.DuckDBPyConnection) -> None:
@@ -289,10 +348,11 @@ def _apply_moves(target: Path, moves: list[list[str]]) -> None:
         src, dst = target / src_name, target / dst_name
         if not src.exists():
             continue
+        dst.parent.mkdir(parents=True, exist_ok=True)  # a new day folder of the orders
         if dst.is_dir() and not dst.is_symlink():
             shutil.rmtree(dst)  # a replaced folder (truth/); a crash here is finished by redoing this move
         os.replace(src, dst)
-    for folder in {Path(d).parent for _, d in moves}:
+    for folder in sorted({p for _, d in moves for p in (Path(d).parent, Path(d).parent.parent)}, reverse=True):
         _fsync_dir(target / folder)
 
 
@@ -372,9 +432,16 @@ class StagedIngest:
         self._copies: list[str] = []
         self._summary: dict[str, object] | None = None
 
-    def orders_part_path(self) -> Path:
-        """Where to write the next Parquet part of accepted order lines."""
-        return self.stage / "orders" / f"part-{uuid.uuid4().hex}.parquet"
+    def orders_folder(self) -> Path:
+        """Where to write accepted order lines: :func:`write_day_parts` into it."""
+        return self.stage / "orders"
+
+    def orders_part_path(self, day: str | None = None) -> Path:
+        """Where to write one Parquet file of order lines: in the folder of ``day`` (``YYYY-MM-DD``, made here),
+        or flat under ``orders/`` (the older layout, still read)."""
+        folder = self.stage / "orders" / (f"{DAY_PREFIX}{day}" if day else "")
+        folder.mkdir(exist_ok=True)
+        return folder / f"part-{uuid.uuid4().hex}.parquet"
 
     def quarantine_part_path(self) -> Path:
         """Where to write the next Parquet part of quarantined rows."""
@@ -430,7 +497,12 @@ class StagedIngest:
             fault_point("renamed")
             return Store(target)
         rel = stage.name
-        parts = [(folder, part.name) for folder in ("orders", "quarantine") for part in (stage / folder).iterdir()]
+        parts = [
+            (folder, part.relative_to(stage / folder).as_posix())
+            for folder in ("orders", "quarantine")
+            for part in (stage / folder).rglob("*")
+            if part.is_file()
+        ]
         moves = [[f"{rel}/{folder}/{name}", f"{folder}/{name}"] for folder, name in sorted(parts)]
         moves += [[f"{rel}/{name}.parquet", f"{name}.parquet"] for name in sorted(self._tables)]
         moves += [[f"{rel}/copies/{name}", name] for name in self._copies]
