@@ -332,7 +332,7 @@ def run_workflow(
         raise InputError(f"--epochs must be at least 1, got {epochs}")
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {str(out)!r} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not (out / RUN_FILE).is_file() and not fresh:
+    if out.is_dir() and any(out.iterdir()) and not (out / RUN_FILE).is_file():
         raise InputError(f"--out {str(out)!r} is a folder that `foodrec run` did not write; choose an empty or new one")
     if fresh and (out / RUN_FILE).is_file():
         shutil.rmtree(out)
@@ -348,7 +348,7 @@ def run_workflow(
     blocked: dict[str, str] = {}
     for number, step in enumerate(STEPS, start=1):
         typer.secho(f"\n[{number}/{len(STEPS)}] {step.title}", bold=True)
-        if step.name != "ingest" and run.store.exists():
+        if step.name == "eda" and run.store.exists():  # the stored log, once, after the ingest
             run.facts = log_facts(run.store)
             run.record["log"] = run.facts
         why = _blocked(step, run, blocked)
