@@ -59,10 +59,12 @@ def test_recent_orders_newest_first_with_names_and_a_posted_order_on_top(client,
     [
         ("/v1/customers/" + "x" * 129 + "/orders", "customer_id: String should have at most 128 characters"),
         ("/v1/customers/a%01b/orders", "customer_id: String should match pattern"),
+        ("/v1/customers/%0Aa/orders", "customer_id: String should match pattern"),  # a line break: still routed
         ("/v1/customers//orders", "customer_id: String should have at least 1 character"),
         ("/v1/customers/c05/orders?limit=0", "limit: Input should be greater than or equal to 1"),
         ("/v1/customers/c05/orders?limit=51", "limit: Input should be less than or equal to 50"),
-        ("/v1/customers/c05/orders?limit=many", "limit: Input should be a valid integer"),
+        ("/v1/customers/c05/orders?limit=many", "limit: Value error, must be an integer written in decimal digits"),
+        ("/v1/customers/c05/orders?limit=5.0", "limit: Value error, must be an integer written in decimal digits"),
     ],
 )
 def test_bad_ids_and_limits_are_422_with_one_readable_line(client, path, message):

@@ -15,6 +15,8 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BeforeValidator
+from starlette.convertors import Convertor, register_url_convertor
 
 from foodrec.serving.deps import Service, get_service
 from foodrec.serving.schemas import (
@@ -24,10 +26,27 @@ from foodrec.serving.schemas import (
     CustomerOrders,
     OrderedItem,
     PastOrder,
+    integer_text,
 )
 from foodrec.serving.state import LoadedModel
 
 router = APIRouter(prefix="/v1", tags=["customers"])
+
+
+class AnyText(Convertor[str]):
+    """Like Starlette's ``path`` (slashes included) but line breaks too, so every id reaches the route and a bad
+    one gets the schema's 422 instead of a 404 from no route matching."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("anytext", AnyText())
 
 CustomerId = Annotated[
     str,
@@ -36,14 +55,17 @@ CustomerId = Annotated[
 
 
 @router.get(
-    # `:path`: ids may hold a slash (sent as %2F); an empty id reaches the route and gets a clear 422.
-    "/customers/{customer_id:path}/orders",
+    # `:anytext`: ids may hold a slash (sent as %2F); an empty id or one with a line break reaches the route and
+    # gets a clear 422.
+    "/customers/{customer_id:anytext}/orders",
     response_model=CustomerOrders,
     summary="A customer's recent orders, newest first (the store plus the orders posted since)",
 )
 async def customer_orders(
     customer_id: CustomerId,
-    limit: Annotated[int, Query(ge=1, le=MAX_RECENT_ORDERS, description="how many orders")] = 5,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_RECENT_ORDERS, description="how many orders"), BeforeValidator(integer_text)
+    ] = 5,
     service: Service = Depends(get_service),
 ) -> CustomerOrders:
     snapshot = service.state.snapshot

@@ -12,14 +12,15 @@ cached or recorded as an event, and is counted apart in ``foodrec_admin_rankings
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from foodrec.serving.batching import Overloaded
 from foodrec.serving.deps import Service, get_service
 from foodrec.serving.routers.admin import require_admin
-from foodrec.serving.schemas import MAX_ID_LENGTH, MAX_K, NO_CONTROL_CHARS, ErrorResponse, UtcTime
+from foodrec.serving.schemas import MAX_ID_LENGTH, MAX_K, NO_CONTROL_CHARS, ErrorResponse, UtcTime, integer_text
 from foodrec.serving.state import Query as RankQuery
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -55,7 +56,7 @@ async def rankings(
     customer_id: str = Query(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_CONTROL_CHARS),
     area: str | None = Query(None, max_length=MAX_ID_LENGTH, pattern=NO_CONTROL_CHARS),
     at: UtcTime | None = Query(None, description="ISO 8601 time of the visit (default: now)"),
-    k: int = Query(10, ge=1, le=MAX_K),
+    k: Annotated[int, Query(ge=1, le=MAX_K), BeforeValidator(integer_text)] = 10,
     variant: list[str] | None = Query(None, description="only these variants (default: all)"),
     service: Service = Depends(get_service),
 ) -> Rankings:
