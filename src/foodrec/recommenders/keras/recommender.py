@@ -130,7 +130,7 @@ class NumpyRanker:
             parts.append(repeat_features(np, n, pop[..., RETURN_COLUMNS[1]], self.repeat_groups))
         if self.dish:
             parts.insert(1, self._match(x["candidate_restaurants"], x["history_restaurants"], age, self.rest_cfg))
-        h = np.concatenate(parts, -1)
+        h = np.concatenate(parts, -1, dtype=np.float32)  # float32 as the Keras model (float64: 6x slower)
         h = np.maximum(h @ self.h1_w + self.h1_b, 0.0)
         h = np.maximum(h @ self.h2_w + self.h2_b, 0.0)
         score = (h @ self.out_w + self.out_b)[..., 0] + self.bias[cands]
