@@ -8,8 +8,9 @@ Experiments are then drawn from these probabilities many times:
 
 1. Interleaving A/A (customer-history interleaved with itself): false-positive rate of the clustered preference
    test at alpha = 0.05 over ``--runs`` experiments.
-2. Sequential A/A with daily looks: false-positive rate of the mSPRT (``foodrec abtest --sequential``), next to
-   "Welch's t-test read every day, stop at the first p < 0.05" (what peeking does).
+2. Sequential A/A with daily looks: false-positive rate of the mSPRT (``foodrec abtest --sequential``) and of the
+   group-sequential test (``--sequential-method gst``, planned at the experiment's size), next to "Welch's t-test
+   read every day, stop at the first p < 0.05" (what peeking does).
 3. Sensitivity, side by side on the same city and visits: the customers each method needs to detect the model
    vs customer-history at 80% power: interleaving (preference test), the A/B on orders per customer (Welch,
    and with CUPED on the pre-period orders, customers in both arms), and the sequential A/B.
@@ -38,7 +39,7 @@ import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from foodrec.experiments.interleaving import preference_test  # noqa: E402
-from foodrec.experiments.sequential import sequential_path  # noqa: E402
+from foodrec.experiments.sequential import gst_path, sequential_path  # noqa: E402
 from foodrec.experiments.simulator import load_city, plan_visits, visit_probabilities  # noqa: E402
 from foodrec.serving.interleave import team_draft  # noqa: E402
 
@@ -172,8 +173,9 @@ def daily(pop: Population, p: np.ndarray, n: int, days: int, rng: np.random.Gene
     return looks
 
 
-def sequential_run(pop, pa, pb, n, days, rng, mde, cuped=True) -> tuple[bool, int | None, bool]:
-    """(mSPRT ever significant, its first significant day, Welch-every-day ever significant)."""
+def sequential_run(pop, pa, pb, n, days, rng, mde, cuped=True) -> tuple[bool, int | None, bool, bool]:
+    """(mSPRT ever significant, its first significant day, Welch-every-day ever significant, group-sequential
+    O'Brien-Fleming ever significant, planned at ``n`` per arm)."""
     la, lb = daily(pop, pa, n, days, rng), daily(pop, pb, n, days, rng)
     looks, peek = [], False
     for (ya, sa, ca), (yb, sb, cb) in zip(la, lb, strict=True):
@@ -189,7 +191,8 @@ def sequential_run(pop, pa, pb, n, days, rng, mde, cuped=True) -> tuple[bool, in
             peek = True
     path = sequential_path(looks, mde)
     first = next((i for i, r in enumerate(path) if r["significant"]), None)
-    return first is not None, first, peek
+    gst = any(r["significant"] for r in gst_path(looks, n, 0.05, paths=100_000))
+    return first is not None, first, peek, gst
 
 
 def customers_for_power(reject, target: float = 0.8, reps: int = 200, start: int = 200, cap: int = 400_000):
@@ -268,6 +271,7 @@ def main() -> int:
     print(f"  interleaving (history vs history), clustered z-test   {fp:.4f}")
     seq = [sequential_run(pop, pa, pa, args.aa_customers, args.days, rng, args.mde) for _ in range(args.runs)]
     print(f"  sequential A/B (mSPRT, {args.days} daily looks, CUPED)      {np.mean([s[0] for s in seq]):.4f}")
+    print(f"  group-sequential A/B (O'Brien-Fleming, daily looks)   {np.mean([s[3] for s in seq]):.4f}")
     print(f"  Welch read daily, stop at first p < 0.05 (peeking)    {np.mean([s[2] for s in seq]):.4f}")
     ab_fp = np.mean([ab_rejects(pop, pa, pa, args.aa_customers, rng, cuped=True) for _ in range(args.runs)])
     print(f"  fixed-horizon A/B (Welch, CUPED), read once             {ab_fp:.4f}")
@@ -285,6 +289,9 @@ def main() -> int:
     n_seq, _ = customers_for_power(lambda n: sequential_run(pop, pa, pb, n, args.days, rng, args.mde)[0],
                                    reps=max(args.reps // 2, 50))  # fmt: skip
     rows.append(("A/B sequential (mSPRT, daily looks, CUPED)", n_seq, None if n_seq is None else 2 * n_seq))
+    n_gst, _ = customers_for_power(lambda n: sequential_run(pop, pa, pb, n, args.days, rng, args.mde)[3],
+                                   reps=max(args.reps // 2, 50))  # fmt: skip
+    rows.append(("A/B group-sequential (O'Brien-Fleming, daily, CUPED)", n_gst, None if n_gst is None else 2 * n_gst))
     print(f"  {'method':52s} {'per arm':>9s} {'customers':>10s} {'vs interleaving':>16s}")
     for name, per_arm, total in rows:
         ratio = f"{total / n_il:,.0f}x" if total and n_il else "—"

@@ -201,9 +201,12 @@ def _abtest(run: DemoRun) -> None:
     if not (run.out / "events.sqlite").is_file():
         typer.secho("no A/B test was run (see the interleaving step)", fg="yellow")
         return
+    # Read daily with a group-sequential test planned at the sample size fixed before the test (ab_plan.json).
+    planned = json.loads((run.out / "ab_plan.json").read_text())["required_per_arm"]
     _cli(
         "abtest", "--events", str(run.out / "events.sqlite"), "--control", "control", "--store", str(run.store),
-        "--sequential", "--mde", str(AB_MDE), "--truth", str(run.out / "simulation.json"),
+        "--sequential", "--sequential-method", "gst", "--planned-per-arm", str(planned), "--mde", str(AB_MDE),
+        "--truth", str(run.out / "simulation.json"),
         "--out", str(run.out / "abtest.html"), "--json-out", str(run.out / "abtest.json"),
     )  # fmt: skip
     run.produced["A/B report"] = str(run.out / "abtest.html")

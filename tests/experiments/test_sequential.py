@@ -32,6 +32,7 @@ def test_the_running_p_value_never_rises():
     assert all(b <= a for a, b in zip(p, p[1:], strict=False))
 
 
+@pytest.mark.slow
 def test_false_positives_stay_below_alpha_under_daily_looks_and_a_real_effect_is_found():
     rng = np.random.default_rng(3)
     hits, runs = 0, 400
@@ -58,7 +59,8 @@ def test_abtest_sequential_writes_the_daily_path_and_decides(tmp_path):
 
     result = json.loads(out.read_text())
     seq = result["sequential"]["treatments"]["treatment"]
-    assert len(seq["looks"]) >= 2 and seq["p_value"] == min(r["p_value"] for r in seq["looks"])
+    stop = seq["first_significant_look"]  # the verdict is the one of the look where the test stopped
+    assert len(seq["looks"]) >= 2 and seq["p_value"] == seq["looks"][stop]["p_value"] < 0.05
     assert result["decision"]["action"] == "roll out" and result["decision"]["power_detail"]["sequential"]
 
 
@@ -68,3 +70,49 @@ def test_sequential_on_conversion_is_a_one_line_error(tmp_path, capsys):
     code = main(["abtest", "--events", str(path), "--sequential", "--primary", "conversion", "--n-boot", "0",
                  "--json-out", str(tmp_path / "x.json")])  # fmt: skip
     assert code == 2 and "--sequential reads" in capsys.readouterr().err
+
+
+def test_group_sequential_boundaries_spend_alpha_obrien_fleming_style():
+    from foodrec.experiments.sequential import gst_boundaries, obf_spent
+
+    fractions = [k / 14 for k in range(1, 15)]
+    bounds = gst_boundaries(fractions, 0.05)
+    assert all(b >= a for a, b in zip(bounds[1:], bounds, strict=False))  # strict early, easing to the end
+    assert 1.96 < bounds[-1] < 2.2 and obf_spent(1.0, 0.05) == pytest.approx(0.05)
+    # on fresh Brownian paths, the chance of ever crossing is alpha
+    rng = np.random.default_rng(9)
+    w = np.cumsum(rng.standard_normal((40_000, 14)) * math.sqrt(1 / 14), axis=1)
+    crossed = (np.abs(w) / np.sqrt(fractions) >= bounds).any(axis=1).mean()
+    assert abs(crossed - 0.05) < 0.006
+
+
+@pytest.mark.slow
+def test_group_sequential_false_positives_and_power_under_daily_looks():
+    from foodrec.experiments.sequential import gst_path
+
+    rng = np.random.default_rng(4)
+
+    def run(effect):
+        t, c = rng.poisson(2.0 * (1 + effect), 3000).astype(float), rng.poisson(2.0, 3000).astype(float)
+        looks = [(t[: n * 214], c[: n * 214]) for n in range(1, 15)]
+        return any(r["significant"] for r in gst_path(looks, 14 * 214, paths=50_000))
+
+    runs = 300
+    assert np.mean([run(0.0) for _ in range(runs)]) <= 0.05 + 2.5 * math.sqrt(0.05 * 0.95 / runs)
+    assert np.mean([run(0.06) for _ in range(100)]) > 0.7  # fixed-horizon power here is about 0.85
+
+
+def test_abtest_group_sequential_needs_a_known_method(tmp_path, capsys):
+    path = tmp_path / "events.csv"
+    synthetic_events(500, lift=0.0, seed=1).to_csv(path, index=False)
+    code = main(["abtest", "--events", str(path), "--sequential", "--sequential-method", "bayes", "--n-boot", "0",
+                 "--json-out", str(tmp_path / "x.json")])  # fmt: skip
+    assert code == 2 and "choose msprt or gst" in capsys.readouterr().err
+    out = tmp_path / "gst.json"
+    code = main(["abtest", "--events", str(path), "--sequential", "--sequential-method", "gst", "--planned-per-arm",
+                 "250", "--n-boot", "0", "--json-out", str(out)])  # fmt: skip
+    assert code == 0
+    import json
+
+    seq = json.loads(out.read_text())["sequential"]
+    assert seq["planned_per_arm"] == 250 and seq["method"].startswith("group-sequential")

@@ -265,7 +265,11 @@ def register(app: typer.Typer) -> None:
         out: str = typer.Option(None, "--out", help="HTML report path."),
         json_out: str = typer.Option(None, "--json-out", help="JSON result (default: --out as .json)."),
         sequential: bool = typer.Option(False, "--sequential", help="Read the primary metric with an always-valid "
-                                        "test (mSPRT) over daily looks: safe to re-run every day and stop early."),
+                                        "test over daily looks: safe to re-run every day and stop early."),
+        sequential_method: str = typer.Option("msprt", "--sequential-method", help="msprt (always valid, open-ended)"
+                                              " or gst (group-sequential, O'Brien-Fleming spending, planned end)."),
+        planned_per_arm: int = typer.Option(None, "--planned-per-arm", help="gst: customers per arm planned before "
+                                            "the test (default: the power analysis' sample size for --mde)."),
     ) -> None:  # fmt: skip
         """Analyse an A/B test from the service's events: per-variant metrics, tests, CUPED, SRM, power, decision."""
         if not 0 < mde < 10:
@@ -307,8 +311,14 @@ def register(app: typer.Typer) -> None:
             metric = "revenue" if primary == "revenue_per_customer" else "orders"
             if primary == "conversion":
                 raise InputError("--sequential reads orders_per_customer or revenue_per_customer, not conversion")
+            if sequential_method not in ("msprt", "gst"):
+                raise InputError(f"--sequential-method {sequential_method!r}: choose msprt or gst")
+            if planned_per_arm is not None and planned_per_arm < 2:
+                raise InputError(f"--planned-per-arm must be at least 2, got {planned_per_arm}")
+            per_arm = planned_per_arm or decision.power_detail.get("required_per_arm")
             seq = sequential_ab(frame, result.control, list(result.treatments), mde, alpha, metric,
-                                pre if pre is not None and len(pre) else None)  # fmt: skip
+                                pre if pre is not None and len(pre) else None, sequential_method,
+                                per_arm)  # fmt: skip
             decision = decide_sequential(result, seq, mde, power)
         _print_result(result, decision)
         payload = {"events": str(events), "mde": mde, "power": power, **result.to_dict(),
