@@ -21,6 +21,7 @@ import contextlib
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,9 +53,19 @@ def _expire(future: asyncio.Future[Any], timeout: float) -> None:
         future.set_exception(TimeoutError(f"no answer from the model within {timeout:g} s"))
 
 
-def _deliver(job: _Job, value: Any, error: BaseException | None) -> None:
-    with contextlib.suppress(RuntimeError):  # the loop was closed meanwhile: nobody is waiting any more
-        job.loop.call_soon_threadsafe(_resolve, job.future, value, error)
+def _deliver_all(outcomes: list[tuple[_Job, Any, BaseException | None]]) -> None:
+    """Results of a batch: one wake-up of each event loop for all of its jobs, not one per job."""
+    by_loop: dict[int, list[tuple[_Job, Any, BaseException | None]]] = {}
+    for outcome in outcomes:
+        by_loop.setdefault(id(outcome[0].loop), []).append(outcome)
+    for group in by_loop.values():
+        with contextlib.suppress(RuntimeError):  # the loop was closed meanwhile: nobody is waiting any more
+            group[0][0].loop.call_soon_threadsafe(_resolve_all, group)
+
+
+def _resolve_all(outcomes: list[tuple[_Job, Any, BaseException | None]]) -> None:
+    for job, value, error in outcomes:
+        _resolve(job.future, value, error)
 
 
 class MicroBatcher:
@@ -79,6 +90,9 @@ class MicroBatcher:
         self._pending = 0
         self._closed = False
         self._lock = threading.Lock()
+        # Per event loop: the deadline and timeout of each waiting future, and the task that enforces them.
+        self._deadlines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict] = weakref.WeakKeyDictionary()
+        self._watchdogs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
         self._thread = threading.Thread(target=self._work, name="foodrec-recommend", daemon=True)
         self._thread.start()
 
@@ -103,11 +117,30 @@ class MicroBatcher:
         self._queue.put(_Job(key, payload, future, loop))
         if timeout is None:
             return await future
-        timer = loop.call_later(timeout, _expire, future, timeout)
+        # One watchdog per event loop checks the deadlines a few times a second: a timer per request (heap push,
+        # cancel) cost more of the event loop than the rest of the queueing together.
+        deadlines = self._deadlines.setdefault(loop, {})
+        deadlines[future] = (loop.time() + timeout, timeout)
+        watchdog = self._watchdogs.get(loop)
+        if watchdog is None or watchdog.done():
+            self._watchdogs[loop] = loop.create_task(self._watch(loop, deadlines), name="foodrec-batch-watchdog")
         try:
             return await future
         finally:
-            timer.cancel()
+            deadlines.pop(future, None)
+
+    async def _watch(self, loop: asyncio.AbstractEventLoop, deadlines: dict) -> None:
+        """Fail the requests of ``loop`` still waiting past their deadline (a stuck model holds nobody forever)."""
+        while True:
+            step = min((timeout for _, timeout in deadlines.values()), default=1.0) / 20
+            await asyncio.sleep(min(max(step, 0.001), 0.25))
+            now = loop.time()
+            for future, (deadline, timeout) in list(deadlines.items()):
+                if deadline <= now:
+                    deadlines.pop(future, None)
+                    _expire(future, timeout)
+            if not deadlines:
+                return
 
     def close(self) -> None:
         with self._lock:
@@ -164,8 +197,6 @@ class MicroBatcher:
             if len(results) != len(group):
                 raise RuntimeError(f"batch function returned {len(results)} results for {len(group)} jobs")
         except Exception as err:  # delivered to each waiting request, which decides what to answer
-            for job in group:
-                _deliver(job, None, err)
+            _deliver_all([(job, None, err) for job in group])
             return
-        for job, result in zip(group, results, strict=True):
-            _deliver(job, result, None)
+        _deliver_all([(job, result, None) for job, result in zip(group, results, strict=True)])
