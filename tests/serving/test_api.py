@@ -124,7 +124,15 @@ def test_a_failing_recommender_is_answered_by_the_fallback_and_counted(city, tmp
         ({"customer_id": "c1", "k": "101"}, "k"),
         ({"customer_id": "c1", "k": "ten"}, "k"),
         ({"customer_id": "c1", "at": "yesterday"}, "at"),
-        ({"customer_id": "c1", "at": "1500-01-01T00:00Z"}, "at"),
+        ({"customer_id": "c1", "at": "1500-01-01T00:00:00Z"}, "at"),
+        ({"customer_id": "c1", "at": "2200-01-01T00:00:00Z"}, "at"),
+        # what the schema does not allow is refused, even where a lenient parser would guess
+        ({"customer_id": "c1", "at": "0"}, "at"),  # a number, not a date-time
+        ({"customer_id": "c1", "at": "2026-03-01T12:30:00"}, "at"),  # no offset
+        ({"customer_id": "c1", "at": "2026-03-01T12:30Z"}, "at"),  # no seconds
+        ({"customer_id": "c1", "k": "5.0"}, "k"),
+        ({"customer_id": "c1", "k": " 5"}, "k"),
+        ({"customer_id": "c1", "explain": "1"}, "explain"),
         ({"customer_id": "x" * 129}, "customer_id"),
         ({"customer_id": "c\x01"}, "customer_id"),
     ],
@@ -193,6 +201,8 @@ def test_the_variant_and_version_a_client_sends_are_ignored(ab_client):
         {"events": [{"idempotency_key": "k", "type": "order", "customer_id": "c", "surprise": 1}]},
         {"events": [{"idempotency_key": "k", "type": "order", "customer_id": "c", "items": ["a"] * 201}]},
         {"events": [{"idempotency_key": "k\x00", "type": "order", "customer_id": "c"}]},
+        {"events": [{"idempotency_key": "k", "type": "order", "customer_id": "c", "occurred_at": 0}]},
+        {"events": [{"idempotency_key": "k", "type": "order", "customer_id": "c", "order_value": "3"}]},
         {"nothing": True},
     ],
 )
