@@ -25,6 +25,11 @@ def test_the_sync_client_over_tcp(city, tmp_path, live_server):
         answer = api.recommendations("c01", area="north", at=AT, k=3, explain=True)
         assert answer.k == 3 and len(answer.items) == 3 and answer.at == AT and all(i.reason for i in answer.items)
         shown = [item.item_id for item in answer.items]
+        paired = api.rankings("c01", area="north", at=AT, k=3)  # every variant's list for the same visit
+        assert paired.variants["default"].items == shown and paired.slot <= AT
+        with pytest.raises(FoodrecAPIError) as err:
+            api.rankings("c01", at=AT, variants=["nope"])
+        assert err.value.status == 404
         batch = [
             event("impression", "c01", items=shown, request_id=answer.request_id, idempotency_key="imp-1"),
             event("order", "c01", items=shown[:1], order_value=11.5, idempotency_key="order-1", area="north",

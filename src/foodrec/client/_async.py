@@ -33,6 +33,7 @@ from foodrec.serving.schemas import (
     EventIn,
     EventsResponse,
     Health,
+    Rankings,
     Readiness,
     RecommendationResponse,
     ReloadRequest,
@@ -117,8 +118,19 @@ class AsyncFoodrecClient:
         response = await self.request("POST", "/v1/admin/reload", json=body)
         return parse("POST", "/v1/admin/reload", response, ReloadResponse)
 
+    async def rankings(
+        self, customer_id: str, *, area: str | None = None, at: datetime | None = None, k: int = 10,
+        variants: Sequence[str] | None = None,
+    ) -> Rankings:  # fmt: skip
+        """``GET /v1/admin/rankings`` (needs ``admin_token``): every variant's own list for one visit, ranked at
+        the same time slot as ``recommendations`` (paired ground truth; not an exposure, never cached)."""
+        params: dict[str, Any] = query_params(customer_id=customer_id, area=area, at=at, k=k)
+        if variants:
+            params["variant"] = list(variants)
+        return await self._get("/v1/admin/rankings", Rankings, params)
+
     # -- plumbing --------------------------------------------------------------------------------------
-    async def _get(self, path: str, model: type[Model], params: Mapping[str, str] | None = None) -> Model:
+    async def _get(self, path: str, model: type[Model], params: Mapping[str, Any] | None = None) -> Model:
         return parse("GET", path, await self.request("GET", path, params=params), model)
 
     async def request(self, method: str, path: str, *, retry_503: bool = True, **kwargs: Any) -> httpx.Response:

@@ -295,6 +295,24 @@ class CustomerOrders(BaseModel):
     orders: list[PastOrder] = Field(description="newest first; empty for a customer without orders")
 
 
+class VariantRanking(BaseModel):
+    """One variant's own list for a visit (``GET /v1/admin/rankings``)."""
+
+    model_version: str
+    items: list[str] = Field(description="ranked ids, best first (fallback items included)")
+    fallback: int = Field(description="how many of them came from the cold-start fallback")
+
+
+class Rankings(BaseModel):
+    """Every variant's list for one visit: paired ground truth, never an exposure."""
+
+    customer_id: str
+    area: str | None
+    slot: datetime = Field(description="the time the rankings were computed for (start of the visit's time slot)")
+    k: int
+    variants: dict[str, VariantRanking]
+
+
 class ErrorResponse(BaseModel):
     """The body of every error answer except validation errors: one readable line."""
 

@@ -15,29 +15,24 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BeforeValidator
 
 from foodrec.serving.batching import Overloaded
 from foodrec.serving.deps import Service, get_service
 from foodrec.serving.routers.admin import require_admin
-from foodrec.serving.schemas import MAX_ID_LENGTH, MAX_K, NO_CONTROL_CHARS, ErrorResponse, UtcTime, integer_text
+from foodrec.serving.schemas import (
+    MAX_ID_LENGTH,
+    MAX_K,
+    NO_CONTROL_CHARS,
+    ErrorResponse,
+    Rankings,
+    UtcTime,
+    VariantRanking,
+    integer_text,
+)
 from foodrec.serving.state import Query as RankQuery
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
-
-
-class VariantRanking(BaseModel):
-    model_version: str
-    items: list[str] = Field(description="ranked ids, best first (fallback items included)")
-    fallback: int = Field(description="how many of them came from the cold-start fallback")
-
-
-class Rankings(BaseModel):
-    customer_id: str
-    area: str | None
-    slot: datetime = Field(description="the time the rankings were computed for (start of the visit's time slot)")
-    k: int
-    variants: dict[str, VariantRanking]
 
 
 @router.get(
