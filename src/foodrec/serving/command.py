@@ -123,6 +123,7 @@ def _serve_workers(options: dict[str, Any], workers: int, console: Any) -> None:
     store (orders and reloads reach every one through it: :mod:`foodrec.serving.sync`). The A/B assignment is a
     hash of salt and customer, the same in every process. The parent only reserves the port and watches them."""
     import multiprocessing
+    import queue
     import signal
 
     reserved = _listen(options["host"], options["port"], reuse_port=True, listen=False)
@@ -146,10 +147,19 @@ def _serve_workers(options: dict[str, Any], workers: int, console: Any) -> None:
     signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
     try:
         with console.status(f"loading models in {workers} worker processes ..."):
-            for _ in procs:
-                message = ready.get()
+            started = 0
+            while started < workers:
+                try:
+                    message = ready.get(timeout=1.0)
+                except queue.Empty:
+                    dead = [p for p in procs if not p.is_alive()]
+                    if dead and ready.empty():
+                        raise InputError(f"worker process {dead[0].pid} exited (code {dead[0].exitcode}) while "
+                                         "loading") from None  # fmt: skip
+                    continue
                 if message != "ok":
                     raise InputError(f"a worker could not start: {message}")
+                started += 1
         console.print(f"{workers} worker processes (pids {', '.join(str(p.pid) for p in procs)})")
         console.print(f"serving on http://{options['host']}:{port}  (API docs: /docs, events: "
                       f"{options['events'].split('@')[-1]})")  # fmt: skip
