@@ -142,4 +142,6 @@ class LightFMWarp(_MatrixPeer):
         return self.model.predict(uu, ii, num_threads=1).reshape(len(users), n_items)
 
 
-PEERS = {"implicit-als": ImplicitALS, "implicit-bpr": ImplicitBPR, "lightfm-warp": LightFMWarp}
+from tifu import TifuKNN  # noqa: E402  (benchmarks/peers is on sys.path, as for quality.py's `from peers import`)
+
+PEERS = {"tifu-knn": TifuKNN, "implicit-als": ImplicitALS, "implicit-bpr": ImplicitBPR, "lightfm-warp": LightFMWarp}
