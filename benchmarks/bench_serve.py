@@ -245,6 +245,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--no-events", action="store_true", help="skip the event write runs")
+    parser.add_argument("--customers", type=int, help="distinct customers in rotation (default: all of the store)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -258,7 +259,7 @@ def main() -> None:
         quiet_cli(["generate", "--out", str(work / "city")])
         quiet_cli(["ingest", str(work / "city"), "--store", str(store)])
     events_path = work / "events.sqlite"
-    paths, first_slot = query_paths(store)
+    paths, first_slot = query_paths(store, args.customers)
     (work / "distinct.lua").write_text(DISTINCT_LUA % (", ".join(json.dumps(p) for p in paths), first_slot))
     at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(first_slot))
     (work / "cached.lua").write_text(RECS_LUA % ", ".join(json.dumps(f"{p}&at={at}") for p in paths[:2000]))
