@@ -3,8 +3,9 @@
 For one store: the temporal split of ``foodrec evaluate`` (or ``--until``), the strongest baseline on its test
 orders, then the Keras model trained with every repeat group, with each group left out in turn, and with none.
 Every variant uses the same fixed setting (no search: the search would pick per variant and blur the comparison)
-and the same seed. Prints validation NDCG@10 (the model's own validation slice of the training period, the number a
-choice may use) and test NDCG@10 with its ratio to the strongest baseline (reported, never used to choose).
+and the same seed, and model selection off (the network itself is measured). Prints validation NDCG@10 (the
+model's own validation slice of the training period, the number a choice may use) and test NDCG@10 with its ratio
+to the strongest baseline (reported, never used to choose).
 
     python benchmarks/bench_ablation.py --store runs/twin/store
     python benchmarks/bench_ablation.py --store runs/demo/store --variants all,-cycle,none --json /tmp/abl.json
@@ -73,7 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     for name, groups in variants(args.variants).items():
         t0 = time.perf_counter()
         rec = KerasRecommender(
-            level=level, search=False, dim=args.dim, hidden=2 * args.dim, lr=args.lr, seed=args.seed, extras=groups
+            level=level,
+            search=False,
+            select=False,  # the network itself: what the features add to it, not what selection makes of it
+            dim=args.dim,
+            hidden=2 * args.dim,
+            lr=args.lr,
+            seed=args.seed,
+            extras=groups,
         ).fit(split.train)
         res = evaluate_recommender(rec, cases, n_boot=args.n_boot, name=name)
         diff = paired_difference(res, base[best], n_boot=args.n_boot).loc["ndcg"]

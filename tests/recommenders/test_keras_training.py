@@ -111,7 +111,7 @@ def test_search_sample_does_not_grow_with_the_log(days, monkeypatch):
         return training.RunResult(None, [], 0.1, 1, 0.0, params)
 
     monkeypatch.setattr(training, "train_one", fake_train_one)
-    cfg = TrainConfig(search_max_examples=150, search_eval_sample=50, folds=2, refit=False)
+    cfg = TrainConfig(search_max_examples=150, search_eval_sample=50, folds=2, refit=False, select=False)
     training.train(log, "restaurant", cfg)
     search = sizes[:-1]
     assert len(search) == len(training.search_grid(cfg)) * cfg.folds

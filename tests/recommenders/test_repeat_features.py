@@ -6,7 +6,7 @@ import pytest
 
 from foodrec.data.orderlog import OrderLog
 from foodrec.features.lines import order_lines
-from foodrec.features.popularity import Popularity, return_gaps
+from foodrec.features.popularity import Popularity, first_orders, return_gaps
 from foodrec.features.repeat import ALL_GROUPS, PAD_SINCE, REPEAT_GROUPS, gather_numpy, repeat_features
 from foodrec.features.view import FeatureView
 from foodrec.features.vocabulary import FeatureSpace
@@ -83,6 +83,7 @@ def test_item_returns_in_snapshots_ignore_later_orders():
     k = int(np.searchsorted(early.times, cut))
     np.testing.assert_allclose(early.ret[: k + 1], full.ret[: k + 1], rtol=1e-5)
     np.testing.assert_allclose(early.ret_gap[: k + 1], full.ret_gap[: k + 1], rtol=1e-5)
+    np.testing.assert_allclose(early.first_area_meal[: k + 1], full.first_area_meal[: k + 1], rtol=1e-5)
 
 
 def test_orders_folded_in_count_their_returns_as_a_rebuild_would():
@@ -98,3 +99,32 @@ def test_orders_folded_in_count_their_returns_as_a_rebuild_would():
     # Counts of one snapshot share a reference time, so shares are what must agree (observe keeps the old one).
     np.testing.assert_allclose(a.ret[-1] / a.glob[-1].clip(1e-9), b.ret[-1] / b.glob[-1].clip(1e-9), atol=1e-4)
     np.testing.assert_allclose(a.ret_gap[-1] / a.ret[-1].clip(1e-9), b.ret_gap[-1] / b.ret[-1].clip(1e-9), rtol=1e-4)
+    first_a = a.first_area_meal[-1] / a.rest_area_meal[-1].clip(1e-9)
+    first_b = b.first_area_meal[-1] / b.rest_area_meal[-1].clip(1e-9)
+    np.testing.assert_allclose(first_a, first_b, atol=1e-4)  # first orders folded in as a rebuild counts them
+
+
+def test_first_orders_are_the_customers_first_in_the_data():
+    lines = pd.DataFrame({"cust": [3, 3, 4, 3, 4, 0], "t": [1.0, 1.0, 2.0, 5.0, 6.0, 7.0]})
+    assert first_orders(lines).tolist() == [True, True, True, False, False, False]
+
+
+def test_only_first_orders_train_the_cold_start_head():
+    import keras
+    import tensorflow as tf
+
+    from foodrec.recommenders.keras.model import FoodrecRanker, example_inputs, softmax_loss
+
+    model = FoodrecRanker(n_customers=3, n_areas=2, n_items=6, n_restaurants=3, dim=4, hidden=8)
+    inputs = example_inputs(batch=8, candidates=5, depth=4, n_items=6)
+    inputs["history_items"][:, 0] = 1 + np.arange(8) % 5  # every customer has history: no first order
+    y = np.eye(5, dtype=np.float32)[np.arange(8) % 5]
+    model(inputs)
+    with tf.GradientTape() as tape:
+        loss = keras.ops.mean(softmax_loss(y, model(inputs, training=True)))
+    cold = [model.cold_hidden.kernel, model.cold_out.kernel]
+    assert all(float(tf.reduce_max(tf.abs(g))) == 0.0 for g in tape.gradient(loss, cold))
+    inputs["history_items"][:4] = 0  # four first orders: now they train it
+    with tf.GradientTape() as tape:
+        loss = keras.ops.mean(softmax_loss(y, model(inputs, training=True)))
+    assert float(tf.reduce_max(tf.abs(tape.gradient(loss, cold)[1]))) > 0.0

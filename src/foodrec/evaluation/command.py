@@ -222,10 +222,19 @@ def evaluate(
             f"[{row['ci_low']:.3f}, {row['ci_high']:.3f}]",
         )
     console.print(seg_table)
+    choice = getattr(rec, "choice", None)  # a Keras model serves what validation chose (network, baseline, blend)
+    if choice is not None:
+        typer.echo(
+            f"served: {choice.kind}"
+            + (f" ({choice.baseline}" + (f", weight {choice.weight:g})" if choice.kind == "blend" else ")"))
+            * (choice.kind != "network")
+            + f", chosen on validation: {choice.evidence.get('choose_ndcg10', choice.evidence.get('skipped', {}))}"
+        )
 
     payload = {
         **_context(store, split, cases, level, k, n_boot, seed),
         "recommender": result.name,
+        "served": choice.to_json() if choice is not None else None,
         "result": result.to_dict(),
         "strongest_baseline": strongest,
         "baseline_result": best.to_dict(),

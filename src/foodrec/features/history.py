@@ -66,17 +66,18 @@ class History:
         if cust > 0:
             self.tail.setdefault(int(cust), []).append((float(t), int(item), int(rest)))
 
-    def last_time(self, cust: int, item: int, before: float) -> float | None:
-        """When the customer last ordered ``item`` before ``before`` (days), built lines and tail; None if never."""
+    def last_time(self, cust: int, item: int | None, before: float) -> float | None:
+        """When the customer last ordered ``item`` (None: anything) before ``before`` (days), built lines and tail;
+        None if never."""
         cust = int(cust)
         best = None
         if 0 < cust < len(self.cust_start) - 1:
             lo, hi = int(self.cust_start[cust]), int(self.cust_start[cust + 1])
-            hit = (self.item[lo:hi] == item) & (self.t[lo:hi] < before)
+            hit = (self.t[lo:hi] < before) & ((self.item[lo:hi] == item) if item is not None else True)
             if hit.any():
                 best = float(self.t[lo:hi][hit].max())
         for t, it, _ in self.tail.get(cust, ()):
-            if it == item and t < before and (best is None or t > best):
+            if (item is None or it == item) and t < before and (best is None or t > best):
                 best = t
         return best
 

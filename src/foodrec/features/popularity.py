@@ -32,7 +32,7 @@ import pandas as pd
 from foodrec.features.clock import N_HOURS, N_MEALS
 from foodrec.features.vocabulary import FeatureSpace
 
-N_POP_FEATURES = 9  # columns 7 and 8: the item's return rate and typical return gap (features/repeat.py)
+N_POP_FEATURES = 10  # 7, 8: the item's return rate and typical return gap (features/repeat.py); 9: first orders
 RETURN_SMOOTHING = 5.0  # pseudo-orders at the city's return rate
 GAP_SMOOTHING = 2.0  # pseudo-returns at the city's typical gap
 TOP_REFRESH_ORDERS = 100
@@ -65,6 +65,9 @@ class Popularity:
     # the decayed sum of those lines' gaps in days since that customer's previous line of the item (``ret_gap``).
     ret: np.ndarray | None = None
     ret_gap: np.ndarray | None = None
+    # First orders (a customer's first order in the data): ``first_area_meal[k, a, m, r]`` as ``rest_area_meal``,
+    # what new customers choose (the cold-start head reads their share).
+    first_area_meal: np.ndarray | None = None
 
     @classmethod
     def build(
@@ -80,7 +83,7 @@ class Popularity:
         hour_half_life: float = 60.0,
     ) -> Popularity:
         n_items, n_areas, n_rest = len(space.items), len(space.areas), len(space.restaurants)
-        per_snapshot = n_items * (n_areas + 2) + n_rest * (n_areas * (N_MEALS + 1) + N_HOURS)
+        per_snapshot = n_items * (n_areas + 4) + n_rest * (n_areas * (2 * N_MEALS + 1) + N_HOURS)
         start = float(lines["t"].min()) if len(lines) else end - 1.0
         span = max(end - start, 1.0)
         if step_days is None:
@@ -100,6 +103,9 @@ class Popularity:
         ret_gap = np.zeros((s, n_items), np.float32)
         rt, rg = np.zeros(n_items), np.zeros(n_items)
         gap_all = return_gaps(lines)
+        first_area_meal = np.zeros((s, n_areas, N_MEALS, n_rest), np.float32)
+        fr = np.zeros((n_areas, N_MEALS, n_rest))
+        first_all = first_orders(lines)
         g, sh = np.zeros(n_items), np.zeros(n_items)
         ar = np.zeros((n_areas, n_items))
         ram = np.zeros((n_areas, N_MEALS, n_rest))
@@ -123,6 +129,7 @@ class Popularity:
             sh *= fs
             ar *= f
             ram *= f
+            fr *= f
             rh *= 0.5 ** (dt / hour_half_life)
             if hi > lo:
                 w = 0.5 ** ((tk - t_all[lo:hi]) / half_life)
@@ -136,9 +143,13 @@ class Popularity:
                 sh += np.bincount(it, ws, n_items)
                 np.add.at(ar, (a, it), w)
                 np.add.at(ram, (a, m, rest[lo:hi]), w)
+                new = first_all[lo:hi]
+                np.add.at(fr, (a[new], m[new], rest[lo:hi][new]), w[new])
                 np.add.at(rh, (rest[lo:hi], hour[lo:hi]), 0.5 ** ((tk - t_all[lo:hi]) / hour_half_life))
             glob[k], short[k], area[k] = g, sh, ar
             ret[k], ret_gap[k] = rt, rg
+            first_area_meal[k] = fr
+            first_area_meal[k, 0] = fr.sum(axis=0)
             rest_hour[k] = rh
             area[k, 0] = g
             rest_area_meal[k] = ram
@@ -166,6 +177,7 @@ class Popularity:
             hour_half_life,
             ret=ret,
             ret_gap=ret_gap,
+            first_area_meal=first_area_meal,
         )
 
     def __post_init__(self) -> None:
@@ -173,6 +185,9 @@ class Popularity:
             self.ret = np.zeros_like(self.glob)
         if self.ret_gap is None:
             self.ret_gap = np.zeros_like(self.glob)
+        if self.first_area_meal is None:
+            self.first_area_meal = np.zeros_like(self.rest_area_meal)
+        self._first_tot = self.first_area_meal.sum(axis=-1)  # (S, A, M)
         self._ret_tot = self.ret.sum(axis=-1)
         self._ret_gap_tot = self.ret_gap.sum(axis=-1)
         n_rest = self.rest_area.shape[-1]
@@ -190,14 +205,16 @@ class Popularity:
         self._city_hour = self.rest_hour.sum(axis=1)  # (S, 24)
         self._city_hour_share = (self._city_hour + 0.5) / (self._city_hour.sum(axis=-1, keepdims=True) + 0.5 * N_HOURS)
 
-    def observe(self, t: float, item: int, area: int, meal: int, hour: float, gap: float | None = None) -> None:
+    def observe(
+        self, t: float, item: int, area: int, meal: int, hour: float, gap: float | None = None, first: bool = False
+    ) -> None:
         """Fold one order line at time ``t`` (days) into the newest snapshot, in place (a few microseconds).
 
         Counts stay in units of the snapshot's time ``T``: a line at ``t`` weighs ``0.5 ** ((T - t) / half_life)``
         (above 1 for ``t > T``), which is exactly the decayed count at ``T``; shares are ratios of counts at one
         reference time, so they are the same as if the snapshot had been rebuilt at ``t``. Unknown items (0) are
         ignored: a model cannot score an item it was not trained on. ``gap``: days since the same customer's previous
-        line of this item (None: their first), counted in the item's returns.
+        line of this item (None: their first), counted in the item's returns; ``first``: the customer's first order.
         """
         if item <= 0:
             return
@@ -224,6 +241,9 @@ class Popularity:
             self._area_tot[k, a] += w
             self._rest_area_tot[k, a] += w
             self._rest_area_meal_tot[k, a, m] += w
+            if first:
+                self.first_area_meal[k, a, m, r] += w
+                self._first_tot[k, a, m] += w
         self.rest_hour[k, r, h] += wh
         self._rest_hour_tot[k, r] += wh
         self._city_hour[k, h] += wh
@@ -260,6 +280,7 @@ class Popularity:
             self.hour_half_life,
             ret=self.ret[-1:],
             ret_gap=self.ret_gap[-1:],
+            first_area_meal=self.first_area_meal[-1:],
         )
 
     def snapshot_index(self, feature_time: np.ndarray) -> np.ndarray:
@@ -307,6 +328,8 @@ class Popularity:
             "ret_gap": self.ret_gap[snap, cands],
             "ret_tot": self._ret_tot[snap],
             "ret_gap_tot": self._ret_gap_tot[snap],
+            "first_ram": self.first_area_meal[snap, a, m, r],
+            "first_ram_tot": self._first_tot[snap, a, m],
         }
         sizes = (self.glob.shape[1], self.rest_area.shape[-1])
         return popularity_features(np, counts, *sizes, smoothing, hour_smoothing).astype(np.float32)
@@ -346,16 +369,17 @@ class Popularity:
 
 
 def popularity_features(xp, n: dict, n_items: int, n_restaurants: int, smoothing: float, hour_smoothing: float):
-    """The one definition of the nine popularity features, from the counts gathered per candidate (``n``, keys
+    """The one definition of the ten popularity features, from the counts gathered per candidate (``n``, keys
     as in :meth:`Popularity.features`). ``xp`` is ``numpy`` (ranking, training) or ``keras.ops`` (the exported
     ``PopularityFeatures`` layer), so both compute exactly this; a parity test covers every feature.
 
     >>> import numpy as np
     >>> one = {k: np.ones((1, 1)) for k in ("glob", "glob_tot", "short", "short_tot", "area", "area_tot",
     ...     "rest_glob", "rest_size", "rest_area", "rest_area_tot", "rest_area_meal", "rest_area_meal_tot",
-    ...     "rest_hour", "rest_hour_tot", "city_hour_share", "ret", "ret_gap", "ret_tot", "ret_gap_tot")}
+    ...     "rest_hour", "rest_hour_tot", "city_hour_share", "ret", "ret_gap", "ret_tot", "ret_gap_tot",
+    ...     "first_ram", "first_ram_tot")}
     >>> popularity_features(np, one, 1, 1, 20.0, 1.0).shape
-    (1, 1, 9)
+    (1, 1, 10)
     """
     g_share = (n["glob"] + 0.01) / (n["glob_tot"] + 0.01 * n_items)
     a_share = (n["area"] + smoothing * g_share) / (n["area_tot"] + smoothing)
@@ -373,8 +397,26 @@ def popularity_features(xp, n: dict, n_items: int, n_restaurants: int, smoothing
     return_rate = (n["ret"] + RETURN_SMOOTHING * city_rate) / (n["glob"] + RETURN_SMOOTHING)
     city_gap = (n["ret_gap_tot"] + 10.0) / (n["ret_tot"] + 1.0)
     return_gap = (n["ret_gap"] + GAP_SMOOTHING * city_gap) / (n["ret"] + GAP_SMOOTHING)
+    # First orders (column 9): the restaurant's share of new customers' orders in area x meal time, smoothed
+    # towards its share of all orders there (what the cold-start head reads).
+    first_share = (n["first_ram"] + smoothing * ram_share) / (n["first_ram_tot"] + smoothing)
     features = [log_g, xp.log(a_share), xp.log(ram_share), xp.log(s_share) - log_g, xp.log(within)]
-    return xp.stack([*features, xp.log(ra_share), hour_lift, xp.log(return_rate), xp.log1p(return_gap)], axis=-1)
+    returns = [xp.log(return_rate), xp.log1p(return_gap)]
+    return xp.stack([*features, xp.log(ra_share), hour_lift, *returns, xp.log(first_share)], axis=-1)
+
+
+def first_orders(lines: pd.DataFrame) -> np.ndarray:
+    """Per encoded line (columns ``cust, t``): whether it belongs to the customer's first order in the lines (no
+    earlier line of theirs); unknown customers (index 0) never.
+
+    >>> first_orders(pd.DataFrame({"cust": [1, 1, 2, 1, 0], "t": [1.0, 1.0, 2.0, 3.0, 4.0]})).tolist()
+    [True, True, True, False, False]
+    """
+    if len(lines) == 0:
+        return np.zeros(0, bool)
+    cust, t = lines["cust"].to_numpy(), lines["t"].to_numpy()
+    first_t = pd.Series(t).groupby(cust).transform("min").to_numpy()
+    return (t == first_t) & (cust > 0)
 
 
 def return_gaps(lines: pd.DataFrame) -> np.ndarray:

@@ -12,6 +12,9 @@ reads) and the item's return statistics (two popularity columns, looked up point
   smoothed) and how often they ordered this item on that weekday.
 * ``return`` - the item's return rate and typical return gap: columns 7 and 8 of the popularity features
   (:func:`~foodrec.features.popularity.popularity_features`); listed here so one switch names each group.
+* ``cold`` - the cold-start path: the restaurant's share of *first* orders in the area at this meal time (popularity
+  column 9) and a separate head of the network that scores customers without history, trained on first orders
+  only (``FoodrecRanker``).
 
 One definition: :func:`gather_numpy` (numpy, ranking and training inputs' consumers) and the Keras layer
 ``RepeatCycle`` (``recommenders/keras/layers.py``) gather the same per-candidate counts, and both call
@@ -37,8 +40,20 @@ import numpy as np
 
 # Feature groups in the network's input order, with their number of columns (``return`` lives in popularity).
 REPEAT_GROUPS: dict[str, int] = {"cycle": 2, "explore": 1, "dow": 2}
-ALL_GROUPS = ("cycle", "explore", "return", "dow")
+ALL_GROUPS = ("cycle", "explore", "return", "dow", "cold")
 RETURN_COLUMNS = (7, 8)  # popularity feature columns: the item's log return rate and log1p typical return gap
+COLD_COLUMN = 9  # popularity feature column: the restaurant's share of first orders in area x meal time
+
+
+def popularity_columns(groups: tuple[str, ...]) -> list[int]:
+    """The popularity columns a network with feature ``groups`` reads (``return`` and ``cold`` add theirs).
+
+    >>> popularity_columns(("cycle",)), popularity_columns(ALL_GROUPS)
+    ([0, 1, 2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    """
+    return [*range(7), *(RETURN_COLUMNS if "return" in groups else ()), *((COLD_COLUMN,) if "cold" in groups else ())]
+
+
 PAD_SINCE = 1e4  # "never ordered" (days), as the history's padding age
 PRIOR_GAP_DAYS = 10.0  # the usual gap of a customer with one order (and the weight of one gap)
 EXPLORE_HALF_LIFE = 30.0

@@ -154,8 +154,10 @@ class FeatureView:
                 continue
             cust = self.customers.add(cust_id)
             last = self.history.last_time(cust, item, t)  # the item's returns count this line's gap
+            first = self.history.last_time(cust, None, t) is None  # no earlier order: a first order
             self.history.append(cust, t, item, rest)
-            self.popularity.observe(t, item, area, meal, hour, gap=None if last is None else t - last)
+            gap = None if last is None else t - last
+            self.popularity.observe(t, item, area, meal, hour, gap=gap, first=first)
             n += 1
         self.order_ids.update(ids[i] for i in rows)
         self.n_observed += n

@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
 from foodrec.features.popularity import N_POP_FEATURES  # noqa: E402
-from foodrec.features.repeat import ALL_GROUPS, REPEAT_GROUPS, RETURN_COLUMNS  # noqa: E402
+from foodrec.features.repeat import ALL_GROUPS, REPEAT_GROUPS, RETURN_COLUMNS, popularity_columns  # noqa: E402
 from foodrec.recommenders.keras.layers import CyclicalEncoding, HistoryMatch, HistoryPooling, RepeatCycle  # noqa: E402
 
 MASK_VALUE = -1e9
@@ -45,8 +45,10 @@ class FoodrecRanker(keras.Model):
         n_customers, n_areas, n_items, n_restaurants: vocabulary sizes including index 0 (unknown/padding).
         dim: embedding size. hidden: width of the first MLP layer. dropout: dropout rate. l2: L2 penalty.
         dish: whether candidates are dishes (adds restaurant-level history features).
-        extras: the repeat feature groups it reads (``features/repeat.py``: cycle, explore, return, dow); the
-            ablation benchmark switches them off one at a time.
+        extras: the repeat feature groups it reads (``features/repeat.py``: cycle, explore, return, dow) and
+            ``cold``, the cold-start head: customers without history are scored by a head of their own (context,
+            popularity, first-order popularity, the context x item affinity) that only first orders train; the
+            ablation benchmark switches each off.
     """
 
     def __init__(
@@ -69,6 +71,8 @@ class FoodrecRanker(keras.Model):
         self.extras = tuple(g for g in ALL_GROUPS if g in extras)
         history_groups = tuple(g for g in self.extras if g in REPEAT_GROUPS)
         self.repeat = RepeatCycle(history_groups, name="repeat") if history_groups else None
+        self.pop_columns = popularity_columns(self.extras)
+        self.cold = "cold" in self.extras
         reg = keras.regularizers.L2(l2)
         init = keras.initializers.RandomNormal(stddev=0.05)
         self.customer_emb = keras.layers.Embedding(
@@ -98,6 +102,11 @@ class FoodrecRanker(keras.Model):
             max(hidden // 2, 4), activation="relu", kernel_regularizer=reg, name="hidden2"
         )
         self.out = keras.layers.Dense(1, name="out")
+        if self.cold:
+            self.cold_hidden = keras.layers.Dense(
+                max(hidden // 2, 8), activation="relu", kernel_regularizer=reg, name="cold_hidden"
+            )
+            self.cold_out = keras.layers.Dense(1, name="cold_out")
 
     def build(self, input_shape):
         # The sub-layers' input sizes follow from the inputs, so a forward pass on zeros of the given shapes builds
@@ -132,7 +141,7 @@ class FoodrecRanker(keras.Model):
         per_query = ops.concatenate([clock, n_hist, loyalty], axis=-1)
         per_query = ops.expand_dims(per_query, 1) * ops.ones_like(affinity)  # (B, C, 6)
         pop = ops.cast(inputs["popularity"], "float32")
-        used_pop = pop if "return" in self.extras else pop[..., : RETURN_COLUMNS[0]]
+        used_pop = ops.take(pop, self.pop_columns, axis=-1)
         parts = [self.match([cands, hist, age]), used_pop, affinity, per_query]
         if self.repeat is not None:
             parts.append(self.repeat([cands, hist, age, inputs["clock"], pop[..., RETURN_COLUMNS[1]]]))
@@ -141,6 +150,13 @@ class FoodrecRanker(keras.Model):
         x = ops.concatenate(parts, axis=-1)
         x = self.drop(self.hidden1(x), training=training)
         score = ops.squeeze(self.out(self.hidden2(x)), -1) + ops.squeeze(self.item_bias(cands), -1)
+        if self.cold:
+            # Customers without history: a head of their own, so only first orders train it.
+            cold_x = ops.concatenate([used_pop, affinity, ops.expand_dims(clock, 1) * ops.ones_like(affinity)], -1)
+            cold_score = ops.squeeze(self.cold_out(self.cold_hidden(cold_x)), -1) + ops.squeeze(
+                self.item_bias(cands), -1
+            )
+            score = ops.where(ops.equal(n_hist, 0.0), cold_score, score)
         if "logq" in inputs:  # sampled-softmax correction (zero when ranking)
             score = score - inputs["logq"]
         return ops.where(ops.greater(cands, 0), score, MASK_VALUE)

@@ -260,12 +260,12 @@ class IndexTable(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="foodrec")
 class PopularityFeatures(keras.layers.Layer):
-    """``Popularity.features`` of one snapshot as a layer: per candidate, nine popularity features.
+    """``Popularity.features`` of one snapshot as a layer: per candidate, ten popularity features.
 
     Inputs: ``[area (B,) int, meal (B,) int, clock (B, 2) float (local hour, day), candidates (B, C) int]``.
-    Output ``(B, C, 9)``: logs of smoothed shares (item global, item in area, its restaurant in area x meal time,
-    short/long trend, item within its restaurant, restaurant in area), the hour lift of its restaurant, and the
-    item's return rate and typical return gap.
+    Output ``(B, C, 10)``: logs of smoothed shares (item global, item in area, its restaurant in area x meal time,
+    short/long trend, item within its restaurant, restaurant in area), the hour lift of its restaurant, the
+    item's return rate and typical return gap, and its restaurant's share of first orders in area x meal time.
     The counts are non-trainable weights, set from a :class:`~foodrec.features.popularity.Popularity`
     with ``set_popularity`` (its last snapshot).
 
@@ -294,6 +294,8 @@ class PopularityFeatures(keras.layers.Layer):
         "ret_gap": ("i",),
         "ret_tot": (),
         "ret_gap_tot": (),
+        "first_area_meal": ("a", "m", "r"),
+        "first_tot": ("a", "m"),
     }
 
     def __init__(
@@ -346,6 +348,8 @@ class PopularityFeatures(keras.layers.Layer):
             "ret_gap": pop.ret_gap[k],
             "ret_tot": pop._ret_tot[k],
             "ret_gap_tot": pop._ret_gap_tot[k],
+            "first_area_meal": pop.first_area_meal[k],
+            "first_tot": pop._first_tot[k],
         }
         for name, var in self.tables.items():
             var.assign(np.asarray(values[name], np.float32).reshape(var.shape))
@@ -381,6 +385,8 @@ class PopularityFeatures(keras.layers.Layer):
             "ret_gap": ops.take(t["ret_gap"], cands),
             "ret_tot": t["ret_tot"],
             "ret_gap_tot": t["ret_gap_tot"],
+            "first_ram": ops.take(flat("first_area_meal"), am * self.n_restaurants + r),
+            "first_ram_tot": ops.take(flat("first_tot"), am),
         }
         return popularity_features(
             ops, counts, float(self.n_items), float(self.n_restaurants), self.smoothing, self.hour_smoothing

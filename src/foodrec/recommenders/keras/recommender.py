@@ -44,6 +44,7 @@ from foodrec.recommenders.base import QUERY_COLUMNS, Ranking, Recommender
 from foodrec.recommenders.keras.examples import Examples
 from foodrec.recommenders.keras.inputs import InputBuilder
 from foodrec.recommenders.keras.metrics import top_k
+from foodrec.recommenders.keras.selection import FUSION_DEPTH, Choice, fuse
 from foodrec.recommenders.reasons import SIMILAR_CUSTOMERS, ordered_before, popular_in
 
 MODEL_FILE = "model.keras"
@@ -77,6 +78,9 @@ class NumpyRanker:
         self.dish = model.dish
         self.extras = tuple(model.extras)
         self.repeat_groups = tuple(model.repeat.groups) if model.repeat is not None else ()
+        self.pop_columns = list(model.pop_columns)
+        self.cold = (w(model.cold_hidden.kernel), w(model.cold_hidden.bias), w(model.cold_out.kernel),
+                     w(model.cold_out.bias)) if model.cold else None  # fmt: skip
 
     @staticmethod
     def _match(cands, hist, age, cfg):
@@ -123,7 +127,7 @@ class NumpyRanker:
         affinity = np.einsum("bcd,bd->bc", cand_emb, user)[:, :, None]
         per_query = np.broadcast_to(np.concatenate([clock, n_hist, loyalty], 1)[:, None, :], (*cands.shape, 6))
         pop = x["popularity"]
-        used_pop = pop if "return" in self.extras else pop[..., : RETURN_COLUMNS[0]]
+        used_pop = pop[..., self.pop_columns]
         parts = [self._match(cands, hist, age, self.match_cfg), used_pop, affinity, per_query]
         if self.repeat_groups:
             n = gather_numpy(cands, hist, age, x["clock"])
@@ -134,6 +138,11 @@ class NumpyRanker:
         h = np.maximum(h @ self.h1_w + self.h1_b, 0.0)
         h = np.maximum(h @ self.h2_w + self.h2_b, 0.0)
         score = (h @ self.out_w + self.out_b)[..., 0] + self.bias[cands]
+        if self.cold is not None:
+            c_w, c_b, o_w, o_b = self.cold
+            cold_x = np.concatenate([used_pop, affinity, np.broadcast_to(clock[:, None, :], (*cands.shape, 4))], -1)
+            cold_score = (np.maximum(cold_x @ c_w + c_b, 0.0) @ o_w + o_b)[..., 0] + self.bias[cands]
+            score = np.where(n_lines == 0, cold_score, score)
         return np.where(cands > 0, score, -np.inf)
 
 
@@ -180,6 +189,7 @@ class KerasRecommender(Recommender):
         self.model = outcome.model
         self.space = outcome.prep.space
         self.view = outcome.prep.view
+        self._log = log
         self.info = {
             "params": outcome.params,
             "validation": outcome.validation,
@@ -196,11 +206,14 @@ class KerasRecommender(Recommender):
         if self.space is None:
             raise InputError("the Keras recommender is not fitted: run `foodrec train` first")
         self.view = FeatureView.build(self.space, log)
+        self._log = log  # the chosen baseline (if validation chose one) is fitted on the same data
         return self
 
     def observe(self, orders: pd.DataFrame) -> int:
         if self.view is None:
             raise InputError("the Keras recommender has no feature view yet: refresh it with an order log first")
+        if self.choice.kind != "network" and getattr(self, "_log", None) is not None:
+            self._chosen_baseline().observe(orders)  # the chosen baseline sees the new orders too
         return self.view.observe(orders)
 
     # -- for people: what the customer ordered, and why an item is there ---------------
@@ -259,12 +272,46 @@ class KerasRecommender(Recommender):
             train_full_max=cfg.train_full_max,
         )
 
-    def recommend(self, queries: pd.DataFrame, k: int = 10) -> Ranking:
+    @property
+    def choice(self) -> Choice:
+        """What validation chose to serve (selection.py): the network, the strongest baseline or their blend."""
+        return Choice.from_json(self.info.get("validation", {}).get("selection"))
+
+    def _chosen_baseline(self) -> Recommender | None:
+        """The chosen counting baseline, fitted on the bound view's log (it holds no parameters: all view)."""
+        choice = self.choice
+        if choice.kind == "network" or choice.baseline is None:
+            return None
+        log = getattr(self, "_log", None)
+        if log is None:
+            raise InputError(
+                "the Keras model holds no order data: give it a store to look features up in "
+                "(--store, or refresh(log) in Python)"
+            )
+        key = (choice.baseline, id(log))
+        if getattr(self, "_baseline_key", None) != key:
+            from foodrec.recommenders.registry import make_recommender
+
+            self._baseline = make_recommender(choice.baseline, level=self.level).refresh(log)
+            self._baseline_key = key
+        return self._baseline
+
+    def recommend(self, queries: pd.DataFrame, k: int = 10, network_only: bool = False) -> Ranking:
+        """The chosen model's top ``k`` (``network_only``: the network's, whatever validation chose)."""
         if self._ranker is None or self.space is None:
             raise InputError("the Keras recommender is not fitted: run `foodrec train` first")
         missing = [c for c in QUERY_COLUMNS if c not in queries.columns]
         if missing:
             raise InputError(f"queries lack column(s) {', '.join(missing)}")
+        choice = self.choice
+        if not network_only and choice.kind != "network" and len(queries):
+            base = self._chosen_baseline().recommend(queries, k=k if choice.kind == "baseline" else FUSION_DEPTH)
+            if choice.kind == "baseline":
+                return base
+            net = self.recommend(queries, k=FUSION_DEPTH, network_only=True)
+            items = fuse(net.items, base.items, choice.weight, k)
+            scores = np.where(pd.isna(items), -np.inf, -np.arange(k, dtype=np.float64)[None, :])
+            return Ranking(items, scores)
         if len(queries) == 0:
             return Ranking(np.full((0, k), None, dtype=object), np.full((0, k), -np.inf))
         self._builder()  # the one message for a model without a feature view
@@ -278,6 +325,10 @@ class KerasRecommender(Recommender):
         if self._ranker is None or self.space is None:
             raise InputError("the Keras recommender is not fitted: run `foodrec train` first")
         self._builder()  # the one message for a model without a feature view
+        if self.choice.kind != "network" and len(customer_ids):  # validation chose a baseline or a blend
+            from foodrec.recommenders.base import make_queries
+
+            return self.recommend(make_queries(list(customer_ids), list(areas), list(at)), k)
         return self._rank(Examples.from_parsed(self.view, customer_ids, areas, at), k)
 
     def _rank(self, ex: Examples, k: int) -> Ranking:

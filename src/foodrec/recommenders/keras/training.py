@@ -89,7 +89,9 @@ class TrainConfig:
     # days, at most check_examples). False: train again from scratch on all days for the selected number of checks.
     warm_refit: bool = True
     # Repeat feature groups the network reads (features/repeat.py); the ablation benchmark drops them one at a time.
-    extras: tuple[str, ...] = ("cycle", "explore", "return", "dow")
+    extras: tuple[str, ...] = ("cycle", "explore", "return", "dow", "cold")
+    # Choose between the network, the strongest baseline and their learned blend on validation (selection.py).
+    select: bool = True
 
     def params(self) -> dict:
         return {"dim": self.dim, "hidden": self.hidden, "lr": self.lr}
@@ -608,6 +610,14 @@ def train(
         "n_validation_examples": len(va),
         "refit": False,
     }
+    if cfg.select and not cfg.sanity:
+        # Before the refit: the network has not seen the validation days yet (recommenders/keras/selection.py).
+        from foodrec.recommenders.keras.selection import network_ranker, select
+
+        if progress:
+            progress("model selection on validation: network, strongest baseline, blend", 0, 0)
+        ranker = network_ranker(final.model, prep.view, cfg, cut)
+        validation["selection"] = select(log, level, pd.Timestamp(cut * 86400, unit="s", tz="UTC"), ranker).to_json()
     model = final.model
     if cfg.refit and not cfg.sanity and final.best_epoch >= 1:
         # Validation chose the setting and the number of checks; the latest days are the most informative about the

@@ -56,6 +56,39 @@ def verdict(curves: list[dict], popularity_ndcg: float | None = None) -> tuple[s
     )
 
 
+def selection_section(report: HtmlReport, selection: dict | None) -> None:
+    """What serves (network, strongest baseline or their blend) and the validation evidence for the choice."""
+    if not selection:
+        return
+    evidence = selection.get("evidence") or {}
+    kind = selection.get("kind", "network")
+    what = {
+        "network": "the network",
+        "baseline": f"the baseline {selection.get('baseline')}",
+        "blend": f"a blend of the network and {selection.get('baseline')} (weight {selection.get('weight')})",
+    }
+    if "skipped" in evidence:
+        report.section("Model selection", f"Serving the network; selection skipped: {evidence['skipped']}.")
+        return
+    report.section(
+        "Model selection",
+        f"Serving {what.get(kind, kind)}. Chosen on validation only: the blend weight and the strongest baseline were "
+        f"learned on the first time block ({evidence['learn_block']['orders']:,} orders), the choice made on the "
+        f"later block ({evidence['choose_block']['orders']:,} orders), before the refit (the network had not seen "
+        "these days).",
+    )
+    rows = [{"candidate": k, "val_ndcg10 (choice block)": v} for k, v in evidence.get("choose_ndcg10", {}).items()]
+    report.table(pd.DataFrame(rows), float_format="{:,.4f}", caption="NDCG@10 on the later validation block")
+    base = [r for r in evidence.get("baselines", []) if "error" not in r]
+    if base:
+        report.table(
+            pd.DataFrame(base),
+            float_format="{:,.4f}",
+            caption="Baselines and learned blend weights "
+            f"(first block; the network: {evidence.get('learn_network', float('nan')):.4f})",
+        )
+
+
 def check_name(check: int, passes: float, within_pass: bool) -> str:
     """``epoch N``, or ``check N (P passes)`` when validation is checked within passes over the training orders.
 
@@ -122,8 +155,9 @@ def write_training_report(
             "logs under 50k orders); the best setting is trained again as the final model.",
         )
         report.table(pd.DataFrame(rows), float_format="{:,.4g}")
+    selection_section(report, (info.get("validation") or {}).get("selection"))
     facts = {k: v for k, v in info.items() if k not in ("search",) and not isinstance(v, dict | list)}
-    facts.update({f"validation.{k}": v for k, v in (info.get("validation") or {}).items()})
+    facts.update({f"validation.{k}": v for k, v in (info.get("validation") or {}).items() if k != "selection"})
     report.section("Run")
     report.table(pd.DataFrame({"setting": list(facts), "value": [str(v) for v in facts.values()]}))
     report.write(path)

@@ -1,0 +1,178 @@
+"""Model selection on validation only: the network, the strongest baseline, or a learned blend of the two.
+
+Repeat-driven small logs are where a one-line baseline is hardest to beat, so the served model must never be worse
+than the best baseline *as far as validation can tell*. After the final training (before the refit on the
+validation days, so the network has not seen them) the validation orders are cut into two time blocks:
+
+1. on the first block, the blend weight ``w`` is learned (a grid over ``BLEND_WEIGHTS``, by NDCG@10) for each
+   counting baseline, and the strongest baseline is the one whose best blend scores highest;
+2. on the second, later block, the network, that baseline and their blend with the learned ``w`` are scored, and
+   the best of the three is the choice (ties go to the simpler: baseline, then network).
+
+Every query sees only orders before the validation cutoff (the network through the feature view's cutoff, the
+baselines fitted on the orders before it), exactly as test queries later see only the training period. The blend
+is a weighted reciprocal-rank fusion of the two top-``FUSION_DEPTH`` lists:
+``score(i) = (1 - w) / (RANK_OFFSET + rank_network(i)) + w / (RANK_OFFSET + rank_baseline(i))`` (rank 0 is the
+first; an item missing from a list has rank ``FUSION_DEPTH``): it needs only rankings, so any baseline fits.
+
+The choice (kind, baseline name, weight) and its evidence are learned parameters: they go into the manifest
+(``validation.selection``) and the training report. A counting baseline holds no parameters (it is all view), so
+the saved model stays "learned parameters only"; a loaded model refits the baseline on the log it is refreshed with.
+
+>>> a = np.array([["x", "y", "z"]], dtype=object)
+>>> b = np.array([["z", "x", "q"]], dtype=object)
+>>> fuse(a, b, 0.0, 3).tolist(), fuse(a, b, 1.0, 3).tolist(), fuse(a, b, 0.5, 2).tolist()
+([['x', 'y', 'z']], [['z', 'x', 'q']], [['x', 'z']])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from foodrec.data.orderlog import OrderLog
+from foodrec.evaluation.cases import TestCases, make_test_cases
+from foodrec.evaluation.metrics import ranking_metrics
+from foodrec.recommenders.base import Ranking
+
+BLEND_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+SELECTION_BASELINES = ("customer-history", "area-mealtime-popularity", "item-cooccurrence")
+FUSION_DEPTH = 50
+RANK_OFFSET = 5.0
+KINDS = ("network", "baseline", "blend")
+
+
+@dataclass
+class Choice:
+    """What serves: ``network``, ``baseline`` (``baseline`` names it) or ``blend`` (with ``weight``)."""
+
+    kind: str = "network"
+    baseline: str | None = None
+    weight: float = 0.0
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "baseline": self.baseline, "weight": self.weight, "evidence": self.evidence}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Choice:
+        if not data or data.get("kind") not in KINDS:
+            return cls()
+        return cls(data["kind"], data.get("baseline"), float(data.get("weight", 0.0)), data.get("evidence", {}))
+
+
+def fuse(network: np.ndarray, baseline: np.ndarray, weight: float, k: int) -> np.ndarray:
+    """Weighted reciprocal-rank fusion of two ranked id lists per row; the top ``k`` (None-padded)."""
+    out = np.full((len(network), k), None, dtype=object)
+    for row, (a, b) in enumerate(zip(network, baseline, strict=True)):
+        score: dict[Any, float] = {}
+        depth = max(len(a), len(b))
+        ranks_a = {item: r for r, item in enumerate(a) if item is not None}
+        ranks_b = {item: r for r, item in enumerate(b) if item is not None}
+        for item in set(ranks_a) | set(ranks_b):
+            score[item] = (1.0 - weight) / (RANK_OFFSET + ranks_a.get(item, depth)) + weight / (
+                RANK_OFFSET + ranks_b.get(item, depth)
+            )
+        first_seen: dict[Any, int] = {}
+        for i, item in enumerate([*a, *b]):
+            first_seen.setdefault(item, i)
+        ranked = sorted(score, key=lambda item: (-score[item], first_seen.get(item, 0)))[:k]
+        out[row, : len(ranked)] = ranked
+    return out
+
+
+def _ndcg(items: np.ndarray, cases: TestCases) -> float:
+    scores = np.where(pd.isna(items), -np.inf, -np.arange(items.shape[1])[None, :]).astype(float)
+    return float(ranking_metrics(Ranking(items, scores), cases.targets, k=10)["ndcg"].mean())
+
+
+def select(
+    log: OrderLog,
+    level: str,
+    cutoff: pd.Timestamp,
+    network_items: Any,
+    baselines: tuple[str, ...] = SELECTION_BASELINES,
+) -> Choice:
+    """The choice on the validation orders of ``log`` (from ``cutoff``). ``network_items(queries, k)`` ranks with the
+    network as it stands, seeing only orders before ``cutoff``."""
+    from foodrec.recommenders.registry import make_recommender
+
+    at = log.orders["ordered_at"]
+    before, after = OrderLog(log.orders[at < cutoff]), OrderLog(log.orders[at >= cutoff])
+    cases = make_test_cases(before, after, level)
+    if len(cases) < 20:
+        return Choice(evidence={"skipped": f"only {len(cases)} validation orders"})
+    times = pd.to_datetime(cases.queries["at"], utc=True)
+    middle = times.iloc[len(times) // 2]
+    first = (times < middle).to_numpy()
+    blocks = {"learn": cases.subset(first), "choose": cases.subset(~first)}
+    if min(len(b) for b in blocks.values()) < 10:
+        return Choice(evidence={"skipped": "validation too short for two time blocks"})
+    depth = FUSION_DEPTH
+    net = {name: network_items(block.queries, depth) for name, block in blocks.items()}
+    rows: list[dict[str, Any]] = []
+    best: tuple[float, str, float] | None = None
+    fitted = {}
+    for name in baselines:
+        try:
+            fitted[name] = make_recommender(name, level=level).fit(before)
+        except Exception as err:  # a baseline that cannot fit this log (e.g. no co-occurrences) is left out
+            rows.append({"baseline": name, "error": f"{type(err).__name__}: {err}"})
+            continue
+        base = fitted[name].recommend(blocks["learn"].queries, k=depth).items
+        scores = {w: _ndcg(fuse(net["learn"], base, w, 10), blocks["learn"]) for w in BLEND_WEIGHTS}
+        w = max(scores, key=lambda key: (scores[key], -key))
+        rows.append({"baseline": name, "learn_baseline": _ndcg(base[:, :10], blocks["learn"]),
+                     "learn_blend": scores[w], "weight": w})  # fmt: skip
+        if best is None or scores[w] > best[0]:
+            best = (scores[w], name, w)
+    if best is None:
+        return Choice(evidence={"skipped": "no baseline could be fitted", "baselines": rows})
+    _, name, w = best
+    base = fitted[name].recommend(blocks["choose"].queries, k=depth).items
+    choose = {
+        "network": _ndcg(net["choose"][:, :10], blocks["choose"]),
+        "baseline": _ndcg(base[:, :10], blocks["choose"]),
+        "blend": _ndcg(fuse(net["choose"], base, w, 10), blocks["choose"]),
+    }
+    kind = max(("baseline", "network", "blend"), key=lambda k: choose[k])  # ties: the simpler first
+    evidence = {
+        "cutoff": cutoff.isoformat(),
+        "learn_block": {"orders": len(blocks["learn"]), "until": middle.isoformat()},
+        "choose_block": {"orders": len(blocks["choose"]), "from": middle.isoformat()},
+        "learn_network": _ndcg(net["learn"][:, :10], blocks["learn"]),
+        "baselines": rows,
+        "choose_ndcg10": choose,
+    }
+    return Choice(kind, name if kind != "network" else None, w if kind == "blend" else 0.0, evidence)
+
+
+def network_ranker(model: Any, view: Any, cfg: Any, cutoff_days: float):
+    """``items(queries, k)``: the network's top ``k`` ids per query, features cut at ``cutoff_days`` (as validation
+    queries see them in training)."""
+    from foodrec.recommenders.keras.examples import Examples
+    from foodrec.recommenders.keras.inputs import InputBuilder
+    from foodrec.recommenders.keras.metrics import top_k
+    from foodrec.recommenders.keras.recommender import NumpyRanker
+
+    ranker = NumpyRanker(model)
+    builder = InputBuilder(
+        view, cfg.depth, cfg.n_candidates, cfg.full_max, cutoff=cutoff_days, train_full_max=cfg.train_full_max
+    )
+
+    def items(queries: pd.DataFrame, k: int) -> np.ndarray:
+        ex = Examples.from_queries(view, queries.reset_index(drop=True))
+        out = np.full((len(ex), k), None, dtype=object)
+        for lo in range(0, len(ex), 512):
+            idx = np.arange(lo, min(lo + 512, len(ex)))
+            inputs, _ = builder.build(ex.take(idx))
+            top, scores = top_k(inputs["candidates"], ranker(inputs), k)
+            valid = np.isfinite(scores) & (top > 0)
+            decoded = view.space.items.decode(np.where(valid, top, 0))
+            out[idx, : top.shape[1]] = np.where(valid, decoded, None)
+        return out
+
+    return items

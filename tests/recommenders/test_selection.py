@@ -1,0 +1,60 @@
+"""Model selection on validation (recommenders/keras/selection.py): the blend, the choice, and serving the choice."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("keras")
+
+from foodrec.recommenders.base import load_recommender, make_queries  # noqa: E402
+from foodrec.recommenders.keras.recommender import KerasRecommender  # noqa: E402
+from foodrec.recommenders.keras.selection import Choice, fuse, select  # noqa: E402
+from foodrec.recommenders.keras.toydata import toy_log  # noqa: E402
+from foodrec.recommenders.registry import make_recommender  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def log():
+    return toy_log(n_customers=150, n_restaurants=25, days=30, seed=11)
+
+
+def test_fuse_moves_from_the_network_to_the_baseline_with_the_weight():
+    net = np.array([["a", "b", "c", "d"]], dtype=object)
+    base = np.array([["d", "c", "x", None]], dtype=object)
+    assert fuse(net, base, 0.0, 4).tolist() == [["a", "b", "c", "d"]]
+    assert fuse(net, base, 1.0, 3).tolist() == [["d", "c", "x"]]
+    mixed = fuse(net, base, 0.5, 4)[0].tolist()
+    assert mixed[0] == "d" and "c" in mixed[:3] and set(mixed) <= {"a", "b", "c", "d", "x"}  # high in both: up
+
+
+def test_a_network_that_ranks_at_random_loses_to_the_baseline(log):
+    rng = np.random.default_rng(0)
+    items = np.array(sorted(log.orders["restaurant_id"].unique()), dtype=object)
+
+    def random_network(queries, k):
+        return np.stack([rng.permutation(items)[:k] for _ in range(len(queries))])
+
+    cutoff = log.orders["ordered_at"].quantile(0.8)
+    choice = select(log, "restaurant", cutoff, random_network)
+    choose = choice.evidence["choose_ndcg10"]
+    assert choice.kind in ("baseline", "blend") and choice.baseline is not None
+    assert choose[choice.kind] >= max(choose.values()) and choose["baseline"] > choose["network"]
+    assert choice.evidence["learn_block"]["until"] <= choice.evidence["choose_block"]["from"]  # learn, then choose
+
+
+def test_the_chosen_baseline_serves_and_survives_save_and_load(log, tmp_path):
+    rec = KerasRecommender(level="restaurant", search=False, epochs=1, eval_sample=200, batch_size=128).fit(log)
+    assert "selection" in rec.info["validation"]  # validation made a choice (whatever it was) and kept its evidence
+    rec.info["validation"]["selection"] = Choice("baseline", "customer-history").to_json()
+    first = log.orders.drop_duplicates("order_id").tail(20)
+    queries = make_queries(first["customer_id"], first["area"], first["ordered_at"] + pd.Timedelta(days=1))
+    expected = make_recommender("customer-history", level="restaurant").fit(log).recommend(queries, k=5).items
+    assert rec.recommend(queries, k=5).items.tolist() == expected.tolist()
+    assert rec.recommend(queries, k=5, network_only=True).items.tolist() != expected.tolist()
+    rec.save(tmp_path / "m")
+    loaded = load_recommender(tmp_path / "m").refresh(log)
+    assert loaded.choice.kind == "baseline"
+    assert loaded.recommend(queries, k=5).items.tolist() == expected.tolist()
+    loaded.info["validation"]["selection"] = Choice("blend", "customer-history", 0.5).to_json()
+    blended = loaded.recommend(queries, k=5).items
+    assert blended.shape == (20, 5) and all(len(set(row)) == 5 for row in blended.tolist())
