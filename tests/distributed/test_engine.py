@@ -21,6 +21,8 @@ def _err(capsys):
         (["--workers", "0"], "--workers must be at least 1"),
         (["--cluster", "ray://head:10001"], "--cluster needs --workers 2"),
         (["--workers", "2", "--cluster", "ray://a b"], "expected a Ray address"),
+        (["--workers", "2", "--cluster", "head"], "expected HOST:PORT"),
+        (["--workers", "2", "--cluster", "ray://127.0.0.1:1"], "no Ray cluster answers there"),
     ],
 )
 def test_bad_worker_options_are_one_line(tmp_path, capsys, args, needle):

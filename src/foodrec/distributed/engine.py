@@ -54,6 +54,7 @@ def check_workers(workers: int, cluster: str | None) -> None:
             raise InputError("--cluster needs --workers 2 or more (one worker runs in this process)")
         if not cluster.strip() or any(c.isspace() for c in cluster):
             raise InputError(f"--cluster {cluster!r}: expected a Ray address such as ray://head:10001 or auto")
+        _probe(cluster)
 
 
 class RayEngine:
@@ -125,6 +126,22 @@ class RayEngine:
         ref = self.ray.put(shared) if shared is not None else None
         futures = [task.remote(fn, ref, call) for call in calls]
         return self.ray.get(futures)
+
+
+def _probe(address: str, timeout: float = 5.0) -> None:
+    """A one-line error at once when nothing listens at a cluster address (Ray itself retries for minutes)."""
+    import socket
+
+    if address == "auto":
+        return
+    host_port = address.split("://", 1)[-1].rsplit("/", 1)[0]
+    host, _, port = host_port.rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"--cluster {address!r}: expected HOST:PORT, ray://HOST:PORT or auto")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise InputError(f"--cluster {address!r}: no Ray cluster answers there ({err.strerror or err})") from None
 
 
 def _call(fn: Callable[..., Any], shared: Any, call: tuple[Any, ...]) -> Any:
