@@ -57,8 +57,9 @@ def two_stage(report: HtmlReport, results: Results) -> None:
         "First every customer saw one list mixing the current recommendations and the model's; which of the two "
         "they ordered from tells which one they prefer, with few customers. Then an A/B test, sized before it "
         "started, measured how many more orders the preferred one brings, and was read every day with a test "
-        "that stays valid however often it is read. The true effect below is known because the customers were "
-        "simulated: every visit was also priced with each list."
+        "built for reading every day (so it may stop early without more false alarms; a size measured at an early "
+        "stop comes out too large). The true effect below is known because the customers were simulated: every "
+        "visit was also priced with each list."
     )
     ild = il.get("decision") or {}
     res = il.get("interleaving") or {}
@@ -79,8 +80,12 @@ def two_stage(report: HtmlReport, results: Results) -> None:
         seq = ((ab.get("sequential") or {}).get("treatments") or {}).get("model") or {}
         found = "—"
         if isinstance(seq.get("lift"), int | float) and None not in (seq.get("ci") or [None]):
-            found = (f"{seq['lift']:+.1%} orders per customer (always-valid interval {seq['ci'][0]:+.1%} to "
-                     f"{seq['ci'][1]:+.1%}, {len(seq.get('looks') or [])} daily looks)")  # fmt: skip
+            kind = "repeated" if seq.get("boundary") is not None else "always-valid"
+            look = seq.get("first_significant_look")
+            when = (f"stopped at daily look {look + 1} of {len(seq.get('looks') or [])}" if look is not None
+                    else f"{len(seq.get('looks') or [])} daily looks")  # fmt: skip
+            found = (f"{seq['lift']:+.1%} orders per customer ({kind} interval {seq['ci'][0]:+.1%} to "
+                     f"{seq['ci'][1]:+.1%}, {when})")  # fmt: skip
         customers = sum(int(v.get("customers", 0)) for v in ab.get("variants") or [] if isinstance(v, dict))
         truth = ab.get("truth") or results.get("simulation")
         rows.append({
@@ -92,7 +97,13 @@ def two_stage(report: HtmlReport, results: Results) -> None:
         })  # fmt: skip
     report.table(pd.DataFrame(rows), float_format="{:,.0f}")
     if ab and rows[0]["customers"] and rows[-1]["customers"]:
+        seq = ((ab.get("sequential") or {}).get("treatments") or {}).get("model") or {}
+        look = seq.get("first_significant_look")
+        at_stop = ""
+        if look is not None and look < len(seq.get("looks") or []):
+            row = seq["looks"][look]
+            at_stop = f" (it could stop with the first {row['n_treatment'] + row['n_control']:,})"
         report.paragraph(
-            f"The pick needed {rows[0]['customers']:,} customers; the A/B test {rows[-1]['customers']:,}. "
+            f"The pick needed {rows[0]['customers']:,} customers; the A/B test {rows[-1]['customers']:,}{at_stop}. "
             "Interleaving answers 'which is better' cheaply; only the A/B test says by how much orders go up."
         )
