@@ -31,6 +31,15 @@ class PairedService(sim.FakeService):
         lists = {"control": list(sim.ITEMS[::-1][:k]), "treatment": list(sim.ITEMS[:k])}
         return {"variants": {name: {"items": items} for name, items in lists.items()}}
 
+    def rankings_many(self, visits, token):
+        """POST /v1/admin/rankings/batch: each visit's rankings, only the variants asked when a list is given."""
+        out = []
+        for q in visits:
+            answer = self.rankings(q["customer_id"], q["area"], q["at"], q["k"], token)
+            only = q.get("variant") or list(answer["variants"])
+            out.append({"variants": {name: answer["variants"][name] for name in only}})
+        return out
+
 
 class VaryingTruth:
     """Customers differ: each visit's utilities are the fake truth's plus noise (seeded by customer and time)."""

@@ -269,6 +269,18 @@ class ServiceClient:
             params["area"] = area
         return self._call("GET", "/v1/admin/rankings", params=params, headers={"Authorization": f"Bearer {token}"})
 
+    def rankings_many(self, visits: list[dict[str, Any]], token: str) -> list[dict[str, Any]]:
+        """``rankings`` of many visits (``customer_id``, ``area``, ``at``, ``k``, optional ``variant`` list: only
+        those), through ``POST /v1/admin/rankings/batch`` in requests of at most 256 visits; answers in order."""
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(visits), 256):
+            body = [{key: (value.isoformat() if key == "at" else value) for key, value in visit.items()
+                     if value is not None} for visit in visits[start : start + 256]]  # fmt: skip
+            answer = self._call("POST", "/v1/admin/rankings/batch", json={"visits": body},
+                                headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+            out.extend(answer["rankings"])
+        return out
+
     def post_events(self, events: list[dict[str, Any]]) -> dict[str, Any]:
         """Post events (dicts validated into the server's ``EventIn``, keys included); stored/duplicate counts."""
         return self._guard("POST", "/v1/events", self._api.post_events, events).model_dump(mode="json")
@@ -356,13 +368,12 @@ def run_simulation(config: SimulationConfig, client: Any = None, city: City | No
     latencies: dict[str, list[float]] = {}
     pool = ThreadPoolExecutor(max_workers=config.concurrency)
 
+    variant_names: list[str] = []  # the service's variants, from the first full paired-truth answer
+
     def ask(v: Any) -> tuple[Any, dict[str, Any] | None, float, str | None]:
         t0 = time.perf_counter()
         try:
             answer, error = client.recommend(v.customer_id, v.area, v.at, config.k), None
-            if config.admin_token:
-                lists = client.rankings(v.customer_id, v.area, v.at, config.k, config.admin_token)
-                answer["_lists"] = {name: r["items"] for name, r in lists["variants"].items()}
         except ServiceError as err:  # counted; too many of them stop the run
             answer, error = None, str(err)
         return v, answer, (time.perf_counter() - t0) * 1000, error
@@ -383,6 +394,7 @@ def run_simulation(config: SimulationConfig, client: Any = None, city: City | No
                         stopped = "max_seconds"
                         break
                     wave = rows[start : start + min(4 * config.concurrency, budget)]
+                    answered = []
                     for v, answer, latency, error in pool.map(ask, wave):
                         counts["requests"] += 1
                         if answer is None:
@@ -390,7 +402,14 @@ def run_simulation(config: SimulationConfig, client: Any = None, city: City | No
                             first_error = first_error or error
                             continue
                         latencies.setdefault(str(answer.get("variant")), []).append(latency)
-                        answers.append((v, answer))
+                        answered.append((v, answer))
+                    if config.admin_token and answered:
+                        try:  # the paired truth of the whole wave in one request
+                            _paired_lists(client, answered, config, variant_names)
+                        except ServiceError as err:
+                            counts["failed_requests"] += len(answered)
+                            first_error, answered = first_error or str(err), []
+                    answers.extend(answered)
                     progress.advance(task, len(wave))
                     if counts["failed_requests"] > max(10, 0.1 * counts["requests"]):
                         raise ServiceError(
@@ -420,6 +439,29 @@ def run_simulation(config: SimulationConfig, client: Any = None, city: City | No
                     for v, x in latencies.items()},
     )  # fmt: skip
     return summary
+
+
+def _paired_lists(
+    client: Any, answered: list[tuple[Any, dict[str, Any]]], config: SimulationConfig, names: list[str]
+) -> None:
+    """Every variant's own list for each answered visit, as ``answer["_lists"]``: the list shown is the shown
+    variant's (what it answered for this visit); the other variants' come from the admin rankings (one request for
+    all the visits). An interleaved list belongs to no variant, so then all are asked. ``names`` keeps the
+    service's variants once an answer has listed them all."""
+    asked = []
+    for v, answer in answered:
+        shown = str(answer.get("variant"))
+        others = [name for name in names if name != shown] if shown in names else []
+        asked.append({"customer_id": v.customer_id, "area": v.area or None, "at": v.at, "k": config.k,
+                      "variant": others or None})  # fmt: skip
+    ranked = client.rankings_many(asked, config.admin_token)
+    for (_, answer), query, result in zip(answered, asked, ranked, strict=True):
+        lists = {name: r["items"] for name, r in result["variants"].items()}
+        if query["variant"]:
+            lists[str(answer.get("variant"))] = [str(item["item_id"]) for item in answer.get("items", [])]
+        elif not names:
+            names[:] = list(lists)
+        answer["_lists"] = lists
 
 
 def _outcomes(

@@ -24,6 +24,7 @@ MAX_ID_LENGTH = 128
 MAX_K = 100
 MAX_ITEMS_PER_EVENT = 200
 MAX_EVENTS_PER_REQUEST = 1000
+MAX_RANKINGS_PER_REQUEST = 256
 MAX_ORDER_VALUE = 1_000_000.0
 VARIANT_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"  # as in A/B config files
 # Query times outside these bounds are almost surely mistakes (and outside pandas' timestamp range).
@@ -311,6 +312,34 @@ class Rankings(BaseModel):
     slot: datetime = Field(description="the time the rankings were computed for (start of the visit's time slot)")
     k: int
     variants: dict[str, VariantRanking]
+
+
+class RankingsVisit(BaseModel):
+    """One visit of ``POST /v1/admin/rankings/batch`` (the query of ``GET /v1/admin/rankings`` as a JSON object)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: Ident
+    area: Ident | None = None
+    at: UtcTime | None = Field(None, description="time of the visit (default: now)")
+    k: int = Field(10, ge=1, le=MAX_K)
+    variant: list[Annotated[str, Field(pattern=VARIANT_PATTERN)]] | None = Field(
+        None, max_length=16, description="only these variants (default: all)"
+    )
+
+
+class RankingsBatchRequest(BaseModel):
+    """Several visits priced at once, e.g. by the simulator's paired ground truth (one request per wave)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    visits: list[RankingsVisit] = Field(min_length=1, max_length=MAX_RANKINGS_PER_REQUEST)
+
+
+class RankingsBatch(BaseModel):
+    """The rankings of each visit of a ``POST /v1/admin/rankings/batch``, in the order asked."""
+
+    rankings: list[Rankings]
 
 
 class ErrorResponse(BaseModel):

@@ -1,4 +1,6 @@
 """``GET /v1/admin/rankings``: every variant's own list for one visit, for paired ground truth; never an exposure.
+``POST /v1/admin/rankings/batch`` does the same for up to 256 visits in one request (``{"visits": [{customer_id, area,
+at, k, variant}, ...]}`` → ``{"rankings": [...]}`` in the same order).
 
 The simulator asks it for each visit it simulates, so the expected orders under *every* variant's list are
 known for the same visit (``foodrec simulate``'s ``paired_true_lift``). It needs the admin bearer token, is
@@ -12,7 +14,7 @@ cached or recorded as an event, and is counted apart in ``foodrec_admin_rankings
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BeforeValidator
@@ -26,6 +28,9 @@ from foodrec.serving.schemas import (
     NO_CONTROL_CHARS,
     ErrorResponse,
     Rankings,
+    RankingsBatch,
+    RankingsBatchRequest,
+    RankingsVisit,
     UtcTime,
     VariantRanking,
     integer_text,
@@ -55,24 +60,62 @@ async def rankings(
     variant: list[str] | None = Query(None, description="only these variants (default: all)"),
     service: Service = Depends(get_service),
 ) -> Rankings:
-    from foodrec.serving.interleave import rank_all
-
     snapshot = service.state.snapshot
-    names = list(variant) if variant else list(snapshot.ab.names)
-    for name in names:
-        if name not in snapshot.models:
-            raise HTTPException(404, f"unknown variant {name!r}: choose from {', '.join(snapshot.ab.names)}")
-    slot = service.cache.slot(at if at is not None else datetime.now(UTC))
+    _check_variants(snapshot, variant)
     try:
-        ranked = await rank_all(service, snapshot, RankQuery(customer_id, area or None, slot, k), names)
+        return await _rank_visit(service, snapshot, RankingsVisit.model_construct(
+            customer_id=customer_id, area=area, at=at, k=k, variant=variant))  # fmt: skip
     except (Overloaded, TimeoutError) as err:
         raise HTTPException(503, f"server busy ({err}); retry shortly", headers={"Retry-After": "1"}) from None
+
+
+@router.post(
+    "/rankings/batch",
+    response_model=RankingsBatch,
+    dependencies=[Depends(require_admin)],
+    responses={
+        401: {"model": ErrorResponse},
+        403: {"model": ErrorResponse},
+        404: {"model": ErrorResponse, "description": "unknown variant"},
+        503: {"model": ErrorResponse, "description": "overloaded: retry shortly"},
+    },
+    summary="Every variant's ranking for several visits at once (paired ground truth; not an exposure)",
+)
+async def rankings_batch(body: RankingsBatchRequest, service: Service = Depends(get_service)) -> RankingsBatch:
+    """The ``GET`` route's answer for each visit of ``body.visits``, in order, ranked together through the
+    micro-batcher (one request instead of one per visit)."""
+    import asyncio
+
+    snapshot = service.state.snapshot
+    for visit in body.visits:
+        _check_variants(snapshot, visit.variant)
+    try:
+        answers = await asyncio.gather(*(_rank_visit(service, snapshot, visit) for visit in body.visits))
+    except (Overloaded, TimeoutError) as err:
+        raise HTTPException(503, f"server busy ({err}); retry shortly", headers={"Retry-After": "1"}) from None
+    return RankingsBatch(rankings=list(answers))
+
+
+def _check_variants(snapshot: Any, variant: list[str] | None) -> None:
+    for name in variant or ():
+        if name not in snapshot.models:
+            raise HTTPException(404, f"unknown variant {name!r}: choose from {', '.join(snapshot.ab.names)}")
+
+
+async def _rank_visit(service: Service, snapshot: Any, visit: RankingsVisit) -> Rankings:
+    """Each (asked) variant's own list for one visit, at the visit's time slot; counted, never cached."""
+    from foodrec.serving.interleave import rank_all
+
+    names = list(visit.variant) if visit.variant else list(snapshot.ab.names)
+    slot = service.cache.slot(visit.at if visit.at is not None else datetime.now(UTC))
+    area = visit.area or None
+    ranked = await rank_all(service, snapshot, RankQuery(visit.customer_id, area, slot, visit.k), names)
     service.metrics.inc("foodrec_admin_rankings_total", amount=len(names))
     return Rankings(
-        customer_id=customer_id,
-        area=area or None,
+        customer_id=visit.customer_id,
+        area=area,
         slot=slot,
-        k=k,
+        k=visit.k,
         variants={
             name: VariantRanking(model_version=snapshot.models[name].version, items=r.items, fallback=r.fallback)
             for name, r in ranked.items()
