@@ -161,3 +161,28 @@ def test_admin_rankings_need_the_token_and_are_not_exposures(city, tmp_path):
         wrong = c.get("/v1/admin/rankings", params={**params, "variant": "nope"},
                       headers={"Authorization": f"Bearer {TOKEN}"})  # fmt: skip
         assert wrong.status_code == 404
+
+
+def test_admin_rankings_batch_answers_each_visit_as_the_get_route(city, tmp_path):
+    ab = ABConfig(
+        salt="t",
+        variants=(Variant("control", "area-popularity", 0.5), Variant("model", "customer-history", 0.5)),
+    )
+    app = create_app(ServiceState(ab=ab, store=city["store"]), tmp_path / "events.sqlite", admin_token=TOKEN)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    visits = [{"customer_id": "c01", "area": "south", "at": AT, "k": 5},
+              {"customer_id": "c02", "at": AT, "k": 3, "variant": ["model"]}]  # fmt: skip
+    with TestClient(app) as c:
+        assert c.post("/v1/admin/rankings/batch", json={"visits": visits}).status_code == 401
+        answer = c.post("/v1/admin/rankings/batch", json={"visits": visits}, headers=auth)
+        assert answer.status_code == 200
+        got = answer.json()["rankings"]
+        for visit, ranking in zip(visits, got, strict=True):
+            one = c.get("/v1/admin/rankings", params=visit, headers=auth).json()
+            assert ranking == one and ranking["customer_id"] == visit["customer_id"]
+        assert set(got[1]["variants"]) == {"model"} and len(got[1]["variants"]["model"]["items"]) == 3
+        assert c.app.state.service.events.count() == 0
+        wrong = c.post("/v1/admin/rankings/batch", json={"visits": [{**visits[0], "variant": ["nope"]}]}, headers=auth)
+        assert wrong.status_code == 404 and "unknown variant 'nope'" in wrong.text
+        too_many = c.post("/v1/admin/rankings/batch", json={"visits": [visits[0]] * 257}, headers=auth)
+        assert too_many.status_code == 422
