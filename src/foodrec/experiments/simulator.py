@@ -90,13 +90,11 @@ def visit_probabilities(
     base = np.where(finite, np.exp(np.where(finite, u - top, 0.0)), 0.0)
     attraction = base.copy()
     w = position_weights(len(shown))
-    ok = (shown >= 0) & (shown < len(u))
-    # an item shown twice counts once, at its best rank
-    seen: set[int] = set()
-    for rank, idx in enumerate(shown):
-        if ok[rank] and int(idx) not in seen:
-            seen.add(int(idx))
-            attraction[idx] = base[idx] * (1.0 + boost * w[rank])
+    shown = np.asarray(shown, dtype=np.int64)
+    ranks = np.flatnonzero((shown >= 0) & (shown < len(u)))
+    # an item shown twice counts once, at its best rank (np.unique keeps each item's first, i.e. best, rank)
+    idx, first = np.unique(shown[ranks], return_index=True)
+    attraction[idx] = base[idx] * (1.0 + boost * w[ranks[first]])
     s, a = base.sum(), attraction.sum()
     no_order = s * (1.0 - base_conversion) / base_conversion
     return float(a / (a + no_order)), attraction / a
