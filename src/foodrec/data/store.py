@@ -138,13 +138,15 @@ class Store:
         parts = self.order_parts(until)
         if not parts:  # every day folder is on or after the cutoff: the same empty frame as a filter gives
             parts = self.order_parts()[:1]
-        cols = ", ".join(columns) if columns else "*"
-        sql = f"SELECT {cols} FROM read_parquet(?, {PARQUET_OPTIONS})"
+        cols = ", ".join(columns) if columns else "* EXCLUDE (filename, file_row_number)"
+        # The file and row break ties within an order: DuckDB reads the day files in parallel, and the lines of one
+        # order must come back in one order every time (the training data's fingerprint hashes them in order).
+        sql = f"SELECT {cols} FROM read_parquet(?, {PARQUET_OPTIONS}, filename=true, file_row_number=true)"
         params: list[object] = [[str(p) for p in parts]]
         if until is not None:
             sql += " WHERE ordered_at < ?"
             params.append(to_utc_timestamp(until).to_pydatetime())
-        sql += " ORDER BY ordered_at, order_id"
+        sql += " ORDER BY ordered_at, order_id, filename, file_row_number"
         with duckdb.connect() as con:
             con.execute("SET TimeZone='UTC'")
             frame = con.execute(sql, params).df()
