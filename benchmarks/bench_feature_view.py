@@ -80,8 +80,10 @@ def main_() -> None:
     arrays = view_bytes(view)
     print(f"large store: {len(log.orders):,} order lines, {len(space.customers) - 1:,} customers, "
           f"{len(space.items) - 1:,} items ({level}), {len(view.popularity.times)} popularity snapshots")  # fmt: skip
-    print(f"feature view: built in {built:.1f} s; holds {arrays / 2**20:,.0f} MB of arrays, "
-          f"peak traced Python allocation while building {python_bytes / 2**20:,.0f} MB (target: under 2 GB)")
+    print(
+        f"feature view: built in {built:.1f} s; holds {arrays / 2**20:,.0f} MB of arrays, "
+        f"peak traced Python allocation while building {python_bytes / 2**20:,.0f} MB (target: under 2 GB)"
+    )
 
     rng = np.random.default_rng(0)
     sample = log.orders.sample(args.orders, random_state=0).reset_index(drop=True)

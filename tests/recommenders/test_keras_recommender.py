@@ -210,8 +210,10 @@ def test_explain_reads_the_models_inputs_and_recent_orders_the_view(fitted, log)
     reasons = rec.explain(q, items)
     assert [len(r) for r in reasons] == [len(i) for i in items]
     recent = rec.recent_orders(last["customer_id"], 50)
-    assert recent and recent[0]["items"] == [last["restaurant_id"]] and recent == rec.view.recent_orders(
-        last["customer_id"], 50
+    assert (
+        recent
+        and recent[0]["items"] == [last["restaurant_id"]]
+        and recent == rec.view.recent_orders(last["customer_id"], 50)
     )
     counts = pd.Series([i for order in recent for i in order["items"]]).value_counts()  # depth 50 >= all of them
     popular = popular_in(last["area"], MEAL_TIMES[int(Examples.from_queries(rec.view, q).meal[0])])
