@@ -38,18 +38,20 @@ from foodrec.serving.schemas import (
 from foodrec.serving.state import Query as RankQuery
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
+# The answers besides 200 that both ranking routes document.
+ADMIN_RANKING_ANSWERS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse},
+    403: {"model": ErrorResponse},
+    404: {"model": ErrorResponse, "description": "unknown variant"},
+    503: {"model": ErrorResponse, "description": "overloaded: retry shortly"},
+}
 
 
 @router.get(
     "/rankings",
     response_model=Rankings,
     dependencies=[Depends(require_admin)],
-    responses={
-        401: {"model": ErrorResponse},
-        403: {"model": ErrorResponse},
-        404: {"model": ErrorResponse, "description": "unknown variant"},
-        503: {"model": ErrorResponse, "description": "overloaded: retry shortly"},
-    },
+    responses=ADMIN_RANKING_ANSWERS,
     summary="Every variant's ranking for one visit (paired ground truth; not an exposure, never cached)",
 )
 async def rankings(
@@ -73,12 +75,7 @@ async def rankings(
     "/rankings/batch",
     response_model=RankingsBatch,
     dependencies=[Depends(require_admin)],
-    responses={
-        401: {"model": ErrorResponse},
-        403: {"model": ErrorResponse},
-        404: {"model": ErrorResponse, "description": "unknown variant"},
-        503: {"model": ErrorResponse, "description": "overloaded: retry shortly"},
-    },
+    responses=ADMIN_RANKING_ANSWERS,
     summary="Every variant's ranking for several visits at once (paired ground truth; not an exposure)",
 )
 async def rankings_batch(body: RankingsBatchRequest, service: Service = Depends(get_service)) -> RankingsBatch:
