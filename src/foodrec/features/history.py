@@ -133,3 +133,21 @@ class History:
             items[row], rests[row], times[row] = 0, 0, -np.inf
             for j, (t, item, rest) in enumerate(merged):
                 items[row, j], rests[row, j], times[row, j] = item, rest, t
+
+
+def batch_item_columns(hist_items: np.ndarray, cands: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Compact column codes for per-row tables over a batch: ``(hist_code, cand_code, width)``.
+
+    The tables span only the items of this batch's histories (column 0: none of them), not the catalogue, so
+    scattering a batch's histories costs ``B x (distinct history items + 1)`` rather than ``B x catalogue``.
+    ``hist_items`` are the (non-padding) history item ids to scatter, ``cands`` the candidates to gather;
+    a candidate not in any history gets column 0, which is never written.
+
+    >>> hist_code, cand_code, width = batch_item_columns(np.array([7, 3, 7]), np.array([[3, 5, 7]]))
+    >>> hist_code.tolist(), cand_code.tolist(), width
+    ([2, 1, 2], [[1, 0, 2]], 3)
+    """
+    seen, code = np.unique(hist_items, return_inverse=True)
+    pos = np.minimum(np.searchsorted(seen, cands), max(len(seen) - 1, 0))
+    in_history = seen[pos] == cands if len(seen) else np.zeros(cands.shape, bool)
+    return code.reshape(-1) + 1, np.where(in_history, pos + 1, 0), len(seen) + 1

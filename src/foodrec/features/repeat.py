@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from foodrec.features.history import batch_item_columns
+
 # Feature groups in the network's input order, with their number of columns (``return`` lives in popularity).
 REPEAT_GROUPS: dict[str, int] = {"cycle": 2, "explore": 1, "dow": 2}
 ALL_GROUPS = ("cycle", "explore", "return", "dow", "cold")
@@ -116,10 +118,10 @@ def gather_numpy(cands: np.ndarray, hist: np.ndarray, age: np.ndarray, clock: np
         "explore_weight": f["weight"].sum(1, keepdims=True).astype(np.float32),
         "n_dow": (f["first"] & f["same_dow"]).sum(1, keepdims=True).astype(np.float32),
     }
-    width = int(max(cands.max(initial=0), hist.max(initial=0))) + 1
     rows = np.repeat(np.arange(b), h)
     keep = f["valid"].ravel()
-    rows, cols = rows[keep], hist.ravel()[keep]
+    cols, cand_cols, width = batch_item_columns(hist.ravel()[keep], cands)
+    rows = rows[keep]
     count = np.zeros((b, width), np.float32)
     np.add.at(count, (rows, cols), 1.0)
     count_dow = np.zeros((b, width), np.float32)
@@ -128,7 +130,7 @@ def gather_numpy(cands: np.ndarray, hist: np.ndarray, age: np.ndarray, clock: np
     np.minimum.at(since, (rows, cols), age.ravel()[keep])
     r = np.arange(b)[:, None]
     pad = cands == 0
-    n["count"] = np.where(pad, 0.0, count[r, cands]).astype(np.float32)
-    n["count_dow"] = np.where(pad, 0.0, count_dow[r, cands]).astype(np.float32)
-    n["since"] = np.where(pad, PAD_SINCE, since[r, cands]).astype(np.float32)
+    n["count"] = np.where(pad, 0.0, count[r, cand_cols]).astype(np.float32)
+    n["count_dow"] = np.where(pad, 0.0, count_dow[r, cand_cols]).astype(np.float32)
+    n["since"] = np.where(pad, PAD_SINCE, since[r, cand_cols]).astype(np.float32)
     return n

@@ -36,6 +36,7 @@ from foodrec.data.orderlog import OrderLog
 from foodrec.data.time_features import MEAL_TIMES
 from foodrec.errors import InputError
 from foodrec.features.clock import N_HOURS
+from foodrec.features.history import batch_item_columns
 from foodrec.features.popularity import Popularity
 from foodrec.features.repeat import RETURN_COLUMNS, gather_numpy, repeat_features
 from foodrec.features.view import FeatureView
@@ -93,12 +94,9 @@ class NumpyRanker:
         cols = hist.ravel()
         keep = cols > 0
         rows, cols, a = rows[keep], cols[keep], age.ravel()[keep].astype(np.float64)
-        seen, code = np.unique(cols, return_inverse=True)
-        width = len(seen) + 1
-        flat = rows * width + code.reshape(-1) + 1
-        pos = np.minimum(np.searchsorted(seen, cands), max(len(seen) - 1, 0))
-        in_history = seen[pos] == cands if len(seen) else np.zeros(cands.shape, bool)
-        at = np.arange(b)[:, None] * width + np.where(in_history, pos + 1, 0)
+        code, cand_code, width = batch_item_columns(cols, cands)
+        flat = rows * width + code
+        at = np.arange(b)[:, None] * width + cand_code
         columns = []
         for weights in [np.ones_like(a)] + [np.power(0.5, a / hl) for hl in half_lives]:
             columns.append(np.log1p(np.bincount(flat, weights=weights, minlength=b * width)[at]))
