@@ -42,6 +42,19 @@ def test_a_network_that_ranks_at_random_loses_to_the_baseline(log):
     assert choice.evidence["learn_block"]["until"] <= choice.evidence["choose_block"]["from"]  # learn, then choose
 
 
+def test_a_network_no_better_than_noise_away_from_the_baseline_keeps_serving(log):
+    cutoff = log.orders["ordered_at"].quantile(0.8)
+    before = log.orders[log.orders["ordered_at"] < cutoff]
+    from foodrec.data.orderlog import OrderLog
+
+    same = make_recommender("customer-history", level="restaurant").fit(OrderLog(before))
+    choice = select(log, "restaurant", cutoff, lambda queries, k: same.recommend(queries, k=k).items)
+    assert choice.kind == "network"  # it ranks as customer-history does: no reason to leave it for a baseline
+    assert all(m["mean"] <= m["needed"] for m in choice.evidence["margin_over_network"].values())
+    new = choice.evidence["new_customers"]
+    assert new["orders"] > 0 and 0.0 <= new["network"] <= 1.0 and 0.0 <= new["area-mealtime-popularity"] <= 1.0
+
+
 def test_the_chosen_baseline_serves_and_survives_save_and_load(log, tmp_path):
     rec = KerasRecommender(level="restaurant", search=False, epochs=1, eval_sample=200, batch_size=128).fit(log)
     assert "selection" in rec.info["validation"]  # validation made a choice (whatever it was) and kept its evidence

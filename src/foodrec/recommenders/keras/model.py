@@ -47,8 +47,8 @@ class FoodrecRanker(keras.Model):
         dish: whether candidates are dishes (adds restaurant-level history features).
         extras: the repeat feature groups it reads (``features/repeat.py``: cycle, explore, return, dow) and
             ``cold``, the cold-start head: customers without history are scored by a head of their own (context,
-            popularity, first-order popularity, the context x item affinity) that only first orders train; the
-            ablation benchmark switches each off.
+            popularity, first-order popularity, the context x item affinity; a hidden layer, a linear path and an
+            item bias of its own) that only first orders train; the ablation benchmark switches each off.
     """
 
     def __init__(
@@ -107,6 +107,13 @@ class FoodrecRanker(keras.Model):
                 max(hidden // 2, 8), activation="relu", kernel_regularizer=reg, name="cold_hidden"
             )
             self.cold_out = keras.layers.Dense(1, name="cold_out")
+            # A linear path beside the hidden layer (the head starts as a weighted sum of log shares, the form of
+            # the popularity baselines) and an item bias of its own: the shared one is learned mostly from returning
+            # customers' orders, where loyal regulars inflate a restaurant's standing with strangers.
+            self.cold_lin = keras.layers.Dense(1, use_bias=False, kernel_regularizer=reg, name="cold_lin")
+            self.cold_bias = keras.layers.Embedding(
+                n_items, 1, embeddings_initializer="zeros", embeddings_regularizer=reg, name="cold_bias"
+            )
 
     def build(self, input_shape):
         # The sub-layers' input sizes follow from the inputs, so a forward pass on zeros of the given shapes builds
@@ -153,9 +160,8 @@ class FoodrecRanker(keras.Model):
         if self.cold:
             # Customers without history: a head of their own, so only first orders train it.
             cold_x = ops.concatenate([used_pop, affinity, ops.expand_dims(clock, 1) * ops.ones_like(affinity)], -1)
-            cold_score = ops.squeeze(self.cold_out(self.cold_hidden(cold_x)), -1) + ops.squeeze(
-                self.item_bias(cands), -1
-            )
+            cold_score = self.cold_out(self.cold_hidden(cold_x)) + self.cold_lin(cold_x) + self.cold_bias(cands)
+            cold_score = ops.squeeze(cold_score, -1)
             score = ops.where(ops.equal(n_hist, 0.0), cold_score, score)
         if "logq" in inputs:  # sampled-softmax correction (zero when ranking)
             score = score - inputs["logq"]

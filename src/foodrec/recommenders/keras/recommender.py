@@ -53,7 +53,8 @@ MODEL_FILE = "model.keras"
 # 2: the restaurant's hour lift (popularity) and the customer's repeat share.
 # 3: no order data in the saved model (history and popularity come from the feature view).
 # 4: repeat features (repurchase cycle, exploration, day-of-week habits; the item's return rate and gap).
-FEATURES_VERSION = 4
+# 5: the cold-start head's linear path and item bias of its own.
+FEATURES_VERSION = 5
 
 
 class NumpyRanker:
@@ -81,7 +82,8 @@ class NumpyRanker:
         self.repeat_groups = tuple(model.repeat.groups) if model.repeat is not None else ()
         self.pop_columns = list(model.pop_columns)
         self.cold = (w(model.cold_hidden.kernel), w(model.cold_hidden.bias), w(model.cold_out.kernel),
-                     w(model.cold_out.bias)) if model.cold else None  # fmt: skip
+                     w(model.cold_out.bias), w(model.cold_lin.kernel),
+                     w(model.cold_bias.embeddings)[:, 0]) if model.cold else None  # fmt: skip
 
     @staticmethod
     def _match(cands, hist, age, cfg):
@@ -137,9 +139,9 @@ class NumpyRanker:
         h = np.maximum(h @ self.h2_w + self.h2_b, 0.0)
         score = (h @ self.out_w + self.out_b)[..., 0] + self.bias[cands]
         if self.cold is not None:
-            c_w, c_b, o_w, o_b = self.cold
+            c_w, c_b, o_w, o_b, lin_w, c_bias = self.cold
             cold_x = np.concatenate([used_pop, affinity, np.broadcast_to(clock[:, None, :], (*cands.shape, 4))], -1)
-            cold_score = (np.maximum(cold_x @ c_w + c_b, 0.0) @ o_w + o_b)[..., 0] + self.bias[cands]
+            cold_score = (np.maximum(cold_x @ c_w + c_b, 0.0) @ o_w + o_b + cold_x @ lin_w)[..., 0] + c_bias[cands]
             score = np.where(n_lines == 0, cold_score, score)
         return np.where(cands > 0, score, -np.inf)
 

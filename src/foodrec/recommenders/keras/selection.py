@@ -6,8 +6,13 @@ validation days, so the network has not seen them) the validation orders are cut
 
 1. on the first block, the blend weight ``w`` is learned (a grid over ``BLEND_WEIGHTS``, by NDCG@10) for each
    counting baseline, and the strongest baseline is the one whose best blend scores highest;
-2. on the second, later block, the network, that baseline and their blend with the learned ``w`` are scored, and
-   the best of the three is the choice (ties go to the simpler: baseline, then network).
+2. on the second, later block, the network, that baseline and their blend with the learned ``w`` are scored. The
+   network serves unless the baseline or the blend beats it there by more than the block's noise: a mean paired
+   difference of NDCG@10 per order above ``MARGIN_SE`` standard errors (a blend is slower to serve and a baseline
+   learns nothing, so a noise-sized win is no reason to leave the network); of those that do, the best serves.
+
+The evidence also holds the new customers' orders of both blocks (no order before the cutoff): the network (its
+cold-start head) against area x meal-time popularity there.
 
 Every query sees only orders before the validation cutoff (the network through the feature view's cutoff, the
 baselines fitted on the orders before it), exactly as test queries later see only the training period. The blend
@@ -43,6 +48,7 @@ SELECTION_BASELINES = ("customer-history", "area-mealtime-popularity", "item-coo
 FUSION_DEPTH = 50
 RANK_OFFSET = 5.0
 KINDS = ("network", "baseline", "blend")
+MARGIN_SE = 2.0  # leave the network only for a win of more than this many standard errors of the paired difference
 
 
 @dataclass
@@ -84,9 +90,24 @@ def fuse(network: np.ndarray, baseline: np.ndarray, weight: float, k: int) -> np
     return out
 
 
-def _ndcg(items: np.ndarray, cases: TestCases) -> float:
+def _per_order(items: np.ndarray, cases: TestCases) -> np.ndarray:
     scores = np.where(pd.isna(items), -np.inf, -np.arange(items.shape[1])[None, :]).astype(float)
-    return float(ranking_metrics(Ranking(items, scores), cases.targets, k=10)["ndcg"].mean())
+    return ranking_metrics(Ranking(items, scores), cases.targets, k=10)["ndcg"].to_numpy()
+
+
+def _ndcg(items: np.ndarray, cases: TestCases) -> float:
+    return float(_per_order(items, cases).mean())
+
+
+def paired_margin(alternative: np.ndarray, network: np.ndarray) -> tuple[float, float]:
+    """``(mean, standard error)`` of the per-order difference ``alternative - network``.
+
+    >>> paired_margin(np.array([1.0, 0.5, 0.0, 1.0]), np.array([0.5, 0.5, 0.0, 0.5]))
+    (0.25, 0.14433756729740643)
+    """
+    diff = np.asarray(alternative, float) - np.asarray(network, float)
+    se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("inf")
+    return float(diff.mean()), se
 
 
 def select(
@@ -133,12 +154,15 @@ def select(
         return Choice(evidence={"skipped": "no baseline could be fitted", "baselines": rows})
     _, name, w = best
     base = fitted[name].recommend(blocks["choose"].queries, k=depth).items
-    choose = {
-        "network": _ndcg(net["choose"][:, :10], blocks["choose"]),
-        "baseline": _ndcg(base[:, :10], blocks["choose"]),
-        "blend": _ndcg(fuse(net["choose"], base, w, 10), blocks["choose"]),
+    per_order = {
+        "network": _per_order(net["choose"][:, :10], blocks["choose"]),
+        "baseline": _per_order(base[:, :10], blocks["choose"]),
+        "blend": _per_order(fuse(net["choose"], base, w, 10), blocks["choose"]),
     }
-    kind = max(("baseline", "network", "blend"), key=lambda k: choose[k])  # ties: the simpler first
+    choose = {kind: float(values.mean()) for kind, values in per_order.items()}
+    margins = {kind: paired_margin(per_order[kind], per_order["network"]) for kind in ("baseline", "blend")}
+    wins = [kind for kind, (mean, se) in margins.items() if mean > MARGIN_SE * se]
+    kind = max(wins, key=lambda k: choose[k]) if wins else "network"
     evidence = {
         "cutoff": cutoff.isoformat(),
         "learn_block": {"orders": len(blocks["learn"]), "until": middle.isoformat()},
@@ -146,8 +170,32 @@ def select(
         "learn_network": _ndcg(net["learn"][:, :10], blocks["learn"]),
         "baselines": rows,
         "choose_ndcg10": choose,
+        "margin_over_network": {k: {"mean": m, "se": se, "needed": MARGIN_SE * se} for k, (m, se) in margins.items()},
+        "new_customers": _new_customers(blocks, net, fitted, before, level),
     }
     return Choice(kind, name if kind != "network" else None, w if kind == "blend" else 0.0, evidence)
+
+
+def _new_customers(blocks: dict, net: dict, fitted: dict, before: OrderLog, level: str) -> dict[str, Any]:
+    """NDCG@10 on both blocks' orders by customers without an order before the cutoff: the network (its cold-start
+    head) against area x meal-time popularity, the baseline a cold-start path must beat."""
+    from foodrec.recommenders.registry import make_recommender
+
+    name = "area-mealtime-popularity"
+    rec = fitted.get(name) or make_recommender(name, level=level).fit(before)
+    out: dict[str, Any] = {"orders": 0, "network": None, name: None}
+    sums = {"network": 0.0, name: 0.0}
+    for key, block in blocks.items():
+        new = (block.segments["customer_type"] == "new").to_numpy()
+        if not new.any():
+            continue
+        sub = block.subset(new)
+        sums["network"] += float(_per_order(net[key][new][:, :10], sub).sum())
+        sums[name] += float(_per_order(rec.recommend(sub.queries, k=10).items, sub).sum())
+        out["orders"] += int(new.sum())
+    if out["orders"]:
+        out.update({k: v / out["orders"] for k, v in sums.items()})
+    return out
 
 
 def network_ranker(model: Any, view: Any, cfg: Any, cutoff_days: float):

@@ -77,8 +77,29 @@ def selection_section(report: HtmlReport, selection: dict | None) -> None:
         f"later block ({evidence['choose_block']['orders']:,} orders), before the refit (the network had not seen "
         "these days).",
     )
-    rows = [{"candidate": k, "val_ndcg10 (choice block)": v} for k, v in evidence.get("choose_ndcg10", {}).items()]
-    report.table(pd.DataFrame(rows), float_format="{:,.4f}", caption="NDCG@10 on the later validation block")
+    margins = evidence.get("margin_over_network", {})
+    rows = [
+        {
+            "candidate": k,
+            "val_ndcg10 (choice block)": v,
+            **{f"vs network {m}": x for m, x in margins.get(k, {}).items()},
+        }
+        for k, v in evidence.get("choose_ndcg10", {}).items()
+    ]
+    report.table(
+        pd.DataFrame(rows),
+        float_format="{:,.4f}",
+        caption="NDCG@10 on the later validation block; the network serves unless another wins by more than "
+        "'needed' (two standard errors of the paired difference per order)",
+    )
+    new = evidence.get("new_customers") or {}
+    if new.get("orders"):
+        report.table(
+            pd.DataFrame([new]),
+            float_format="{:,.4f}",
+            caption="New customers' validation orders (both blocks): the cold-start head against area x meal-time "
+            "popularity",
+        )
     base = [r for r in evidence.get("baselines", []) if "error" not in r]
     if base:
         report.table(
