@@ -245,6 +245,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--no-events", action="store_true", help="skip the event write runs")
+    parser.add_argument(
+        "--no-rank-process", action="store_true", help="foodrec serve --no-rank-process: rank in the server's thread"
+    )
     parser.add_argument("--customers", type=int, help="distinct customers in rotation (default: all of the store)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
@@ -271,6 +274,7 @@ def main() -> None:
     figures: dict[str, object] = {
         "recommender": args.recommender,
         "workers": args.workers,
+        "rank_process": not args.no_rank_process,
         "connections": args.connections,
         "duration_s": args.duration,
         "cpus": os.cpu_count(),
@@ -283,7 +287,8 @@ def main() -> None:
     finally:
         stop(bare)
     serve_cmd = [sys.executable, "-m", "foodrec.cli", "serve", "--recommender", args.recommender, "--store", str(store),
-                 "--events", str(events_path), "--port", "0", "--workers", str(args.workers)]  # fmt: skip
+                 "--events", str(events_path), "--port", "0", "--workers", str(args.workers),
+                 *(["--no-rank-process"] if args.no_rank_process else [])]  # fmt: skip
     server, url = start(serve_cmd, env)
     bench = lambda path, script=None: wrk(  # noqa: E731
         url + path, args.duration, args.connections, args.threads, script, pid=server.pid
@@ -333,7 +338,8 @@ def report(figures: dict, args: argparse.Namespace) -> None:
         for key in ("requests_per_s", "server_cpu_ms_per_request")
     }
     bare = figures["bare"]
-    print(f"\nfoodrec serve --workers {args.workers} on loopback, wrk {args.threads} threads x {args.connections} "
+    how = " --no-rank-process" if args.no_rank_process else ""
+    print(f"\nfoodrec serve --workers {args.workers}{how} on loopback, wrk {args.threads} threads x {args.connections} "
           f"connections x {args.duration}s, {os.cpu_count()} CPUs, recommender {args.recommender}")  # fmt: skip
     print(f"{'endpoint':<40}{'req/s':>9}{'ratio':>7}{'p50 ms':>8}{'p90 ms':>8}{'p99 ms':>8}{'errors':>7}"
           f"{'CPU ms/answer':>15}{'CPU ratio':>10}")  # fmt: skip

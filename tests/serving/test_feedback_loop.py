@@ -184,3 +184,46 @@ def test_recommend_with_a_model_needs_a_store_and_says_so(keras_model, tmp_path,
     rc = main(["recommend", "--recommender", str(keras_model), "--queries", str(queries), "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert rc == 2 and "--store" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_model_ranked_in_a_process_of_its_own_answers_as_in_the_server_orders_and_reloads_included(
+    city, keras_model, tmp_path
+):
+    import gc
+
+    here = ServiceState(recommender=str(keras_model), store=city["store"])
+    apart = ServiceState(recommender=str(keras_model), store=city["store"], rank_process=True)
+    remote = apart.snapshot.models["default"].remote
+    assert remote is not None and here.snapshot.models["default"].remote is None
+    process = remote._process
+    assert process.is_alive() and process.pid != __import__("os").getpid()
+    asks = (("c01", "south"), ("c07", "east"), ("nobody", "north"), ("c03", None))
+
+    def answers(client) -> list[list[tuple[str, float]]]:
+        out = []
+        for customer, area in asks:
+            params = {"customer_id": customer, "at": AT, "k": 8, **({"area": area} if area else {})}
+            answer = client.get("/v1/recommendations", params=params)
+            assert answer.status_code == 200, answer.text
+            out.append([(it["item_id"], it["score"]) for it in answer.json()["items"]])
+        return out
+
+    with (
+        TestClient(create_app(here, tmp_path / "here.sqlite", cache_entries=0)) as a,
+        TestClient(create_app(apart, tmp_path / "apart.sqlite", cache_entries=0)) as b,
+    ):
+        before = answers(b)
+        assert before == answers(a)
+        item = before[0][-1][0]  # c01's 8th item, ordered twice now: the ranking must move
+        for client in (a, b):
+            for minute in (1, 2):
+                _order(client, f"o-{minute}", "c01", item, area="south", minute=minute)
+        after = answers(b)
+        assert after == answers(a) and after[0] != before[0]
+        for state in (here, apart):
+            state.reload()  # rebuilt from the store and the event store's orders: a new copy in a new process
+        assert apart.snapshot.models["default"].remote._process.pid != process.pid
+        assert answers(b) == answers(a)
+    gc.collect()
+    process.join(timeout=10)
+    assert not process.is_alive()  # the dropped model's process stopped with it

@@ -23,10 +23,11 @@ def test_the_answer_json_is_the_pydantic_models_bytes(city):
     catalogue = Catalogue(item_name={"i00": "Pizza \u00e9"}, item_restaurant={"i00": "r0"}, item_price={"i00": 8.5},
                           restaurant_name={"r0": "Roma"})  # fmt: skip
     model = LoadedModel("control", "m", None, "keras@abc", "dish", datetime.now(UTC))
-    for area, scores, fallback in ((None, [1.25, -3e-7], 0), ("north", [7.0, None], 1), ("s", [1e300, 0.1], 2)):
+    for area, scores, fallback in ((None, [1.25, -3e-7], 0), ("north", [7.0, None], 1), ("s", [1e300, 0.1], 2),
+                                   ("s", [], 0), ("\u00e9\"", [2.0], 0)):  # fmt: skip
         query = Query("c\u00fc1", area, datetime(2026, 3, 1, 12, tzinfo=UTC), 2)
-        ranked = Ranked(["i00", "zz"], scores, fallback)
-        n_model = 2 - fallback
+        ranked = Ranked(["i00", "zz"][: len(scores)], scores, fallback)
+        n_model = len(scores) - fallback
         hidden = {"request_id": True, "at": True, "items": {"__all__": set(HIDDEN_ITEM_FIELDS)}}
         expected = RecommendationResponse(
             request_id="", customer_id=query.customer_id, area=area, at=query.at, k=2, level="dish",

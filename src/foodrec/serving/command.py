@@ -80,8 +80,9 @@ def _load(options: dict[str, Any]) -> tuple[Any, Any]:
     from foodrec.serving.state import ServiceState
 
     state = ServiceState(
-        recommender=options["recommender"], store=options["store"], ab=options["ab"], level=options["level"]
-    )
+        recommender=options["recommender"], store=options["store"], ab=options["ab"], level=options["level"],
+        rank_process=options.get("rank_process", False),
+    )  # fmt: skip
     app = create_app(state, options["events"], **options["app"])
     return state, app
 
@@ -221,6 +222,11 @@ def serve(
         help="Seconds between polls of the event store for other processes' orders and reloads "
         "(0 = off) [default: 1 with --workers > 1 or a PostgreSQL store, else 0].",
     ),
+    rank_process: bool = typer.Option(
+        True,
+        "--rank-process/--no-rank-process",
+        help="Rank a saved Keras model in a process of its own, beside the event loop (one more process per worker).",
+    ),
 ) -> None:
     """Serve recommendations over HTTP with sticky A/B assignment and an event log."""
     cap_threads()
@@ -232,7 +238,7 @@ def serve(
         sync_interval = 1.0 if workers > 1 or events.startswith(("postgresql://", "postgres://")) else 0.0
     options = {
         "recommender": recommender, "store": store, "ab": ab, "level": level, "events": events, "host": host,
-        "port": port, "log_level": log_level,
+        "port": port, "log_level": log_level, "rank_process": rank_process,
         "app": {"admin_token": admin_token, "max_in_flight": max_in_flight, "max_body_bytes": max_body_kb * 1024,
                 "cache_entries": cache_entries, "time_resolution_s": time_resolution, "cache_bytes": cache_mb << 20,
                 "sync_interval_s": sync_interval},

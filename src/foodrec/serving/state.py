@@ -17,6 +17,7 @@ import hashlib
 import math
 import os
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -47,6 +48,8 @@ class LoadedModel:
     loaded_at: datetime
     # Held while ranking and while folding new orders in: a recommender is never read half-updated.
     lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+    # A copy ranking in a process of its own (foodrec.serving.rank_process), or None: ranked in the server.
+    remote: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -156,13 +159,17 @@ class ServiceState:
         ab: str | os.PathLike[str] | ABConfig | None = None,
         level: str | None = None,
         log: OrderLog | None = None,
+        rank_process: bool = False,
     ):
+        """``rank_process``: each Keras model ranks in a process of its own (:mod:`foodrec.serving.rank_process`;
+        ``foodrec serve`` does this), the other recommenders in the server."""
         if recommender is None and ab is None:
             raise InputError("give --recommender NAME_OR_PATH or an A/B config with --ab")
         self._recommender = recommender if ab is None else None
         self._store = Path(store) if store is not None else None
         self._ab_source = ab
         self._level = level
+        self._rank_process = rank_process
         self._fixed_log = log  # tests pass an OrderLog instead of a store
         self._event_orders: Any = None  # the event store, once bound: its orders join the store's at every build
         self._lock = threading.Lock()
@@ -220,7 +227,7 @@ class ServiceState:
         now = datetime.now(UTC)
         models: dict[str, LoadedModel] = {}
         for variant in ab.variants:
-            models[variant.name] = _load_model(variant, log, self._level, fingerprint, now)
+            models[variant.name] = _load_model(variant, log, self._level, fingerprint, now, self._rank_process)
         fallbacks: dict[str, PopularityFallback] = {}
         if log is not None:
             for level in {m.level for m in models.values()}:
@@ -244,6 +251,8 @@ class ServiceState:
         for i, model in enumerate(self._snapshot.models.values()):
             with model.lock:
                 n = model.recommender.observe(orders)
+                if model.remote is not None:  # the copy that ranks: the same orders, so the same answers
+                    model.remote.observe(orders)
             taken = n if i == 0 else taken
         return taken
 
@@ -272,8 +281,15 @@ def _same_recommender(a: str, b: str) -> bool:
 
 
 def _load_model(
-    variant: Variant, log: OrderLog | None, level: str | None, fingerprint: str, now: datetime
+    variant: Variant,
+    log: OrderLog | None,
+    level: str | None,
+    fingerprint: str,
+    now: datetime,
+    rank_process: bool = False,
 ) -> LoadedModel:
+    """The variant's recommender, fitted or loaded; with ``rank_process`` a Keras model also gets a copy ranking in a
+    process of its own, stopped when the model is dropped (a reload)."""
     from foodrec.recommenders.registry import resolve_recommender
 
     path = Path(variant.recommender)
@@ -281,7 +297,16 @@ def _load_model(
     # A saved model is versioned by its files; a baseline by the data it was fitted on.
     version = f"{rec.name}@{_directory_hash(path)}" if path.is_dir() else f"{variant.recommender}@{fingerprint}"
     resolved_level = rec.level or (log.default_level if log is not None else "restaurant")
-    return LoadedModel(variant.name, variant.recommender, rec, version, resolved_level, now)
+    remote = None
+    if rank_process:
+        from foodrec.serving import rank_process as rp
+
+        if rp.supports(rec):
+            remote = rp.RankProcess(rec)
+    loaded = LoadedModel(variant.name, variant.recommender, rec, version, resolved_level, now, remote=remote)
+    if remote is not None:
+        weakref.finalize(loaded, remote.close)  # a reload drops the old model: its process stops with it
+    return loaded
 
 
 def _directory_hash(path: Path) -> str:
@@ -367,7 +392,8 @@ def rank_batch(model: LoadedModel, fallback: PopularityFallback | None, queries:
     k = max(q.k for q in queries)
     error: str | None = None
     try:
-        parsed = getattr(model.recommender, "recommend_parsed", None)  # absent on duck-typed stand-ins
+        remote = model.remote  # a copy ranking in a process of its own: the GIL stays with the event loop
+        parsed = remote.recommend_parsed if remote is not None else getattr(model.recommender, "recommend_parsed", None)
         with model.lock:
             if parsed is None:
                 ranking = model.recommender.recommend(queries_frame(queries), k=k)
