@@ -100,6 +100,17 @@ def test_first_unique_keeps_first_occurrences_in_order(rows, n):
         assert got.tolist() == expected + [0] * (n - len(expected))
 
 
+def test_first_unique_by_table_and_by_sorting_agree():
+    from foodrec.features import retrieval
+
+    rng = np.random.default_rng(3)
+    for _ in range(100):
+        b, p, n, top = (int(v) for v in rng.integers(1, [30, 300, 250, 13_000]))
+        pool = np.where(rng.random((b, p)) < 0.3, 0, rng.integers(0, top, (b, p))).astype(np.int32)
+        table = retrieval.first_unique(pool, n)
+        assert table.dtype == np.int32 and (table == retrieval._first_unique_sorted(pool, n)).all()
+
+
 def test_training_batches_contain_the_ordered_items_and_valid_targets():
     log = toy_log(n_customers=80, n_restaurants=30, days=25, seed=5)
     space, lines, view = _view(log)

