@@ -19,13 +19,13 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from pydantic_core import to_json
-from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from foodrec.recommenders.reasons import POPULAR_NEARBY
@@ -83,7 +83,9 @@ def parse_valid(service: Service, raw: bytes) -> Parsed | None:
     """The validated parameters of a query string, remembered for next time; None when invalid or ``explain``
     (the route answers those: the 422 body, the reasons)."""
     try:
-        params = RecommendationQuery.model_validate(QueryParams(raw))
+        # Starlette's QueryParams of the same bytes, as a plain dict (the last of repeated keys, as QueryParams):
+        # the same values validated, without building a multi-dict per request.
+        params = RecommendationQuery.model_validate(dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True)))
     except ValidationError:
         return None
     if params.explain:
