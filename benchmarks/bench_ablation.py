@@ -5,7 +5,8 @@ orders, then the Keras model trained with every repeat group, with each group le
 Every variant uses the same fixed setting (no search: the search would pick per variant and blur the comparison)
 and the same seed, and model selection off (the network itself is measured). Prints validation NDCG@10 (the
 model's own validation slice of the training period, the number a choice may use) and test NDCG@10 with its ratio
-to the strongest baseline (reported, never used to choose).
+to the strongest baseline (reported, never used to choose), and new customers' test NDCG@10 against area x meal-time
+popularity (what the cold-start head adds).
 
     python benchmarks/bench_ablation.py --store runs/twin/store
     python benchmarks/bench_ablation.py --store runs/demo/store --variants all,-cycle,none --json /tmp/abl.json
@@ -46,6 +47,13 @@ def variants(spec: str) -> dict[str, tuple[str, ...]]:
         else:
             raise SystemExit(f"error: unknown variant {name!r}: all, none, -GROUP or +GROUP of {', '.join(ALL_GROUPS)}")
     return out
+
+
+def new_customers(result) -> float:
+    """NDCG@10 on the test orders of customers without an order before the cutoff (the cold-start head's share)."""
+    seg = result.segments
+    hit = seg[(seg["segment"] == "customer_type") & (seg["value"] == "new") & (seg["metric"] == "ndcg")]
+    return float(hit["mean"].iloc[0]) if len(hit) else float("nan")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             "val_ndcg10": rec.info["validation"]["val_ndcg10"],
             "test_ndcg10": res.value("ndcg"),
             "vs_best_baseline": res.value("ndcg") / best_ndcg,
+            "new_test_ndcg10": new_customers(res),
+            "new_vs_area_meal": new_customers(res) / new_customers(base["area-mealtime-popularity"]),
             "diff_ci_low": diff["ci_low"],
             "diff_ci_high": diff["ci_high"],
             "seconds": time.perf_counter() - t0,
