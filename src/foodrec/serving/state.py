@@ -392,15 +392,18 @@ def rank_batch(model: LoadedModel, fallback: PopularityFallback | None, queries:
     k = max(q.k for q in queries)
     error: str | None = None
     try:
-        remote = model.remote  # a copy ranking in a process of its own: the GIL stays with the event loop
-        parsed = remote.recommend_parsed if remote is not None else getattr(model.recommender, "recommend_parsed", None)
-        with model.lock:
-            if parsed is None:
-                ranking = model.recommender.recommend(queries_frame(queries), k=k)
-            else:
-                ranking = parsed(
-                    [q.customer_id for q in queries], [q.area for q in queries], [q.at for q in queries], k=k
-                )
+        columns = ([q.customer_id for q in queries], [q.area for q in queries], [q.at for q in queries])
+        if model.remote is not None:
+            # A copy ranking in a process of its own (the GIL stays with the event loop). It reads its requests and
+            # the orders folded in one at a time, in the order they were sent: no lock, and batches are pipelined.
+            ranking = model.remote.recommend_parsed(*columns, k=k)
+        else:
+            parsed = getattr(model.recommender, "recommend_parsed", None)  # absent on duck-typed stand-ins
+            with model.lock:
+                if parsed is None:
+                    ranking = model.recommender.recommend(queries_frame(queries), k=k)
+                else:
+                    ranking = parsed(*columns, k=k)
         items = np.asarray(ranking.items, dtype=object)
         scores = np.asarray(ranking.scores, dtype=float)
         if items.shape[0] != len(queries):
