@@ -40,6 +40,10 @@ def test_a_network_that_ranks_at_random_loses_to_the_baseline(log):
     assert choice.kind in ("baseline", "blend") and choice.baseline is not None
     assert choose[choice.kind] >= max(choose.values()) and choose["baseline"] > choose["network"]
     assert choice.evidence["learn_block"]["until"] <= choice.evidence["choose_block"]["from"]  # learn, then choose
+    capped = select(log, "restaurant", cutoff, random_network, max_orders=60)
+    used = capped.evidence["validation_orders"]
+    assert used["used"] == 60 < used["of"] == choice.evidence["validation_orders"]["used"]
+    assert capped.evidence["learn_block"]["orders"] + capped.evidence["choose_block"]["orders"] == 60
 
 
 def test_a_network_no_better_than_noise_away_from_the_baseline_keeps_serving(log):

@@ -14,6 +14,9 @@ validation days, so the network has not seen them) the validation orders are cut
 The evidence also holds the new customers' orders of both blocks (no order before the cutoff): the network (its
 cold-start head) against area x meal-time popularity there.
 
+A large log's validation days hold tens of thousands of orders: at most ``MAX_SELECTION_ORDERS`` of them are used,
+evenly spread over time (the evidence says how many of how many).
+
 Every query sees only orders before the validation cutoff (the network through the feature view's cutoff, the
 baselines fitted on the orders before it), exactly as test queries later see only the training period. The blend
 is a weighted reciprocal-rank fusion of the two top-``FUSION_DEPTH`` lists:
@@ -46,6 +49,9 @@ from foodrec.recommenders.base import Ranking
 BLEND_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 SELECTION_BASELINES = ("customer-history", "area-mealtime-popularity", "item-cooccurrence")
 FUSION_DEPTH = 50
+# At most this many validation orders, evenly spread over the validation days (a large log's validation days hold
+# tens of thousands of orders; a few thousand settle the choice, and ranking and fusing all of them cost minutes).
+MAX_SELECTION_ORDERS = 8000
 RANK_OFFSET = 5.0
 KINDS = ("network", "baseline", "blend")
 MARGIN_SE = 2.0  # leave the network only for a win of more than this many standard errors of the paired difference
@@ -116,14 +122,21 @@ def select(
     cutoff: pd.Timestamp,
     network_items: Any,
     baselines: tuple[str, ...] = SELECTION_BASELINES,
+    max_orders: int = MAX_SELECTION_ORDERS,
 ) -> Choice:
-    """The choice on the validation orders of ``log`` (from ``cutoff``). ``network_items(queries, k)`` ranks with the
-    network as it stands, seeing only orders before ``cutoff``."""
+    """The choice on the validation orders of ``log`` (from ``cutoff``; at most ``max_orders`` of them, evenly
+    spread over time). ``network_items(queries, k)`` ranks with the network as it stands, seeing only orders before
+    ``cutoff``."""
     from foodrec.recommenders.registry import make_recommender
 
     at = log.orders["ordered_at"]
     before, after = OrderLog(log.orders[at < cutoff]), OrderLog(log.orders[at >= cutoff])
     cases = make_test_cases(before, after, level)
+    n_validation = len(cases)
+    if n_validation > max_orders:  # cases are in time order: every n-th keeps the blocks' time spread
+        keep = np.zeros(n_validation, bool)
+        keep[np.linspace(0, n_validation - 1, max_orders).round().astype(int)] = True
+        cases = cases.subset(keep)
     if len(cases) < 20:
         return Choice(evidence={"skipped": f"only {len(cases)} validation orders"})
     times = pd.to_datetime(cases.queries["at"], utc=True)
@@ -165,6 +178,7 @@ def select(
     kind = max(wins, key=lambda k: choose[k]) if wins else "network"
     evidence = {
         "cutoff": cutoff.isoformat(),
+        "validation_orders": {"used": len(cases), "of": n_validation},
         "learn_block": {"orders": len(blocks["learn"]), "until": middle.isoformat()},
         "choose_block": {"orders": len(blocks["choose"]), "from": middle.isoformat()},
         "learn_network": _ndcg(net["learn"][:, :10], blocks["learn"]),
