@@ -394,8 +394,8 @@ def rank_batch(model: LoadedModel, fallback: PopularityFallback | None, queries:
     try:
         columns = ([q.customer_id for q in queries], [q.area for q in queries], [q.at for q in queries])
         if model.remote is not None:
-            # A copy ranking in a process of its own (the GIL stays with the event loop). It reads its requests and
-            # the orders folded in one at a time, in the order they were sent: no lock, and batches are pipelined.
+            # A copy ranking in a process of its own (the GIL stays with the event loop). It takes requests and the
+            # orders folded in one at a time, in the order they were sent: the model's lock is not needed.
             ranking = model.remote.recommend_parsed(*columns, k=k)
         else:
             parsed = getattr(model.recommender, "recommend_parsed", None)  # absent on duck-typed stand-ins
