@@ -87,6 +87,12 @@ class ItemCooccurrence(PopularityBaseline):
         spread = history.matrix[distinct[:, 1]] @ self.similarity
         return self._rank_own_first(spread, context, distinct[:, 0], k)
 
+    def _own_rows(self, customer_rows: np.ndarray) -> Any:
+        """The customers' history spread over their items' neighbours (``h @ S``), as :meth:`recommend` does."""
+        if self.similarity is None:
+            raise InputError(f"recommender {self.name!r} is not fitted yet: call fit(log) first")
+        return self.tables["history"].matrix[customer_rows] @ self.similarity
+
     def config(self) -> dict[str, Any]:
         return {**super().config(), "max_neighbours": self.max_neighbours}
 

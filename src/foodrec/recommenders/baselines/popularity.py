@@ -94,6 +94,7 @@ class PopularityBaseline(Recommender):
         self.items: np.ndarray | None = None
         self.item_counts: np.ndarray | None = None
         self.tables: dict[str, SparseCounts] = {}
+        self._fast: dict[Any, Any] = {}  # top_indices' lookups, derived from the fitted tables (fit empties it)
 
     # -- what each strategy needs ----------------------------------------------------
     def _needed_tables(self) -> tuple[str, ...]:
@@ -107,6 +108,7 @@ class PopularityBaseline(Recommender):
     def fit(self, log: OrderLog) -> PopularityBaseline:
         self.level = log.resolve_level(self.level)
         self.timezone = log.timezone
+        self._fast = {}
         pairs = training_pairs(log, self.level)
         self.items = item_vocabulary(pairs)
         n_items = len(self.items)
@@ -181,6 +183,74 @@ class PopularityBaseline(Recommender):
         counts = np.asarray(area.matrix[area_rows, item_cols]).ravel() if len(area_rows) else np.zeros(0)
         prior = self.area_prior * self._global_scores().astype(np.float64)[item_cols]
         return (counts + prior) / (area.totals()[area_rows] + self.area_prior)
+
+    # -- the service's fast path: parsed ids in, item indices out -----------------------------
+    def _own_rows(self, customer_rows: np.ndarray) -> Any:
+        """The customers' "own" scores (sparse rows): their recency-weighted history (subclasses spread it)."""
+        return self.tables["history"].matrix[customer_rows]
+
+    def _key_rows(self, table: str, keys: Sequence[str | None]) -> np.ndarray:
+        """:meth:`SparseCounts.codes` of parsed ids through a dict built once per fit (no pandas per call)."""
+        lookup = self._fast.get(("keys", table))
+        if lookup is None:
+            lookup = self._fast[("keys", table)] = {key: i for i, key in enumerate(self.tables[table].keys)}
+        unknown = len(self.tables[table].keys)
+        return np.asarray([unknown if key is None else lookup.get(str(key), unknown) for key in keys], np.int64)
+
+    def _area_fill(self, area_rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best area-popularity items of each area row (``top_k_rows`` of :meth:`_area_block`, row by
+        row as ``top_k_contexts`` does), cached per (area row, k) until the next fit."""
+        missing = [int(a) for a in area_rows if ("fill", int(a), k) not in self._fast]
+        if missing:
+            idx, scores = top_k_contexts(
+                len(missing), lambda ctx: self._area_block(np.asarray(missing)[ctx]), len(self.items), k
+            )
+            for i, a in enumerate(missing):
+                self._fast[("fill", a, k)] = (idx[i], scores[i])
+        rows = [self._fast[("fill", int(a), k)] for a in area_rows]
+        return np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows])
+
+    def top_indices(
+        self, customer_ids: Sequence[str | None], areas: Sequence[str | None], k: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """:meth:`recommend` for parsed queries (the service's batches): ``(indices into self.items, -1 padded;
+        scores, -inf padded)``, the same numbers from the same arrays and :func:`rank_own_first`, with the area
+        fill lists cached until the next fit and no pandas. None for strategies without own items (the caller
+        uses :meth:`recommend`).
+
+        >>> rec = CustomerHistory().fit(OrderLog(pd.DataFrame({"order_id": ["o1", "o2"],
+        ...     "customer_id": ["c1", "c2"], "ordered_at": pd.to_datetime(["2026-01-01 12:00"] * 2, utc=True),
+        ...     "area": ["a", "a"], "restaurant_id": ["r1", "r2"]})))
+        >>> idx, _ = rec.top_indices(["c2", None], ["a", None], 2)
+        >>> rec.items[idx].tolist()
+        [['r2', 'r1'], ['r1', 'r2']]
+        """
+        if self.strategy != "customer-history":
+            return None
+        if k < 1:
+            raise InputError(f"k must be at least 1, got {k}")
+        self._fitted_counts()
+        area_rows = self._key_rows("area", areas)
+        customer_rows = self._key_rows("history", customer_ids)
+        if len(area_rows) == 0:
+            return np.full((0, k), -1, dtype=np.int64), np.full((0, k), -np.inf)
+        totals = self._fast.get("area_totals")
+        if totals is None:
+            totals = self._fast["area_totals"] = self.tables["area"].totals()
+        glob = self._fast.get("global")
+        if glob is None:
+            glob = self._fast["global"] = self._global_scores().astype(np.float64)
+        area = self.tables["area"]
+
+        def bonus(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:  # _area_scores_at, with cached totals
+            a = area_rows[rows]
+            counts = np.asarray(area.matrix[a, cols]).ravel() if len(a) else np.zeros(0)
+            return (counts + self.area_prior * glob[cols]) / (totals[a] + self.area_prior)
+
+        distinct, fill_row = np.unique(area_rows, return_inverse=True)
+        fill = self._area_fill(distinct, 2 * k)
+        own = self._own_rows(customer_rows)
+        return rank_own_first(own.tocsr(), bonus, fill, fill_row.reshape(-1), self.items, k)
 
     def _rank_own_first(self, own: Any, context: np.ndarray, area_of_ctx: np.ndarray, k: int) -> Ranking:
         """The customer's own items first (see :func:`rank_own_first`), then area popularity."""

@@ -42,6 +42,7 @@ from foodrec.features.repeat import RETURN_COLUMNS, gather_numpy, repeat_feature
 from foodrec.features.view import FeatureView
 from foodrec.features.vocabulary import FeatureSpace
 from foodrec.recommenders.base import QUERY_COLUMNS, Ranking, Recommender
+from foodrec.recommenders.keras.blend import UnionCodes, fuse_codes
 from foodrec.recommenders.keras.examples import Examples
 from foodrec.recommenders.keras.inputs import InputBuilder
 from foodrec.recommenders.keras.metrics import top_k
@@ -327,20 +328,52 @@ class KerasRecommender(Recommender):
         if self._ranker is None or self.space is None:
             raise InputError("the Keras recommender is not fitted: run `foodrec train` first")
         self._builder()  # the one message for a model without a feature view
-        if self.choice.kind != "network" and len(customer_ids):  # validation chose a baseline or a blend
+        choice = self.choice
+        if choice.kind != "network" and len(customer_ids):  # validation chose a baseline or a blend
+            fast = self._chosen_parsed(choice, customer_ids, areas, at, k)
+            if fast is not None:
+                return fast
             from foodrec.recommenders.base import make_queries
 
             return self.recommend(make_queries(list(customer_ids), list(areas), list(at)), k)
         return self._rank(Examples.from_parsed(self.view, customer_ids, areas, at), k)
 
+    def _chosen_parsed(
+        self, choice: Choice, customer_ids: Sequence[str], areas: Sequence[str | None], at: Sequence[datetime], k: int
+    ) -> Ranking | None:
+        """The chosen baseline or blend from arrays (the baseline's ``top_indices``, the fusion over item codes,
+        :mod:`~foodrec.recommenders.keras.blend`): :meth:`recommend`'s answer without pandas or per-row Python.
+        None when the baseline has no array path (the caller takes the frame path)."""
+        base = self._chosen_baseline()
+        depth = k if choice.kind == "baseline" else FUSION_DEPTH
+        top = getattr(base, "top_indices", None)
+        got = top(customer_ids, areas, depth) if top is not None else None
+        if got is None:
+            return None
+        b_idx, b_scores = got
+        union = getattr(self, "_union", None)
+        if union is None or not union.fits(self.space.items, base.items):
+            union = self._union = UnionCodes(self.space.items, base.items)
+        if choice.kind == "baseline":
+            return Ranking(union.labels[union.of_baseline[b_idx + 1]], b_scores)
+        net, _ = self._top_codes(Examples.from_parsed(self.view, customer_ids, areas, at), FUSION_DEPTH)
+        fused = fuse_codes(net, union.of_baseline[b_idx + 1], choice.weight, k)
+        scores = np.where(fused > 0, -np.arange(k, dtype=np.float64)[None, :], -np.inf)
+        return Ranking(union.labels[fused], scores)
+
     def _rank(self, ex: Examples, k: int) -> Ranking:
         """Top ``k`` per example: inputs from the feature view (:class:`InputBuilder`), scores from the numpy
         forward pass, in chunks that bound memory."""
+        codes, scores = self._top_codes(ex, k)
+        return Ranking(self.space.items.decode(codes), scores)
+
+    def _top_codes(self, ex: Examples, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_rank` before decoding: item codes (0: none) and scores (-inf for none), ``(len(ex), k)``."""
         n = len(ex)
-        items = np.full((n, k), None, dtype=object)
+        codes = np.zeros((n, k), dtype=np.int64)
         scores = np.full((n, k), -np.inf)
         if n == 0:
-            return Ranking(items, scores)
+            return codes, scores
         build = self._builder()
         chunk = 256 if build.full and len(self.space.items) > 2000 else 512
         for lo in range(0, n, chunk):
@@ -348,10 +381,9 @@ class KerasRecommender(Recommender):
             inputs, _ = build.build(ex.take(idx))
             top, top_scores = top_k(inputs["candidates"], self._ranker(inputs), k)
             valid = np.isfinite(top_scores) & (top > 0)
-            decoded = self.space.items.decode(np.where(valid, top, 0))
-            items[idx, : top.shape[1]] = decoded
+            codes[idx, : top.shape[1]] = np.where(valid, top, 0)
             scores[idx, : top.shape[1]] = np.where(valid, top_scores, -np.inf)
-        return Ranking(items, scores)
+        return codes, scores
 
     def keras_scores(self, queries: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Candidates and scores from the Keras model itself (slow path; tests compare it with numpy)."""
