@@ -82,7 +82,12 @@ class Vocab:
         return {v: i + 1 for i, v in enumerate(self.ids.tolist())}
 
     def decode(self, indices: np.ndarray) -> np.ndarray:
-        table = np.concatenate([np.asarray([None], dtype=object), self.ids, np.asarray(self._added, dtype=object)])
+        # The table is built once per size (ids added since rebuild it), not per call: a served answer decodes a
+        # few codes, and concatenating a 10k-item catalogue for them cost more than the lookup.
+        table = self.__dict__.get("_table")
+        if table is None or len(table) != len(self):
+            table = np.concatenate([np.asarray([None], dtype=object), self.ids, np.asarray(self._added, dtype=object)])
+            self._table = table
         return table[np.asarray(indices)]
 
 
