@@ -57,6 +57,8 @@ from foodrec.recommenders.baselines.common import (
 from foodrec.recommenders.reasons import order_counts, ordered_before, popular_in
 
 STRATEGIES: tuple[str, ...] = ("global", "area", "area-mealtime", "customer-history")
+# top_indices keeps the area counts dense up to this many cells (float64: 20M cells = 160 MB); sparse beyond.
+DENSE_AREA_CELLS = 20_000_000
 _TABLES = {"area": "area.parquet", "area_meal": "area_meal.parquet", "history": "history.parquet"}
 
 
@@ -240,11 +242,15 @@ class PopularityBaseline(Recommender):
         glob = self._fast.get("global")
         if glob is None:
             glob = self._fast["global"] = self._global_scores().astype(np.float64)
-        area = self.tables["area"]
+        dense = self._fast.get("area_dense")
+        if dense is None:  # areas x items counts: a point lookup in a sparse row scans the row (the catalogue)
+            matrix = self.tables["area"].matrix
+            small = matrix.shape[0] * matrix.shape[1] <= DENSE_AREA_CELLS
+            dense = self._fast["area_dense"] = matrix.toarray() if small else matrix
 
-        def bonus(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:  # _area_scores_at, with cached totals
+        def bonus(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:  # _area_scores_at, with cached tables
             a = area_rows[rows]
-            counts = np.asarray(area.matrix[a, cols]).ravel() if len(a) else np.zeros(0)
+            counts = np.asarray(dense[a, cols]).ravel() if len(a) else np.zeros(0)
             return (counts + self.area_prior * glob[cols]) / (totals[a] + self.area_prior)
 
         distinct, fill_row = np.unique(area_rows, return_inverse=True)
