@@ -75,3 +75,19 @@ def test_the_chosen_baseline_serves_and_survives_save_and_load(log, tmp_path):
     loaded.info["validation"]["selection"] = Choice("blend", "customer-history", 0.5).to_json()
     blended = loaded.recommend(queries, k=5).items
     assert blended.shape == (20, 5) and all(len(set(row)) == 5 for row in blended.tolist())
+
+
+def test_validation_baselines_keep_the_logs_time_zone(log):
+    # Meal times are local: the validation split must keep the log's time zone, or area x meal-time popularity is
+    # fitted and asked in UTC meal times and loses to a network that ranks exactly as it does on the real log.
+    from dataclasses import replace
+
+    local = replace(log, orders=log.orders.assign(ordered_at=log.orders["ordered_at"] + pd.Timedelta(hours=8)),
+                    timezone="America/Los_Angeles")  # fmt: skip
+    cutoff = local.orders["ordered_at"].quantile(0.8)
+    same = make_recommender("area-mealtime-popularity", level="restaurant").fit(local.before(cutoff))
+    choice = select(local, "restaurant", cutoff, lambda queries, k: same.recommend(queries, k=k).items)
+    new = choice.evidence["new_customers"]
+    assert new["orders"] > 0 and new["network"] == pytest.approx(new["area-mealtime-popularity"])
+    row = next(r for r in choice.evidence["baselines"] if r["baseline"] == "area-mealtime-popularity")
+    assert row["learn_baseline"] == pytest.approx(choice.evidence["learn_network"])

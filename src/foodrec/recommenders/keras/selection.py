@@ -35,7 +35,7 @@ the saved model stays "learned parameters only"; a loaded model refits the basel
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -130,7 +130,8 @@ def select(
     from foodrec.recommenders.registry import make_recommender
 
     at = log.orders["ordered_at"]
-    before, after = OrderLog(log.orders[at < cutoff]), OrderLog(log.orders[at >= cutoff])
+    # replace() keeps the log's time zone (meal times are local) and catalogue; OrderLog(frame) would reset it to UTC
+    before, after = log.before(cutoff), replace(log, orders=log.orders[at >= cutoff].reset_index(drop=True))
     cases = make_test_cases(before, after, level)
     n_validation = len(cases)
     if n_validation > max_orders:  # cases are in time order: every n-th keeps the blocks' time spread
