@@ -12,6 +12,7 @@ from foodrec.recommenders.keras.blend import fuse_codes  # noqa: E402
 from foodrec.recommenders.keras.recommender import KerasRecommender  # noqa: E402
 from foodrec.recommenders.keras.selection import Choice, fuse  # noqa: E402
 from foodrec.recommenders.keras.toydata import toy_log  # noqa: E402
+from foodrec.recommenders.registry import make_recommender  # noqa: E402
 
 
 def test_fuse_codes_is_fuse_on_random_lists():
@@ -53,6 +54,7 @@ def _same(rec, customers, areas, at, k):
         Choice("blend", "item-cooccurrence", 0.3),
         Choice("blend", "customer-history", 0.6),
         Choice("baseline", "item-cooccurrence"),
+        Choice("baseline", "area-mealtime-popularity"),
     ],  # fmt: skip
     ids=lambda c: f"{c.kind}-{c.baseline}",
 )
@@ -82,3 +84,62 @@ def test_the_array_path_answers_as_the_frame_path_before_and_after_an_order(fitt
     rec._chosen_baseline().top_indices = lambda *a: calls.append(2) or top(*a)
     after = _same(rec, customers, areas, times, 10)
     assert 2 in calls and after.items[0].tolist() != before.items[0].tolist()
+
+
+def test_area_mealtime_top_indices_is_its_recommend_in_local_time(log):
+    from dataclasses import replace
+
+    local = replace(log, timezone="America/Los_Angeles")
+    rec = make_recommender("area-mealtime-popularity", level="restaurant").fit(local)
+    areas = sorted(log.orders["area"].astype(str).unique())
+    start = log.orders["ordered_at"].max().floor("h")
+    times = [(start + pd.Timedelta(hours=h)).to_pydatetime() for h in range(0, 24, 2)]
+    customers = ["c"] * (len(areas) + 2) * len(times)
+    where = [*areas, "nowhere", None] * len(times)
+    at = [t for t in times for _ in range(len(areas) + 2)]
+    assert rec.top_indices(customers, where, 7) is None  # without times it cannot tell the meal time
+    idx, scores = rec.top_indices(customers, where, 7, at)
+    frame = rec.recommend(make_queries(customers, where, at), k=7)
+    assert np.append(rec.items, None)[idx].tolist() == frame.items.tolist()
+    np.testing.assert_array_equal(scores, frame.scores)
+    assert len({tuple(row) for row in frame.items.tolist()}) > len(areas)  # meal times change the answer
+
+
+@pytest.mark.parametrize("kind", ["network", "blend"])
+def test_new_customers_get_area_mealtime_popularity_when_validation_chose_it(fitted, log, kind):
+    import pickle
+
+    choice = Choice(kind, "customer-history" if kind == "blend" else None, 0.4 if kind == "blend" else 0.0)
+    rec = KerasRecommender.__new__(KerasRecommender)
+    rec.__dict__.update(fitted.__dict__)
+    rec.info = {**fitted.info, "validation": {**fitted.info["validation"], "selection": choice.to_json()}}
+    rec.refresh(log)
+    last = log.orders.drop_duplicates("customer_id").tail(8)
+    start = (log.orders["ordered_at"].max() + pd.Timedelta(hours=1)).floor("s")
+    areas = sorted(log.orders["area"].astype(str).unique())
+    customers = [*last["customer_id"].astype(str), *[f"walk-in-{i}" for i in range(8)]]
+    where = [*last["area"].astype(str), areas[0], areas[-1], None, "nowhere", *areas[:4]]
+    times = [(start + pd.Timedelta(hours=3 * i)).to_pydatetime() for i in range(16)]
+    queries = make_queries(customers, where, times)
+    head = rec.recommend(queries, k=10).items  # validation chose the network's head for new customers
+    rec.info["validation"]["selection"] = {**choice.to_json(), "new_customers": "popularity"}
+    assert rec.choice.new_customers == "popularity"
+    expected = make_recommender("area-mealtime-popularity", level="restaurant").fit(log).recommend(queries, k=10)
+    frame = rec.recommend(queries, k=10)
+    assert frame.items[8:].tolist() == expected.items[8:].tolist()  # new customers: exactly the baseline's top-k
+    np.testing.assert_array_equal(frame.scores[8:], expected.scores[8:])
+    assert frame.items[:8].tolist() == head[:8].tolist()  # returning customers: unchanged
+    assert head[8:].tolist() != expected.items[8:].tolist()  # (the head answers otherwise)
+    fast = _same(rec, customers, where, times, 10)  # the service's array path answers the same
+    served = pickle.loads(pickle.dumps(rec))  # the rank process pickles the recommender
+    assert served.recommend_parsed(customers, where, times, k=10).items.tolist() == fast.items.tolist()
+    assert rec.recommend(queries, k=10, network_only=True).items.tolist() != frame.items.tolist()
+    # The new customer's first order makes them a returning customer: the network answers them from then on.
+    first = start - pd.Timedelta(minutes=5)
+    order = pd.DataFrame({"order_id": ["new-1"], "customer_id": [customers[8]], "area": [where[8]],
+                          "restaurant_id": [expected.items[8][0]], "ordered_at": [first]})  # fmt: skip
+    assert rec.observe(order) == 1
+    after = _same(rec, customers, where, times, 10)
+    refit = make_recommender("area-mealtime-popularity", level="restaurant").fit(rec._log)
+    assert after.items[9:].tolist() == refit.recommend(queries, k=10).items[9:].tolist()
+    assert after.items[8].tolist() == rec._recommend_chosen(queries.iloc[8:9], 10, False).items[0].tolist()

@@ -91,3 +91,38 @@ def test_validation_baselines_keep_the_logs_time_zone(log):
     assert new["orders"] > 0 and new["network"] == pytest.approx(new["area-mealtime-popularity"])
     row = next(r for r in choice.evidence["baselines"] if r["baseline"] == "area-mealtime-popularity")
     assert row["learn_baseline"] == pytest.approx(choice.evidence["learn_network"])
+
+
+def test_new_customers_get_the_head_only_when_it_beats_popularity_by_the_margin(log):
+    # Area x meal-time popularity answers customers without history unless the network's head beats it on
+    # validation by more than MARGIN_SE standard errors of the paired per-order difference.
+    from foodrec.recommenders.keras.selection import MARGIN_SE
+
+    cutoff = log.orders["ordered_at"].quantile(0.8)
+    pop = make_recommender("area-mealtime-popularity", level="restaurant").fit(log.before(cutoff))
+    known = set(log.before(cutoff).orders["customer_id"].astype(str))
+    ordered = log.orders.groupby(["customer_id", "ordered_at"])["restaurant_id"].first()
+
+    def network(oracle_rows):
+        def items(queries, k):
+            out = pop.recommend(queries, k=k).items.copy()
+            new = [i for i, c in enumerate(queries["customer_id"].astype(str)) if c not in known]
+            for i in new[:oracle_rows]:  # the order's own restaurant first for the first few new customers
+                target = ordered[(queries["customer_id"].iloc[i], queries["at"].iloc[i])]
+                out[i] = [target, *[x for x in out[i] if x != target][: k - 1]]
+            return out
+
+        return items
+
+    tie = select(log, "restaurant", cutoff, network(0)).evidence["new_customers"]
+    assert tie["orders"] >= 5 and tie["margin"]["mean"] == 0.0 and tie["serves"] == "popularity"
+    noise = select(log, "restaurant", cutoff, network(1))  # better on one order per block: a noise-sized win
+    new = noise.evidence["new_customers"]
+    assert 0.0 < new["margin"]["mean"] <= MARGIN_SE * new["margin"]["se"] == new["margin"]["needed"]
+    assert new["network"] > new["area-mealtime-popularity"] and noise.new_customers == "popularity"
+    win = select(log, "restaurant", cutoff, network(10_000))  # the head right on every new customer's order
+    assert win.evidence["new_customers"]["margin"]["mean"] > win.evidence["new_customers"]["margin"]["needed"]
+    assert win.new_customers == "network" == Choice.from_json(win.to_json()).new_customers
+    assert Choice.from_json({"kind": "network"}).new_customers == "network"  # older models: the head, as before
+    short = select(log, "restaurant", log.orders["ordered_at"].max(), network(0))
+    assert "skipped" in short.evidence and short.new_customers == "popularity"  # no evidence for the head

@@ -81,6 +81,21 @@ def _run_baselines(
     return results
 
 
+def _new_customers_served(choice: Any) -> str:
+    """What answers customers without history, with validation's evidence for it when there is some."""
+    served = "the network's cold-start head" if choice.new_customers == "network" else "area-mealtime-popularity"
+    new = choice.evidence.get("new_customers") or {}
+    if new.get("orders"):
+        margin = new.get("margin") or {}
+        served += (
+            f" (validation, {new['orders']:,} orders: head {new['network']:.4f}, popularity "
+            f"{new['area-mealtime-popularity']:.4f}"
+            + (f", head - popularity {margin['mean']:+.4f}, needed > {margin['needed']:.4f}" if margin else "")
+            + ")"
+        )
+    return served
+
+
 def _context(store_dir: Path, split: Any, cases: Any, level: str, k: int, n_boot: int, seed: int) -> dict[str, Any]:
     return {
         "store": str(store_dir),
@@ -229,6 +244,7 @@ def evaluate(
             + (f" ({choice.baseline}" + (f", weight {choice.weight:g})" if choice.kind == "blend" else ")"))
             * (choice.kind != "network")
             + f", chosen on validation: {choice.evidence.get('choose_ndcg10', choice.evidence.get('skipped', {}))}"
+            + f"; new customers: {_new_customers_served(choice)}"
         )
 
     payload = {

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -39,6 +40,7 @@ from foodrec.data.orderlog import OrderLog
 from foodrec.data.schema import target_column
 from foodrec.data.time_features import MEAL_TIMES
 from foodrec.errors import InputError
+from foodrec.features.clock import parsed_times
 from foodrec.recommenders.base import Ranking, Recommender, make_queries  # noqa: F401  (make_queries: doctest)
 from foodrec.recommenders.baselines.common import (
     SparseCounts,
@@ -166,18 +168,19 @@ class PopularityBaseline(Recommender):
             cells = self.tables["area_meal"]
             cell_rows = cells.codes(area_meal_key(areas, query_meal_codes(queries, self.timezone)))
             context, distinct = encode_contexts(area_rows, cell_rows)
-            cell_totals = cells.totals().astype(np.float32)
-
-            def block(ctx: np.ndarray) -> np.ndarray:
-                rows = distinct[ctx, 1]
-                prior = self._area_block(distinct[ctx, 0])
-                return (cells.dense(rows) + self.meal_prior * prior) / (cell_totals[rows][:, None] + self.meal_prior)
-
+            block = lambda ctx: self._cell_block(distinct[ctx, 0], distinct[ctx, 1])  # noqa: E731
             return rank_contexts(context, len(distinct), block, self.items, n_items, k)
         history = self.tables["history"]
         customer_rows = history.codes(as_str_objects(queries["customer_id"]).reset_index(drop=True))
         context, distinct = encode_contexts(area_rows, customer_rows)
         return self._rank_own_first(history.matrix[distinct[:, 1]], context, distinct[:, 0], k)
+
+    def _cell_block(self, area_rows: np.ndarray, cell_rows: np.ndarray) -> np.ndarray:
+        """Area x meal-time popularity of (area row, cell row) contexts: the cell's counts shrunk towards the area."""
+        cells = self.tables["area_meal"]
+        totals = cells.totals().astype(np.float32)[cell_rows][:, None]
+        prior = self._area_block(area_rows)
+        return (cells.dense(cell_rows) + self.meal_prior * prior) / (totals + self.meal_prior)
 
     def _area_scores_at(self, area_rows: np.ndarray, item_cols: np.ndarray) -> np.ndarray:
         """Area popularity of single (area row, item) pairs, as in :meth:`_area_block` but sparse."""
@@ -212,13 +215,37 @@ class PopularityBaseline(Recommender):
         rows = [self._fast[("fill", int(a), k)] for a in area_rows]
         return np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows])
 
+    def _cell_top(self, areas: Sequence[str | None], at: Sequence[datetime], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``area-mealtime``'s :meth:`recommend` from parsed values: each (area, meal time) context's top ``k`` of
+        :meth:`_cell_block` (the same numbers and :func:`top_k_contexts`), cached per context until the next fit."""
+        meals = parsed_times(at, self.timezone)[3]
+        names = (*MEAL_TIMES, None)
+        keys = [None if a is None or m < 0 else f"{a}|{names[m]}" for a, m in zip(areas, meals.tolist(), strict=True)]
+        area_rows, cell_rows = self._key_rows("area", areas), self._key_rows("area_meal", keys)
+        contexts = {(int(a), int(c)) for a, c in zip(area_rows, cell_rows, strict=True)}
+        missing = sorted(ctx for ctx in contexts if ("cell", *ctx, k) not in self._fast)
+        if missing:
+            todo = np.asarray(missing, np.int64)
+            idx, scores = top_k_contexts(
+                len(todo), lambda ctx: self._cell_block(todo[ctx, 0], todo[ctx, 1]), len(self.items), k
+            )
+            for i, (a, c) in enumerate(missing):
+                self._fast[("cell", a, c, k)] = (idx[i], scores[i])
+        rows = [self._fast[("cell", int(a), int(c), k)] for a, c in zip(area_rows, cell_rows, strict=True)]
+        return np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows])
+
     def top_indices(
-        self, customer_ids: Sequence[str | None], areas: Sequence[str | None], k: int
+        self,
+        customer_ids: Sequence[str | None],
+        areas: Sequence[str | None],
+        k: int,
+        at: Sequence[datetime] | None = None,
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """:meth:`recommend` for parsed queries (the service's batches): ``(indices into self.items, -1 padded;
-        scores, -inf padded)``, the same numbers from the same arrays and :func:`rank_own_first`, with the area
-        fill lists cached until the next fit and no pandas. None for strategies without own items (the caller
-        uses :meth:`recommend`).
+        scores, -inf padded)``, the same numbers from the same arrays and :func:`rank_own_first` (``area-mealtime``:
+        the same context blocks, given the query times ``at``), with the fill lists cached until the next fit and
+        no pandas. None for the other strategies, and for ``area-mealtime`` without ``at`` (the caller uses
+        :meth:`recommend`).
 
         >>> rec = CustomerHistory().fit(OrderLog(pd.DataFrame({"order_id": ["o1", "o2"],
         ...     "customer_id": ["c1", "c2"], "ordered_at": pd.to_datetime(["2026-01-01 12:00"] * 2, utc=True),
@@ -227,10 +254,15 @@ class PopularityBaseline(Recommender):
         >>> rec.items[idx].tolist()
         [['r2', 'r1'], ['r1', 'r2']]
         """
-        if self.strategy != "customer-history":
-            return None
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}")
+        if self.strategy == "area-mealtime" and at is not None:
+            self._fitted_counts()
+            if len(areas) == 0:
+                return np.full((0, k), -1, dtype=np.int64), np.full((0, k), -np.inf)
+            return self._cell_top(areas, at, k)
+        if self.strategy != "customer-history":
+            return None
         self._fitted_counts()
         area_rows = self._key_rows("area", areas)
         customer_rows = self._key_rows("history", customer_ids)

@@ -46,7 +46,7 @@ from foodrec.recommenders.keras.blend import UnionCodes, fuse_codes
 from foodrec.recommenders.keras.examples import Examples
 from foodrec.recommenders.keras.inputs import InputBuilder
 from foodrec.recommenders.keras.metrics import top_k
-from foodrec.recommenders.keras.selection import FUSION_DEPTH, Choice, fuse
+from foodrec.recommenders.keras.selection import FUSION_DEPTH, NEW_CUSTOMER_BASELINE, Choice, fuse
 from foodrec.recommenders.reasons import SIMILAR_CUSTOMERS, ordered_before, popular_in
 
 MODEL_FILE = "model.keras"
@@ -217,6 +217,8 @@ class KerasRecommender(Recommender):
             raise InputError("the Keras recommender has no feature view yet: refresh it with an order log first")
         if self.choice.kind != "network" and getattr(self, "_log", None) is not None:
             self._chosen_baseline().observe(orders)  # the chosen baseline sees the new orders too
+        if self.choice.new_customers == "popularity" and getattr(self, "_log", None) is not None:
+            self._new_customer_baseline().observe(orders)  # and the one new customers get
         return self.view.observe(orders)
 
     # -- for people: what the customer ordered, and why an item is there ---------------
@@ -299,8 +301,54 @@ class KerasRecommender(Recommender):
             self._baseline_key = key
         return self._baseline
 
+    def _new_customer_baseline(self) -> Recommender:
+        """Area x meal-time popularity fitted on the bound view's log: what customers without history get when
+        validation chose it for them (``Choice.new_customers``)."""
+        log = getattr(self, "_log", None)
+        if log is None:
+            raise InputError(
+                "the Keras model holds no order data: give it a store to look features up in "
+                "(--store, or refresh(log) in Python)"
+            )
+        if getattr(self, "_new_baseline_key", None) != id(log):
+            from foodrec.recommenders.registry import make_recommender
+
+            self._new_baseline = make_recommender(NEW_CUSTOMER_BASELINE, level=self.level).refresh(log)
+            self._new_baseline_key = id(log)
+        return self._new_baseline
+
+    def _without_history(self, ex: Examples) -> np.ndarray:
+        """Rows whose customer has no history line before the query in the bound view: the rows the network
+        answers with its cold-start head (``NumpyRanker``: no line among the last ``depth``)."""
+        items, _, _ = self.view.history.recent(ex.cust, ex.at, self._builder().depth)
+        return ~(items > 0).any(1)
+
+    def _serve_new_customers(self, ranking: Ranking, cold: np.ndarray, ranked: Any) -> Ranking:
+        """``ranking`` with the rows in ``cold`` replaced by ``ranked(rows)``, the popularity's ``(items, scores)``
+        for those rows."""
+        rows = np.flatnonzero(cold)
+        if len(rows) == 0:
+            return ranking
+        items, scores = ranking.items.copy(), ranking.scores.copy()
+        items[rows], scores[rows] = ranked(rows)
+        return Ranking(items, scores)
+
     def recommend(self, queries: pd.DataFrame, k: int = 10, network_only: bool = False) -> Ranking:
-        """The chosen model's top ``k`` (``network_only``: the network's, whatever validation chose)."""
+        """The chosen model's top ``k`` (``network_only``: the network's, whatever validation chose). Customers
+        without history get area x meal-time popularity's answer where validation chose it for them."""
+        ranking = self._recommend_chosen(queries, k, network_only)
+        if network_only or self.choice.new_customers != "popularity" or len(queries) == 0:
+            return ranking
+        queries = queries.reset_index(drop=True)
+        cold = self._without_history(Examples.from_queries(self.view, queries))
+
+        def ranked(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            pop = self._new_customer_baseline().recommend(queries.iloc[rows].reset_index(drop=True), k=k)
+            return pop.items, pop.scores
+
+        return self._serve_new_customers(ranking, cold, ranked)
+
+    def _recommend_chosen(self, queries: pd.DataFrame, k: int, network_only: bool) -> Ranking:
         if self._ranker is None or self.space is None:
             raise InputError("the Keras recommender is not fitted: run `foodrec train` first")
         missing = [c for c in QUERY_COLUMNS if c not in queries.columns]
@@ -329,17 +377,37 @@ class KerasRecommender(Recommender):
             raise InputError("the Keras recommender is not fitted: run `foodrec train` first")
         self._builder()  # the one message for a model without a feature view
         choice = self.choice
+        ex = Examples.from_parsed(self.view, customer_ids, areas, at)
         if choice.kind != "network" and len(customer_ids):  # validation chose a baseline or a blend
-            fast = self._chosen_parsed(choice, customer_ids, areas, at, k)
-            if fast is not None:
-                return fast
-            from foodrec.recommenders.base import make_queries
+            ranking = self._chosen_parsed(choice, ex, customer_ids, areas, at, k)
+            if ranking is None:
+                from foodrec.recommenders.base import make_queries
 
-            return self.recommend(make_queries(list(customer_ids), list(areas), list(at)), k)
-        return self._rank(Examples.from_parsed(self.view, customer_ids, areas, at), k)
+                return self.recommend(make_queries(list(customer_ids), list(areas), list(at)), k)
+        else:
+            ranking = self._rank(ex, k)
+        if choice.new_customers != "popularity" or len(customer_ids) == 0:
+            return ranking
+        base = self._new_customer_baseline()
+
+        def ranked(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            pick = lambda values: [values[i] for i in rows.tolist()]  # noqa: E731
+            idx, scores = base.top_indices(pick(customer_ids), pick(areas), k, pick(at))
+            labels = getattr(self, "_new_labels", None)
+            if labels is None or labels[0] is not base.items:  # index -1 (padding) is None
+                labels = self._new_labels = (base.items, np.append(base.items, None).astype(object))
+            return labels[1][idx], scores
+
+        return self._serve_new_customers(ranking, self._without_history(ex), ranked)
 
     def _chosen_parsed(
-        self, choice: Choice, customer_ids: Sequence[str], areas: Sequence[str | None], at: Sequence[datetime], k: int
+        self,
+        choice: Choice,
+        ex: Examples,
+        customer_ids: Sequence[str],
+        areas: Sequence[str | None],
+        at: Sequence[datetime],
+        k: int,
     ) -> Ranking | None:
         """The chosen baseline or blend from arrays (the baseline's ``top_indices``, the fusion over item codes,
         :mod:`~foodrec.recommenders.keras.blend`): :meth:`recommend`'s answer without pandas or per-row Python.
@@ -347,7 +415,7 @@ class KerasRecommender(Recommender):
         base = self._chosen_baseline()
         depth = k if choice.kind == "baseline" else FUSION_DEPTH
         top = getattr(base, "top_indices", None)
-        got = top(customer_ids, areas, depth) if top is not None else None
+        got = top(customer_ids, areas, depth, at) if top is not None else None
         if got is None:
             return None
         b_idx, b_scores = got
@@ -356,7 +424,7 @@ class KerasRecommender(Recommender):
             union = self._union = UnionCodes(self.space.items, base.items)
         if choice.kind == "baseline":
             return Ranking(union.labels[union.of_baseline[b_idx + 1]], b_scores)
-        net, _ = self._top_codes(Examples.from_parsed(self.view, customer_ids, areas, at), FUSION_DEPTH)
+        net, _ = self._top_codes(ex, FUSION_DEPTH)
         fused = fuse_codes(net, union.of_baseline[b_idx + 1], choice.weight, k)
         scores = np.where(fused > 0, -np.arange(k, dtype=np.float64)[None, :], -np.inf)
         return Ranking(union.labels[fused], scores)

@@ -12,7 +12,10 @@ validation days, so the network has not seen them) the validation orders are cut
    learns nothing, so a noise-sized win is no reason to leave the network); of those that do, the best serves.
 
 The evidence also holds the new customers' orders of both blocks (no order before the cutoff): the network (its
-cold-start head) against area x meal-time popularity there.
+cold-start head) against area x meal-time popularity there, and decides what answers customers without history
+(``Choice.new_customers``): that popularity serves unless the head beats it by more than ``MARGIN_SE`` standard
+errors of the paired per-order difference (the simpler answer is the default: it is what the head must beat; without
+evidence it serves too). Models saved before this decision load with ``"network"`` (the head, as they served).
 
 A large log's validation days hold tens of thousands of orders: at most ``MAX_SELECTION_ORDERS`` of them are used,
 evenly spread over time (the evidence says how many of how many).
@@ -54,26 +57,39 @@ FUSION_DEPTH = 50
 MAX_SELECTION_ORDERS = 8000
 RANK_OFFSET = 5.0
 KINDS = ("network", "baseline", "blend")
+NEW_CUSTOMER_KINDS = ("network", "popularity")  # what answers customers without history
+NEW_CUSTOMER_BASELINE = "area-mealtime-popularity"
 MARGIN_SE = 2.0  # leave the network only for a win of more than this many standard errors of the paired difference
 
 
 @dataclass
 class Choice:
-    """What serves: ``network``, ``baseline`` (``baseline`` names it) or ``blend`` (with ``weight``)."""
+    """What serves: ``network``, ``baseline`` (``baseline`` names it) or ``blend`` (with ``weight``); for customers
+    without history, ``new_customers``: ``network`` (its cold-start head) or ``popularity``
+    (:data:`NEW_CUSTOMER_BASELINE`). Manifests without the field (older models) read ``network``, as they served.
+
+    >>> Choice.from_json({"kind": "network"}).new_customers, Choice.from_json({"kind": "network",
+    ...     "new_customers": "popularity"}).new_customers
+    ('network', 'popularity')
+    """
 
     kind: str = "network"
     baseline: str | None = None
     weight: float = 0.0
     evidence: dict[str, Any] = field(default_factory=dict)
+    new_customers: str = "network"
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "baseline": self.baseline, "weight": self.weight, "evidence": self.evidence}
+        return {"kind": self.kind, "baseline": self.baseline, "weight": self.weight, "evidence": self.evidence,
+                "new_customers": self.new_customers}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> Choice:
         if not data or data.get("kind") not in KINDS:
             return cls()
-        return cls(data["kind"], data.get("baseline"), float(data.get("weight", 0.0)), data.get("evidence", {}))
+        new = data.get("new_customers", "network")
+        return cls(data["kind"], data.get("baseline"), float(data.get("weight", 0.0)), data.get("evidence", {}),
+                   new if new in NEW_CUSTOMER_KINDS else "network")  # fmt: skip
 
 
 def fuse(network: np.ndarray, baseline: np.ndarray, weight: float, k: int) -> np.ndarray:
@@ -139,13 +155,13 @@ def select(
         keep[np.linspace(0, n_validation - 1, max_orders).round().astype(int)] = True
         cases = cases.subset(keep)
     if len(cases) < 20:
-        return Choice(evidence={"skipped": f"only {len(cases)} validation orders"})
+        return Choice(evidence={"skipped": f"only {len(cases)} validation orders"}, new_customers="popularity")
     times = pd.to_datetime(cases.queries["at"], utc=True)
     middle = times.iloc[len(times) // 2]
     first = (times < middle).to_numpy()
     blocks = {"learn": cases.subset(first), "choose": cases.subset(~first)}
     if min(len(b) for b in blocks.values()) < 10:
-        return Choice(evidence={"skipped": "validation too short for two time blocks"})
+        return Choice(evidence={"skipped": "validation too short for two time blocks"}, new_customers="popularity")
     depth = FUSION_DEPTH
     net = {name: network_items(block.queries, depth) for name, block in blocks.items()}
     rows: list[dict[str, Any]] = []
@@ -165,7 +181,9 @@ def select(
         if best is None or scores[w] > best[0]:
             best = (scores[w], name, w)
     if best is None:
-        return Choice(evidence={"skipped": "no baseline could be fitted", "baselines": rows})
+        return Choice(
+            evidence={"skipped": "no baseline could be fitted", "baselines": rows}, new_customers="popularity"
+        )
     _, name, w = best
     base = fitted[name].recommend(blocks["choose"].queries, k=depth).items
     per_order = {
@@ -188,28 +206,37 @@ def select(
         "margin_over_network": {k: {"mean": m, "se": se, "needed": MARGIN_SE * se} for k, (m, se) in margins.items()},
         "new_customers": _new_customers(blocks, net, fitted, before, level),
     }
-    return Choice(kind, name if kind != "network" else None, w if kind == "blend" else 0.0, evidence)
+    new_kind = evidence["new_customers"]["serves"]
+    return Choice(kind, name if kind != "network" else None, w if kind == "blend" else 0.0, evidence, new_kind)
 
 
 def _new_customers(blocks: dict, net: dict, fitted: dict, before: OrderLog, level: str) -> dict[str, Any]:
     """NDCG@10 on both blocks' orders by customers without an order before the cutoff: the network (its cold-start
-    head) against area x meal-time popularity, the baseline a cold-start path must beat."""
+    head) against area x meal-time popularity, the baseline a cold-start path must beat, and what serves them
+    (``serves``): the popularity unless the head's mean paired difference per order is above ``MARGIN_SE``
+    standard errors (``margin``)."""
     from foodrec.recommenders.registry import make_recommender
 
-    name = "area-mealtime-popularity"
+    name = NEW_CUSTOMER_BASELINE
     rec = fitted.get(name) or make_recommender(name, level=level).fit(before)
     out: dict[str, Any] = {"orders": 0, "network": None, name: None}
-    sums = {"network": 0.0, name: 0.0}
+    per_order: dict[str, list[np.ndarray]] = {"network": [], name: []}
     for key, block in blocks.items():
         new = (block.segments["customer_type"] == "new").to_numpy()
         if not new.any():
             continue
         sub = block.subset(new)
-        sums["network"] += float(_per_order(net[key][new][:, :10], sub).sum())
-        sums[name] += float(_per_order(rec.recommend(sub.queries, k=10).items, sub).sum())
+        per_order["network"].append(_per_order(net[key][new][:, :10], sub))
+        per_order[name].append(_per_order(rec.recommend(sub.queries, k=10).items, sub))
         out["orders"] += int(new.sum())
+    serves = "popularity"
     if out["orders"]:
-        out.update({k: v / out["orders"] for k, v in sums.items()})
+        head, base = np.concatenate(per_order["network"]), np.concatenate(per_order[name])
+        out.update({"network": float(head.mean()), name: float(base.mean())})
+        mean, se = paired_margin(head, base)
+        out["margin"] = {"mean": mean, "se": se, "needed": MARGIN_SE * se}
+        serves = "network" if mean > MARGIN_SE * se else "popularity"
+    out["serves"] = serves
     return out
 
 

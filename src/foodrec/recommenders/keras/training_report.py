@@ -67,15 +67,25 @@ def selection_section(report: HtmlReport, selection: dict | None) -> None:
         "baseline": f"the baseline {selection.get('baseline')}",
         "blend": f"a blend of the network and {selection.get('baseline')} (weight {selection.get('weight')})",
     }
+    new_kind = selection.get("new_customers", "network")  # older models: the head
+    new_what = (
+        "the network's cold-start head"
+        if new_kind == "network"
+        else "area x meal-time popularity (the cold-start head must beat it on validation by more than two standard "
+        "errors of the paired difference per order)"
+    )
     if "skipped" in evidence:
-        report.section("Model selection", f"Serving the network; selection skipped: {evidence['skipped']}.")
+        report.section(
+            "Model selection",
+            f"Serving the network; selection skipped: {evidence['skipped']}. Customers without history: {new_what}.",
+        )
         return
     report.section(
         "Model selection",
         f"Serving {what.get(kind, kind)}. Chosen on validation only: the blend weight and the strongest baseline were "
         f"learned on the first time block ({evidence['learn_block']['orders']:,} orders), the choice made on the "
         f"later block ({evidence['choose_block']['orders']:,} orders), before the refit (the network had not seen "
-        "these days).",
+        f"these days). Customers without history: {new_what}.",
     )
     margins = evidence.get("margin_over_network", {})
     rows = [
@@ -94,11 +104,15 @@ def selection_section(report: HtmlReport, selection: dict | None) -> None:
     )
     new = evidence.get("new_customers") or {}
     if new.get("orders"):
+        margin = new.get("margin") or {}
+        flat = {k: v for k, v in new.items() if k != "margin"} | {
+            f"head - popularity {m}": x for m, x in margin.items()
+        }
         report.table(
-            pd.DataFrame([new]),
+            pd.DataFrame([flat]),
             float_format="{:,.4f}",
             caption="New customers' validation orders (both blocks): the cold-start head against area x meal-time "
-            "popularity",
+            "popularity; 'serves' is what answers them (popularity unless the head wins by more than 'needed')",
         )
     base = [r for r in evidence.get("baselines", []) if "error" not in r]
     if base:
