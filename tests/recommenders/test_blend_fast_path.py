@@ -143,3 +143,35 @@ def test_new_customers_get_area_mealtime_popularity_when_validation_chose_it(fit
     refit = make_recommender("area-mealtime-popularity", level="restaurant").fit(rec._log)
     assert after.items[9:].tolist() == refit.recommend(queries, k=10).items[9:].tolist()
     assert after.items[8].tolist() == rec._recommend_chosen(queries.iloc[8:9], 10, False).items[0].tolist()
+
+
+def test_popularity_counts_new_orders_in_place_as_a_refit_would(log):
+    from dataclasses import replace
+
+    rec = make_recommender("area-mealtime-popularity", level="restaurant").refresh(log)
+    start = log.orders["ordered_at"].max().floor("h")
+    areas = sorted(log.orders["area"].astype(str).unique())
+    at = [(start + pd.Timedelta(hours=h)).to_pydatetime() for h in range(0, 24, 3) for _ in areas]
+    where = areas * 8
+    queries = make_queries(["c"] * len(at), where, at)
+    rows = lambda n, rest, area, when: pd.DataFrame({"order_id": [f"in-{n}"] * 2, "customer_id": ["c1"] * 2,  # noqa: E731
+        "area": [area] * 2, "restaurant_id": [rest, rest], "ordered_at": [when] * 2})  # fmt: skip
+    rest = sorted(log.orders["restaurant_id"].unique())
+    batches = [rows(i, rest[i % len(rest)], areas[i % len(areas)], start + pd.Timedelta(hours=i)) for i in range(6)]
+    batches.append(rows(9, "brand-new", areas[0], start))  # an item the counts do not know: a refit
+    batches.append(rows(10, rest[0], "new-area", start))  # an area it does not know: a refit
+    grown, in_place = log, []
+    for i, batch in enumerate([*batches, batches[0]]):  # the last one again: already seen, not counted twice
+        table = rec.tables["area"]
+        taken = rec.observe(batch)
+        assert taken == (0 if i == len(batches) else 2)
+        if taken:
+            grown = replace(grown, orders=pd.concat([grown.orders, batch], ignore_index=True))
+        refit = make_recommender("area-mealtime-popularity", level="restaurant").fit(grown)
+        assert rec.recommend(queries, k=8).items.tolist() == refit.recommend(queries, k=8).items.tolist()
+        np.testing.assert_array_equal(rec.recommend(queries, k=8).scores, refit.recommend(queries, k=8).scores)
+        idx, _ = rec.top_indices(["c"] * len(at), where, 8, at)
+        assert np.append(rec.items, None)[idx].tolist() == refit.recommend(queries, k=8).items.tolist()
+        in_place.append(rec.tables["area"] is table)  # else it had to refit
+    assert in_place[0] and in_place[-1] and not in_place[6] and not in_place[7]  # new item, new area: refits
+    assert len(rec._log.orders) == len(grown.orders) and "brand-new" in rec.items.tolist()
