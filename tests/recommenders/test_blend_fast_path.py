@@ -175,3 +175,84 @@ def test_popularity_counts_new_orders_in_place_as_a_refit_would(log):
         in_place.append(rec.tables["area"] is table)  # else it had to refit
     assert in_place[0] and in_place[-1] and not in_place[6] and not in_place[7]  # new item, new area: refits
     assert len(rec._log.orders) == len(grown.orders) and "brand-new" in rec.items.tolist()
+
+
+def test_customer_history_counts_new_orders_in_place_as_a_refit_would(log):
+    from dataclasses import replace
+
+    rec = make_recommender("customer-history", level="restaurant").refresh(log)
+    end = log.orders["ordered_at"].max().floor("s")
+    areas = sorted(log.orders["area"].astype(str).unique())
+    rest = sorted(log.orders["restaurant_id"].unique())
+    regulars = log.orders["customer_id"].astype(str).value_counts().index[:3].tolist()
+    customers = [*regulars, "walk-in-1", "walk-in-2", "never", None]
+    where = [areas[i % len(areas)] for i in range(len(customers))]
+    at = [(end + pd.Timedelta(days=2)).to_pydatetime()] * len(customers)
+    queries = make_queries(customers, where, at)
+    rows = lambda n, who, item, area, when: pd.DataFrame({"order_id": [f"h-{n}"], "customer_id": [who],  # noqa: E731
+        "area": [area], "restaurant_id": [item], "ordered_at": [when]})  # fmt: skip
+    batches = [
+        rows(0, "walk-in-1", rest[3], areas[0], end + pd.Timedelta(hours=5)),  # a new customer, later: end moves on
+        rows(1, regulars[0], rest[7], areas[1], end + pd.Timedelta(hours=2)),  # a returning one, before the new end
+        pd.concat(
+            [
+                rows(2, "walk-in-2", rest[1], areas[0], end + pd.Timedelta(days=1)),  # one batch, three lines
+                rows(3, regulars[1], rest[2], areas[1], end + pd.Timedelta(days=1, hours=1)),
+                rows(4, "walk-in-1", rest[5], areas[2], end + pd.Timedelta(days=1)),
+            ]
+        ),  # fmt: skip
+        rows(5, regulars[2], rest[0], areas[0], end - pd.Timedelta(days=3)),  # a late line: end stays
+        rows(6, "walk-in-3", "brand-new", areas[0], end + pd.Timedelta(days=1)),  # a new item: a refit
+        rows(7, regulars[0], rest[4], areas[0], end + pd.Timedelta(days=1, hours=2)),  # in place again
+    ]
+    grown, in_place = log, []
+    for i, batch in enumerate([*batches, batches[0]]):  # the last one again: already seen, not counted twice
+        table = rec.tables["history"]
+        taken = rec.observe(batch)
+        assert taken == (0 if i == len(batches) else len(batch))
+        if taken:
+            grown = replace(grown, orders=pd.concat([grown.orders, batch], ignore_index=True))
+        refit = make_recommender("customer-history", level="restaurant").refresh(grown)
+        assert rec.trained_until == refit.trained_until
+        expected = refit.recommend(queries, k=8)
+        got = rec.recommend(queries, k=8)
+        assert got.items.tolist() == expected.items.tolist()
+        np.testing.assert_allclose(got.scores, expected.scores, rtol=1e-6)
+        idx, scores = rec.top_indices(customers, where, 8)
+        assert np.append(rec.items, None)[idx].tolist() == expected.items.tolist()
+        np.testing.assert_allclose(scores, expected.scores, rtol=1e-6)
+        assert rec.explain(queries, got.items.tolist()) == refit.explain(queries, got.items.tolist())
+        assert rec.recent_orders("walk-in-1") == refit.recent_orders("walk-in-1") != []
+        in_place.append(rec.tables["history"] is table)  # else it had to refit
+    assert in_place == [True, True, True, True, False, True, True]  # the new item: a refit
+    assert rec.items[idx[3, 0]] == rest[5]  # the new customer's own latest order comes first
+    assert "walk-in-1" in rec.tables["history"].keys and len(rec._log.orders) < len(grown.orders)
+
+
+def test_item_cooccurrence_observes_by_refitting_its_similarity(log):
+    from dataclasses import replace
+
+    rec = make_recommender("item-cooccurrence", level="restaurant").refresh(log)
+    end = log.orders["ordered_at"].max().floor("s")
+    rest = sorted(log.orders["restaurant_id"].unique())
+    # A new customer whose orders join two restaurants: co-occurrence (derived from all histories) changes.
+    batch = pd.DataFrame(
+        {
+            "order_id": [f"co-{i}" for i in range(6)],
+            "customer_id": [f"pair-{i // 2}" for i in range(6)],
+            "area": ["a0"] * 6,
+            "restaurant_id": [rest[0], rest[-1]] * 3,
+            "ordered_at": [end + pd.Timedelta(hours=1)] * 6,
+        }
+    )
+    assert rec.observe(batch) == 6
+    refit = make_recommender("item-cooccurrence", level="restaurant").fit(
+        replace(log, orders=pd.concat([log.orders, batch]))
+    )
+    assert (rec.similarity != refit.similarity).nnz == 0
+    customers, where = ["pair-0", "pair-1", "nobody"], ["a0"] * 3
+    idx, _ = rec.top_indices(customers, where, 8)
+    assert (
+        np.append(rec.items, None)[idx].tolist()
+        == refit.recommend(make_queries(customers, where, [end] * 3), k=8).items.tolist()
+    )

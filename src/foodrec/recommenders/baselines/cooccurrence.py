@@ -50,6 +50,7 @@ class ItemCooccurrence(PopularityBaseline):
 
     name: ClassVar[str] = "item-cooccurrence"
     default_strategy: ClassVar[str] = "customer-history"
+    _observes_in_place: ClassVar[bool] = False  # the similarity is derived from the whole history: observe refits
 
     def __init__(
         self,

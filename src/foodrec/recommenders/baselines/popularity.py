@@ -79,6 +79,8 @@ class PopularityBaseline(Recommender):
 
     name: ClassVar[str] = "popularity"
     default_strategy: ClassVar[str] = "area"
+    # observe counts new orders into the tables in place (False: derived state a refit recomputes, e.g. co-occurrence)
+    _observes_in_place: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -141,15 +143,14 @@ class PopularityBaseline(Recommender):
         return self
 
     def observe(self, orders: pd.DataFrame) -> int:
-        """:meth:`Recommender.observe`, counting the new orders in place for the strategies without history (a
-        refit of a million-line log costs seconds): the same counts as a refit on the grown log, since counts are
-        orders containing the item. New items or areas (or cells) change the vocabularies: then it refits."""
+        """:meth:`Recommender.observe`, counting the new orders in place (a refit of a million-line log costs
+        seconds): the same counts as a refit on the grown log, since counts are orders containing the item. The
+        history table's weights ``0.5 ** ((end - at) / half_life)`` all shrink by one factor when new orders move
+        ``end`` on; a new customer gets a new row (keys are looked up by hash, not by order). New items or areas
+        (or cells) change the vocabularies: then it refits."""
         log = getattr(self, "_log", None)
-        if self.strategy == "customer-history" or log is None or self.items is None:
+        if not self._observes_in_place or log is None or self.items is None:
             return super().observe(orders)
-        if getattr(self, "_pending", None):  # counted in place: the log a refit needs grows only when one is needed
-            log = self._log = replace(log, orders=pd.concat([log.orders, *self._pending], ignore_index=True))
-            self._pending = []
         if self._seen is None:
             self._seen = set(log.orders["order_id"].astype(str).tolist())
         ids = orders["order_id"].astype(str)
@@ -165,26 +166,78 @@ class PopularityBaseline(Recommender):
             codes = np.searchsorted(self.items, pairs["item"].to_numpy(dtype=object))
             codes = np.minimum(codes, len(self.items) - 1)
             if not (self.items[codes] == pairs["item"].to_numpy(dtype=object)).all():
-                return super().observe(orders)  # an item the counts do not know yet
+                return self._refit_observe(orders)  # an item the counts do not know yet
             keys = {"area": pairs["area"], "area_meal": area_meal_key(pairs["area"], pairs["meal"].to_numpy())}
             for name in self._needed_tables():
+                if name == "history":
+                    continue  # new customers are common: rows are added below
                 rows = self.tables[name].codes(keys[name])
                 known = keys[name].notna().to_numpy()
                 if (rows[known] == len(self.tables[name].keys)).any():
-                    return super().observe(orders)  # a new area or (area, meal time) cell
+                    return self._refit_observe(orders)  # a new area or (area, meal time) cell
                 deltas[name] = (rows[known], codes[known])
+            before = pd.Timestamp(self.trained_until) if self.trained_until else None
+            end = max(before, pairs["at"].max()) if before is not None else pairs["at"].max()
             self.item_counts = self.item_counts + np.bincount(codes, minlength=len(self.items))
             for name, (rows, cols) in deltas.items():
                 table = self.tables[name]
                 delta = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=table.matrix.shape)
                 table.matrix = (table.matrix + delta).tocsr()
-            end = max(pd.Timestamp(self.trained_until), pairs["at"].max()) if self.trained_until else pairs["at"].max()
+            if "history" in self._needed_tables():
+                self._count_history(pairs, codes, before, end)
             self.trained_until = end.isoformat()
             self._fast = {}
         # Joins the log before the next refit (concatenating a large log costs about a second).
         self._pending = [*getattr(self, "_pending", []), fresh]
         self._seen |= set(fresh["order_id"].tolist())
         return len(fresh)
+
+    def _refit_observe(self, orders: pd.DataFrame) -> int:
+        """:meth:`Recommender.observe`'s refit, on the log joined with the orders counted in place since the last
+        one (joined only now: concatenating a large log costs about a second)."""
+        if getattr(self, "_pending", None):
+            self._log = replace(self._log, orders=pd.concat([self._log.orders, *self._pending], ignore_index=True))
+            self._pending = []
+        return super().observe(orders)
+
+    def _count_history(self, pairs: pd.DataFrame, codes: np.ndarray, before: pd.Timestamp | None, end: Any) -> None:
+        """Add new order pairs to the history table as :meth:`fit` weighs them at ``end``: the old weights (at
+        ``before``) times ``0.5 ** ((end - before) / half_life)``, new customers as rows appended before the empty
+        "unknown" row (which then becomes the first new customer's row: it holds nothing)."""
+        table = self.tables["history"]
+        customers = pairs["customer_id"]
+        known = customers.notna().to_numpy()
+        rows = table.codes(customers)
+        unknown = len(table.keys)
+        new_keys = pd.unique(customers[known & (rows == unknown)].to_numpy(dtype=object))
+        matrix = table.matrix
+        if len(new_keys):
+            table.keys = table.keys.append(pd.Index(new_keys, dtype=object))
+            indptr = np.concatenate([matrix.indptr, np.full(len(new_keys), matrix.indptr[-1], matrix.indptr.dtype)])
+            shape = (matrix.shape[0] + len(new_keys), matrix.shape[1])
+            matrix = sparse.csr_matrix((matrix.data, matrix.indices, indptr), shape=shape)
+            rows = table.codes(customers)
+        if before is not None and end > before:
+            matrix = matrix * (0.5 ** ((end - before).total_seconds() / 86400.0 / self.half_life_days))
+        age_days = (end - pairs["at"][known]).dt.total_seconds().to_numpy() / 86400.0
+        weight = 0.5 ** (age_days / self.half_life_days)
+        delta = sparse.csr_matrix((weight, (rows[known], codes[known])), shape=matrix.shape)
+        table.matrix = (matrix + delta).tocsr()
+
+    def _orders_so_far(self) -> list[pd.DataFrame]:
+        """The refreshed log's orders and those observed since (counted in place, not yet joined to it)."""
+        log = getattr(self, "_log", None)
+        return ([] if log is None else [log.orders]) + list(getattr(self, "_pending", []))
+
+    def recent_orders(self, customer_id: str, n: int = 5) -> list[dict[str, Any]]:
+        """:meth:`Recommender.recent_orders`, including the orders observed since the refresh."""
+        from foodrec.recommenders.reasons import customer_orders
+
+        frames = self._orders_so_far()
+        if not frames:
+            return []
+        mine = [f[f["customer_id"].astype(str) == str(customer_id)] for f in frames]
+        return customer_orders(pd.concat(mine, ignore_index=True), customer_id, target_column(self.level), n)
 
     # -- scoring -------------------------------------------------------------------
     def _global_scores(self) -> np.ndarray:
@@ -378,8 +431,10 @@ class PopularityBaseline(Recommender):
             popular = popular_in(areas[i] if known[i] else None, meals[i])
             own: dict[str, int | None] = {}
             if self.strategy == "customer-history":
-                if log is not None:
-                    own = dict(order_counts(log.orders, str(customer), target_column(self.level)))
+                if log is not None:  # the orders observed since the refresh too (order ids are not counted twice)
+                    for frame in self._orders_so_far():
+                        for item, n in order_counts(frame, str(customer), target_column(self.level)).items():
+                            own[item] = (own.get(item) or 0) + n
                 else:  # loaded without its log: the history table says whether, not how often
                     history = self.tables["history"]
                     weights = history.dense(history.codes([str(customer)]))[0]
