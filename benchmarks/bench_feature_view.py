@@ -28,14 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from foodrec.cli import main
-
-
-def run(*args: str) -> None:
-    code = main(list(args))
-    if code != 0:
-        raise SystemExit(f"foodrec {' '.join(args)} failed with exit code {code}")
+from steps import generated_store, run
 
 
 def view_bytes(view) -> int:
@@ -59,10 +52,7 @@ def main_() -> None:
     parser.add_argument("--work", type=Path, default=Path("runs/bench-view"))
     parser.add_argument("--orders", type=int, default=2000)
     args = parser.parse_args()
-    city, store, model = args.work / "city", args.work / "store", args.work / "model"
-    if not store.is_dir():
-        run("generate", "--out", str(city), "--preset", "large", "--seed", "42")
-        run("ingest", str(city), "--store", str(store))
+    store, model = generated_store(args.work), args.work / "model"
 
     from foodrec.data.store import Store
     from foodrec.features.view import FeatureView

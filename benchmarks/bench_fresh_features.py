@@ -18,8 +18,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-
-from foodrec.cli import main
+from steps import generated_store, run
 
 
 def cutoff(store: Path, fraction: float) -> str:
@@ -31,12 +30,6 @@ def cutoff(store: Path, fraction: float) -> str:
     return (start + pd.Timedelta(days=round(days * fraction))).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def run(*args: str) -> None:
-    code = main(list(args))
-    if code != 0:
-        raise SystemExit(f"foodrec {' '.join(args)} failed with exit code {code}")
-
-
 def main_() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("runs/fresh"))
@@ -44,10 +37,7 @@ def main_() -> None:
     parser.add_argument("--train", type=float, default=0.45, help="weights cut at this share of the days")
     parser.add_argument("--features", type=float, default=0.8, help="features from the store up to this share")
     args = parser.parse_args()
-    city, store, model = args.work / "city", args.work / "store", args.work / "model"
-    if not store.is_dir():
-        run("generate", "--out", str(city), "--seed", str(args.seed))
-        run("ingest", str(city), "--store", str(store))
+    store, model = generated_store(args.work, preset="default", seed=args.seed), args.work / "model"
     weights_until, features_until = cutoff(store, args.train), cutoff(store, args.features)
     t0 = time.perf_counter()
     run("train", "--store", str(store), "--until", weights_until, "--out", str(model), "--seed", str(args.seed),

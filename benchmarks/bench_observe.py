@@ -22,14 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from foodrec.cli import main
-
-
-def run(*args: str) -> None:
-    code = main(list(args))
-    if code != 0:
-        raise SystemExit(f"foodrec {' '.join(args)} failed with exit code {code}")
+from steps import generated_store
 
 
 def main_() -> None:
@@ -37,10 +30,7 @@ def main_() -> None:
     parser.add_argument("--work", type=Path, default=Path("runs/bench-observe"))
     parser.add_argument("--orders", type=int, default=6)
     args = parser.parse_args()
-    city, store = args.work / "city", args.work / "store"
-    if not store.is_dir():
-        run("generate", "--out", str(city), "--preset", "large", "--seed", "42")
-        run("ingest", str(city), "--store", str(store))
+    store = generated_store(args.work)
 
     from foodrec.data.store import Store
     from foodrec.recommenders.base import Recommender, make_queries
