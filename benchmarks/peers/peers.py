@@ -13,19 +13,19 @@ Both see only customer x item order counts from the training period; unknown cus
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from unsaved import UnsavedRecommender
 
 from foodrec.data.orderlog import OrderLog
 from foodrec.data.schema import target_column
-from foodrec.recommenders.base import Ranking, Recommender
+from foodrec.recommenders.base import Ranking
 
 
-class _MatrixPeer(Recommender):
+class _MatrixPeer(UnsavedRecommender):
     name: ClassVar[str] = "peer"
 
     def __init__(self, level: str | None = None, factors: int = 64, epochs: int = 20, seed: int = 0):
@@ -61,13 +61,6 @@ class _MatrixPeer(Recommender):
         items[:, :k_eff] = np.asarray(self.items, dtype=object)[top]
         out[:, :k_eff] = np.take_along_axis(scores, top, 1)
         return Ranking(items, out)
-
-    def save_state(self, directory: Path) -> None:  # benchmarks only
-        raise NotImplementedError
-
-    @classmethod
-    def load_state(cls, directory: Path, manifest: dict[str, Any]) -> Recommender:
-        raise NotImplementedError
 
 
 class ImplicitALS(_MatrixPeer):

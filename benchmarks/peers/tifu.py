@@ -26,14 +26,14 @@ slice), by NDCG@10 over the grid :data:`GRID`; then the model is refitted on the
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from unsaved import UnsavedRecommender
 
 from foodrec.data.orderlog import OrderLog
-from foodrec.recommenders.base import Ranking, Recommender
+from foodrec.recommenders.base import Ranking
 from foodrec.recommenders.baselines.common import training_pairs
 
 GRID = {
@@ -46,7 +46,7 @@ GRID = {
 DEFAULTS = {"group_size": 7, "r_b": 0.9, "r_g": 0.7, "n_neighbours": 300, "alpha": 0.9}
 
 
-class TifuKNN(Recommender):
+class TifuKNN(UnsavedRecommender):
     """TIFU-KNN; ``tune=True`` picks the hyper-parameters on the training period's last 15% of days."""
 
     name: ClassVar[str] = "tifu-knn"
@@ -121,13 +121,6 @@ class TifuKNN(Recommender):
             items[sl, :k_eff] = ids[top]
             out[sl, :k_eff] = np.take_along_axis(score, top, 1)
         return Ranking(items, out)
-
-    def save_state(self, directory: Path) -> None:  # benchmarks only
-        raise NotImplementedError
-
-    @classmethod
-    def load_state(cls, directory: Path, manifest: dict[str, Any]) -> Recommender:
-        raise NotImplementedError
 
 
 def customer_vectors(pairs: pd.DataFrame, items: pd.Index, params: dict) -> tuple[pd.Index, np.ndarray]:
