@@ -287,35 +287,29 @@ class KerasRecommender(Recommender):
         choice = self.choice
         if choice.kind == "network" or choice.baseline is None:
             return None
-        log = getattr(self, "_log", None)
-        if log is None:
-            raise InputError(
-                "the Keras model holds no order data: give it a store to look features up in "
-                "(--store, or refresh(log) in Python)"
-            )
-        key = (choice.baseline, id(log))
-        if getattr(self, "_baseline_key", None) != key:
-            from foodrec.recommenders.registry import make_recommender
-
-            self._baseline = make_recommender(choice.baseline, level=self.level).refresh(log)
-            self._baseline_key = key
-        return self._baseline
+        return self._fitted_baseline(choice.baseline)
 
     def _new_customer_baseline(self) -> Recommender:
         """Area x meal-time popularity fitted on the bound view's log: what customers without history get when
         validation chose it for them (``Choice.new_customers``)."""
+        return self._fitted_baseline(NEW_CUSTOMER_BASELINE)
+
+    def _fitted_baseline(self, name: str) -> Recommender:
+        """The counting baseline ``name`` fitted on the bound view's log, once per log. The log is kept beside the
+        fitted baselines (not its ``id``), so a copy pickled into the ranking process finds them fitted."""
         log = getattr(self, "_log", None)
         if log is None:
             raise InputError(
                 "the Keras model holds no order data: give it a store to look features up in "
                 "(--store, or refresh(log) in Python)"
             )
-        if getattr(self, "_new_baseline_key", None) != id(log):
+        if getattr(self, "_baselines_of", None) is not log:
+            self._baselines_of, self._baselines = log, {}
+        if name not in self._baselines:
             from foodrec.recommenders.registry import make_recommender
 
-            self._new_baseline = make_recommender(NEW_CUSTOMER_BASELINE, level=self.level).refresh(log)
-            self._new_baseline_key = id(log)
-        return self._new_baseline
+            self._baselines[name] = make_recommender(name, level=self.level).refresh(log)
+        return self._baselines[name]
 
     def _without_history(self, ex: Examples) -> np.ndarray:
         """Rows whose customer has no history line before the query in the bound view: the rows the network
