@@ -161,18 +161,23 @@ class Recommender(ABC):
         log = getattr(self, "_log", None)
         if log is None:
             raise InputError(f"{self.name}: refresh(log) before observe(orders)")
-        if self._seen is None:
-            self._seen = set(log.orders["order_id"].astype(str).tolist())
-        ids = orders["order_id"].astype(str)
-        new = ~ids.isin(self._seen)
-        # ids[new], not ids: assigning a longer Series to an empty frame gives it that Series' rows (all-NaN lines)
-        fresh = orders[new].assign(order_id=ids[new])
+        fresh = self._unseen(orders)
         if fresh.empty:
             return 0
         seen = self._seen | set(fresh["order_id"].tolist())
         self.refresh(replace(log, orders=pd.concat([log.orders, fresh], ignore_index=True)))
         self._seen = seen
         return len(fresh)
+
+    def _unseen(self, orders: pd.DataFrame) -> pd.DataFrame:
+        """The lines of ``orders`` whose ``order_id`` (as text) is neither in the refreshed log nor observed since."""
+        if self._seen is None:
+            self._seen = set(self._log.orders["order_id"].astype(str).tolist())
+        ids = orders["order_id"].astype(str)
+        # Set lookups one id at a time: Series.isin(a set) copies the set (a million ids: about two seconds a call).
+        new = np.fromiter((i not in self._seen for i in ids.tolist()), bool, len(ids))
+        # ids[new], not ids: assigning a longer Series to an empty frame gives it that Series' rows (all-NaN lines)
+        return orders[new].assign(order_id=ids[new])
 
     # -- for people: what the customer ordered, and why an item is there ------------------------
     def recent_orders(self, customer_id: str, n: int = 5) -> list[dict[str, Any]]:
