@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -141,6 +144,53 @@ def test_a_reload_empties_the_cache(city, tmp_path, order_log):
         after = client.get("/v1/recommendations", params=params)
     assert after.headers["x-foodrec-cache"] == "miss"
     assert after.json()["model_version"] != before.json()["model_version"]
+
+
+class Gate(Spy):
+    """A :class:`Spy` that counts the orders folded into it and can hold its next ranking until released."""
+
+    def __init__(self, inner):
+        super().__init__(inner)
+        self.orders_seen = 0
+        self.seen_at_call: list[int] = []
+        self.hold = threading.Event()
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    def recommend(self, queries, k=10):
+        self.seen_at_call.append(self.orders_seen)
+        if self.hold.is_set():
+            self.hold.clear()
+            self.holding.set()
+            assert self.release.wait(10), "the test never released the ranking"
+        return super().recommend(queries, k=k)
+
+    def observe(self, orders):
+        self.orders_seen += orders["order_id"].nunique() if len(orders) else 0
+        return len(orders)
+
+
+def test_an_order_during_a_ranking_is_seen_by_the_next_answer_not_the_cached_one(city, tmp_path):
+    """The race: customer c01's request is being ranked (without the order) when c01 orders. The answer of that
+    ranking must not be served after the order; the next request is ranked anew and sees it."""
+    client, spy = spied_client(city, tmp_path)
+    gate = Gate(spy.inner)
+    object.__setattr__(client.app.state.service.state.snapshot.models["default"], "recommender", gate)
+    params = {"customer_id": "c01", "area": "north", "k": 5}  # "now": the order is in the slot's features
+    order = {"idempotency_key": "race-1", "type": "order", "customer_id": "c01", "items": ["i01"], "area": "north"}
+    with client, ThreadPoolExecutor(2) as pool:
+        gate.hold.set()
+        during = pool.submit(client.get, "/v1/recommendations", params=params)
+        assert gate.holding.wait(10)
+        posted = pool.submit(client.post, "/v1/events", json={"events": [order]})
+        time.sleep(0.2)  # the order is stored; folding it in waits for the model's lock, held by the ranking
+        gate.release.set()
+        assert during.result(10).status_code == 200 and posted.result(10).status_code == 200
+        after = client.get("/v1/recommendations", params=params)
+        again = client.get("/v1/recommendations", params=params)
+    assert gate.seen_at_call[0] == 0  # the held ranking did not see the order
+    assert after.headers["x-foodrec-cache"] == "miss" and gate.seen_at_call[-1] == 1
+    assert again.headers["x-foodrec-cache"] == "hit" and len(gate.calls) == 2
 
 
 def test_the_lru_keeps_the_most_recently_used_entries():
