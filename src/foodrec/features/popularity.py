@@ -205,6 +205,9 @@ class Popularity:
         self._city_hour = self.rest_hour.sum(axis=1)  # (S, 24)
         self._city_hour_share = (self._city_hour + 0.5) / (self._city_hour.sum(axis=-1, keepdims=True) + 0.5 * N_HOURS)
 
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_tables"}  # a copy builds its own (16 MiB)
+
     def observe(
         self, t: float, item: int, area: int, meal: int, hour: float, gap: float | None = None, first: bool = False
     ) -> None:
@@ -254,6 +257,8 @@ class Popularity:
         self._folded = getattr(self, "_folded", 0) + 1
         if self._folded % TOP_REFRESH_ORDERS == 0:
             self.__dict__.pop("_top_cache", None)
+        if "_tables" in self.__dict__:  # every feature of the snapshot moved (its totals did): exact, so all go
+            self._tables.clear()
 
     def _rerank_restaurant(self, k: int, r: int) -> None:
         """Refresh restaurant ``r``'s list of most ordered dishes in snapshot ``k`` (retrieval reads it)."""
@@ -334,6 +339,51 @@ class Popularity:
         sizes = (self.glob.shape[1], self.rest_area.shape[-1])
         return popularity_features(np, counts, *sizes, smoothing, hour_smoothing).astype(np.float32)
 
+    def gather_features(
+        self, snap: np.ndarray, area: np.ndarray, meal: np.ndarray, hour: np.ndarray, cands: np.ndarray
+    ) -> np.ndarray:
+        """:meth:`features` (default smoothing) for ``cands`` ``(B, C)``: the same numbers, read from the feature
+        table of the whole catalogue for the query's (snapshot, area, meal time, hour) once that combination has
+        been asked for about a catalogue's worth of candidates (a table costs what that many candidates cost
+        directly, so at most twice the direct work, and a gather for every later query). :meth:`observe` drops the
+        tables; the service asks for a handful of combinations between orders.
+
+        >>> import numpy as np
+        >>> from foodrec.features.vocabulary import FeatureSpace
+        >>> from foodrec.features.lines import order_lines
+        >>> from foodrec.recommenders.keras.toydata import toy_log
+        >>> log = toy_log(n_customers=8, n_restaurants=4, days=5, seed=1)
+        >>> space = FeatureSpace.fit(log, "restaurant")
+        >>> pop = Popularity.build(space, order_lines(log, space), end=20460.0)
+        >>> args = (np.zeros(9, int), np.ones(9, int), np.ones(9, int), np.full(9, 12), np.tile([[1, 2]], (9, 1)))
+        >>> [np.array_equal(pop.gather_features(*args), pop.features(*args)) for _ in range(2)], len(pop._tables.slot)
+        ([True, True], 1)
+        """
+        snap = np.asarray(snap, np.int64)
+        hour = np.clip(np.asarray(hour, dtype=np.int64), 0, N_HOURS - 1)
+        area, meal = np.asarray(area, np.int64), np.asarray(meal, np.int64)
+        tables = self.__dict__.get("_tables")
+        if tables is None:
+            tables = self._tables = _FeatureTables(self.glob.shape[1])
+        if len(snap) == 0 or cands.shape[1] == 0 or tables.slots == 0:
+            return self.features(snap, area, meal, hour, cands)
+        keys = ((snap * self.rest_area.shape[1] + area) * N_MEALS + meal) * N_HOURS + hour
+        slot = tables.slots_for(keys, cands.shape[1], lambda rows: self._table(snap, area, meal, hour, rows))
+        if (slot >= 0).all():
+            return tables.gather(slot, cands)
+        out = np.empty((*cands.shape, N_POP_FEATURES), np.float32)
+        hit = slot >= 0
+        if hit.any():
+            out[hit] = tables.gather(slot[hit], cands[hit])
+        miss = ~hit
+        out[miss] = self.features(snap[miss], area[miss], meal[miss], hour[miss], cands[miss])
+        return out
+
+    def _table(self, snap, area, meal, hour, rows: np.ndarray) -> np.ndarray:
+        """The features of every item for the queries ``rows``: ``(len(rows), n_items, N_POP_FEATURES)``."""
+        items = np.broadcast_to(np.arange(self.glob.shape[1], dtype=np.int32), (len(rows), self.glob.shape[1]))
+        return self.features(snap[rows], area[rows], meal[rows], hour[rows], items)
+
     @staticmethod
     def reference_score(pop: np.ndarray) -> np.ndarray:
         """The popularity ranking used as reference: log P(restaurant | area, meal) + log P(item | restaurant)."""
@@ -366,6 +416,66 @@ class Popularity:
         top = np.argpartition(-score, n - 1, axis=1)[:, :n]
         order = np.argsort(-np.take_along_axis(score, top, 1), axis=1, kind="stable")
         return np.take_along_axis(top, order, 1).astype(np.int32)
+
+
+TABLE_FLOATS = 4_000_000  # all cached feature tables together (16 MiB); a catalogue above this caches none
+
+
+class _FeatureTables:
+    """Feature tables of the whole catalogue by query combination (:meth:`Popularity.gather_features`), at most
+    ``TABLE_FLOATS`` floats, the least recently used dropped first; a combination gets its table once its queries
+    have asked for ``n_items`` candidates since the last :meth:`clear`."""
+
+    def __init__(self, n_items: int) -> None:
+        self.n_items = n_items
+        self.slots = min(int(TABLE_FLOATS // (n_items * N_POP_FEATURES)), 256)
+        self.store: np.ndarray | None = None
+        self.slot: dict[int, int] = {}  # combination -> row of ``store``, oldest use first
+        self.demand: dict[int, int] = {}  # combination -> candidates asked for without a table
+
+    def clear(self) -> None:
+        self.slot.clear()
+        self.demand.clear()
+
+    def slots_for(self, keys: np.ndarray, n_cands: int, make) -> np.ndarray:
+        """Per query, its table's row in ``store`` (-1: none yet); builds the tables now due with ``make(rows)``."""
+        uniq, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+        found = np.full(len(uniq), -1, np.intp)
+        due = []
+        for j, key in enumerate(uniq.tolist()):
+            s = self.slot.pop(key, None)
+            if s is not None:
+                self.slot[key] = found[j] = s  # now the most recently used
+                continue
+            asked = self.demand.get(key, 0) + int(counts[j]) * n_cands
+            if asked >= self.n_items:
+                due.append(j)
+            else:
+                if len(self.demand) >= 1 << 14:  # many combinations seldom asked: start counting again
+                    self.demand.clear()
+                self.demand[key] = asked
+        if due:
+            due = due[: self.slots]
+            if self.store is None:
+                self.store = np.empty((self.slots, self.n_items, N_POP_FEATURES), np.float32)
+            free = sorted(set(range(self.slots)) - set(self.slot.values()))
+            # the least recently used tables make room, but never one this batch reads
+            in_use = {int(found[j]) for j in range(len(uniq)) if found[j] >= 0}
+            old = [k for k, s in self.slot.items() if s not in in_use]
+            while len(free) < len(due) and old:
+                free.append(self.slot.pop(old.pop(0)))
+            due = due[: len(free)]
+            if due:
+                self.store[free[: len(due)]] = make(first[due])
+                for j, s in zip(due, free, strict=False):
+                    key = int(uniq[j])
+                    self.demand.pop(key, None)
+                    self.slot[key] = found[j] = s
+        return found[inverse.reshape(-1)]
+
+    def gather(self, slot: np.ndarray, cands: np.ndarray) -> np.ndarray:
+        flat = self.store.reshape(-1, N_POP_FEATURES)
+        return flat[(slot * self.n_items)[:, None] + cands]
 
 
 def popularity_features(xp, n: dict, n_items: int, n_restaurants: int, smoothing: float, hour_smoothing: float):

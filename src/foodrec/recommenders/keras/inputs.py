@@ -20,7 +20,7 @@ never see their own or later orders, and validation examples see only the period
 >>> view = FeatureView.build(space, log)
 >>> inputs, y = InputBuilder(view, depth=6).build(Examples.from_lines(order_lines(log, space)).take([0, 1]))
 >>> inputs["candidates"].shape, inputs["history_items"].shape, inputs["popularity"].shape
-((2, 4), (2, 6), (2, 4, 7))
+((2, 2), (2, 6), (2, 2, 10))
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class InputBuilder:
             cands, logq = sample_candidates(ex.positives, hist_items, self.n_items, self.n_train_candidates, rng)
         else:
             cands = retrieve(view.popularity, hist_items, snap, ex.area, ex.meal, self.n_candidates)
-        pop = self._popularity(cands, snap, ex)
+        pop = self._popularity(cands, snap, ex, cached=not force_positives)
         cands = np.ascontiguousarray(cands)
         n_hist = (hist_items > 0).sum(axis=1)
         # A customer without history is unknown at serving time too: hide the id so the model learns cold start.
@@ -96,7 +96,9 @@ class InputBuilder:
         y /= np.maximum(y.sum(axis=1, keepdims=True), 1.0)
         return inputs, y
 
-    def _popularity(self, cands: np.ndarray, snap: np.ndarray, ex: Examples) -> np.ndarray:
+    def _popularity(self, cands: np.ndarray, snap: np.ndarray, ex: Examples, cached: bool = False) -> np.ndarray:
+        """Popularity features of the candidates; ``cached``: through the view's feature tables (ranking asks for
+        few query combinations; training's sampled candidates over the whole history would churn them)."""
         popularity = self.view.popularity
         hour = np.clip(ex.hour.astype(np.int64), 0, N_HOURS - 1)
         if cands.strides[0] == 0 and len(ex):  # the whole catalogue: popularity depends on (snapshot, area, hour)
@@ -104,4 +106,5 @@ class InputBuilder:
             uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
             table = popularity.features(snap[first], ex.area[first], ex.meal[first], hour[first], cands[: len(uniq)])
             return table[inverse]
-        return popularity.features(snap, ex.area, ex.meal, hour, cands)
+        read = popularity.gather_features if cached else popularity.features
+        return read(snap, ex.area, ex.meal, hour, cands)
