@@ -135,19 +135,88 @@ class History:
                 items[row, j], rests[row, j], times[row, j] = item, rest, t
 
 
+# Above this id, batch_item_columns searches the sorted history items instead of a lookup table indexed by id.
+_TABLE_IDS = 1 << 24
+
+
 def batch_item_columns(hist_items: np.ndarray, cands: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """Compact column codes for per-row tables over a batch: ``(hist_code, cand_code, width)``.
 
     The tables span only the items of this batch's histories (column 0: none of them), not the catalogue, so
     scattering a batch's histories costs ``B x (distinct history items + 1)`` rather than ``B x catalogue``.
     ``hist_items`` are the (non-padding) history item ids to scatter, ``cands`` the candidates to gather;
-    a candidate not in any history gets column 0, which is never written.
+    a candidate not in any history gets column 0, which is never written. Columns follow the items' order.
 
     >>> hist_code, cand_code, width = batch_item_columns(np.array([7, 3, 7]), np.array([[3, 5, 7]]))
     >>> hist_code.tolist(), cand_code.tolist(), width
     ([2, 1, 2], [[1, 0, 2]], 3)
     """
-    seen, code = np.unique(hist_items, return_inverse=True)
-    pos = np.minimum(np.searchsorted(seen, cands), max(len(seen) - 1, 0))
-    in_history = seen[pos] == cands if len(seen) else np.zeros(cands.shape, bool)
-    return code.reshape(-1) + 1, np.where(in_history, pos + 1, 0), len(seen) + 1
+    hist_items = np.asarray(hist_items).reshape(-1)
+    ordered = np.sort(hist_items)
+    seen = ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
+    if len(seen) == 0:
+        return np.zeros(0, np.intp), np.zeros(np.shape(cands), np.intp), 1
+    top = max(int(seen[-1]), int(np.max(cands, initial=0)))
+    if top < _TABLE_IDS:
+        # Uninitialised on purpose: only the cells of the history items are written, and a candidate's cell is
+        # trusted only where it points back at the candidate itself (no fill of a catalogue-sized table per batch).
+        column = np.empty(top + 1, np.intp)
+        column[seen] = np.arange(len(seen))
+        hist_pos, pos = column[hist_items], column[cands]
+    else:  # ids too large for a table: binary search (slower on unsorted candidates)
+        hist_pos, pos = np.searchsorted(seen, hist_items), np.searchsorted(seen, cands)
+    pos = np.clip(pos, 0, len(seen) - 1)
+    return hist_pos + 1, np.where(seen[pos] == cands, pos + 1, 0), len(seen) + 1
+
+
+class BatchTables:
+    """Per-row tables over one batch's history (columns: :func:`batch_item_columns`), built once per batch and
+    shared by every feature that scatters the history lines and reads the tables at the candidates.
+
+    ``hist`` ``(B, H)`` item ids, newest line first (0: padding), ``cands`` ``(B, C)``. :meth:`sum` and
+    :meth:`reduce` return ``(B, C)`` per candidate; a candidate that is not in its row's history (or padding)
+    reads the untouched cell (0 for sums, ``initial`` for reductions).
+
+    >>> t = BatchTables(np.array([[7, 3, 7, 0]]), np.array([[3, 5, 7, 0]]))
+    >>> t.sum().tolist(), t.sum(t.lines(np.array([[1.0, 2.0, 4.0, 8.0]]))).tolist()
+    ([[1, 0, 2, 0]], [[2.0, 0.0, 5.0, 0.0]])
+    >>> t.reduce(np.minimum, t.lines(np.array([[1.0, 2.0, 4.0, 8.0]])), 99.0).tolist(), t.new.tolist()
+    ([[2.0, 99.0, 1.0, 99.0]], [[False, True, True, False]])
+    """
+
+    def __init__(self, hist: np.ndarray, cands: np.ndarray):
+        b, h = hist.shape
+        self.shape = (b, h)
+        self.index = np.flatnonzero(hist.ravel() > 0)  # the history lines, row by row; padding left out
+        self.rows = self.index // h
+        code, cand_code, width = batch_item_columns(hist.ravel()[self.index], cands)
+        self.size = b * width
+        self.flat = self.rows * width + code  # each line's cell
+        self.at = np.arange(b)[:, None] * width + cand_code  # each candidate's cell
+        self._new: np.ndarray | None = None
+
+    def lines(self, values: np.ndarray) -> np.ndarray:
+        """``values`` ``(B, H)`` at the history lines (padding left out), in the order the tables take them."""
+        return values.ravel()[self.index]
+
+    def sum(self, weights: np.ndarray | None = None) -> np.ndarray:
+        """Per candidate: its lines' ``weights`` summed in line order (float64), or counted (int64) without."""
+        return np.bincount(self.flat, weights, self.size)[self.at]
+
+    def reduce(self, ufunc: np.ufunc, values: np.ndarray, initial: float) -> np.ndarray:
+        """Per candidate: ``ufunc`` (``np.maximum``, ``np.minimum``) over its lines' ``values``, from ``initial``."""
+        table = np.full(self.size, initial, values.dtype)
+        ufunc.at(table, self.flat, values)
+        return table[self.at]
+
+    @property
+    def new(self) -> np.ndarray:
+        """``(B, H)``: the line is valid and its item is in no older line of its row (computed once)."""
+        if self._new is None:
+            order = np.arange(len(self.flat))
+            last = np.full(self.size, -1, np.intp)
+            np.maximum.at(last, self.flat, order)  # the oldest line of each (row, item)
+            new = np.zeros(self.shape[0] * self.shape[1], bool)
+            new[self.index] = last[self.flat] == order
+            self._new = new.reshape(self.shape)
+        return self._new
