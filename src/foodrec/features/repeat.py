@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from foodrec.features.history import batch_item_columns
+from foodrec.features.history import BatchTables
 
 # Feature groups in the network's input order, with their number of columns (``return`` lives in popularity).
 REPEAT_GROUPS: dict[str, int] = {"cycle": 2, "explore": 1, "dow": 2}
@@ -87,30 +87,32 @@ def repeat_features(xp, n: dict, item_log_gap, groups: tuple[str, ...] = ALL_GRO
     return xp.stack(out, axis=-1)
 
 
-def line_flags(hist: np.ndarray, age: np.ndarray, clock: np.ndarray) -> dict[str, np.ndarray]:
-    """Per history line (numpy): valid, first line of its order, new (the item is not in an older line), the
-    recency weight and whether it fell on the query's local weekday."""
+def line_flags(hist: np.ndarray, age: np.ndarray, clock: np.ndarray, tables: BatchTables) -> dict[str, np.ndarray]:
+    """Per history line (numpy): valid, first line of its order, new (the item is not in an older line: from the
+    batch's ``tables``), the recency weight and whether it fell on the query's local weekday."""
     valid = hist > 0
     age = age.astype(np.float32)
     first = valid.copy()
     first[:, 1:] &= age[:, 1:] != age[:, :-1]  # lines of one order share their age (newest first)
-    depth = hist.shape[1]
-    older = np.triu(np.ones((depth, depth), bool), 1)  # [i, j]: line j is older than line i
-    new = valid & ~((hist[:, :, None] == hist[:, None, :]) & older).any(2)
-    weight = np.power(np.float32(0.5), age / np.float32(EXPLORE_HALF_LIFE)) * valid
+    weight = np.zeros_like(age)
+    # Valid lines only: a padding line's weight is 0 anyway, and 0.5 ** (1e4 / 30) underflows (slow in numpy).
+    weight[valid] = np.power(np.float32(0.5), age[valid] / np.float32(EXPLORE_HALF_LIFE))
     day = np.floor(clock[:, 1:2] + clock[:, 0:1] / np.float32(24.0) - age)
     same_dow = valid & (np.mod(day, 7.0) == clock[:, 1:2])
-    return {"valid": valid, "first": first, "new": new, "weight": weight, "same_dow": same_dow}
+    return {"valid": valid, "first": first, "new": tables.new, "weight": weight, "same_dow": same_dow}
 
 
-def gather_numpy(cands: np.ndarray, hist: np.ndarray, age: np.ndarray, clock: np.ndarray) -> dict[str, np.ndarray]:
+def gather_numpy(
+    cands: np.ndarray, hist: np.ndarray, age: np.ndarray, clock: np.ndarray, tables: BatchTables | None = None
+) -> dict[str, np.ndarray]:
     """The counts :func:`repeat_features` reads, by scattering each row's history into per-row tables (no
     ``(B, C, H)`` tensor). Per query ``(B, 1)``: ``n_orders``, ``span`` (age of the oldest line), ``explore_new``,
     ``explore_weight``, ``n_dow``; per candidate ``(B, C)``: ``count``, ``since`` (days, ``PAD_SINCE`` if never),
-    ``count_dow``."""
-    f = line_flags(hist, age, clock)
+    ``count_dow``. ``tables``: the batch's :class:`~foodrec.features.history.BatchTables` of ``hist`` and
+    ``cands`` when the caller has them already."""
+    tables = BatchTables(hist, cands) if tables is None else tables
+    f = line_flags(hist, age, clock, tables)
     age = age.astype(np.float32)
-    b, h = hist.shape
     n = {
         "n_orders": f["first"].sum(1, keepdims=True).astype(np.float32),
         "span": np.where(f["valid"], age, 0.0).max(1, keepdims=True, initial=0.0).astype(np.float32),
@@ -118,19 +120,8 @@ def gather_numpy(cands: np.ndarray, hist: np.ndarray, age: np.ndarray, clock: np
         "explore_weight": f["weight"].sum(1, keepdims=True).astype(np.float32),
         "n_dow": (f["first"] & f["same_dow"]).sum(1, keepdims=True).astype(np.float32),
     }
-    rows = np.repeat(np.arange(b), h)
-    keep = f["valid"].ravel()
-    cols, cand_cols, width = batch_item_columns(hist.ravel()[keep], cands)
-    rows = rows[keep]
-    count = np.zeros((b, width), np.float32)
-    np.add.at(count, (rows, cols), 1.0)
-    count_dow = np.zeros((b, width), np.float32)
-    np.add.at(count_dow, (rows, cols), f["same_dow"].ravel()[keep].astype(np.float32))
-    since = np.full((b, width), PAD_SINCE, np.float32)
-    np.minimum.at(since, (rows, cols), age.ravel()[keep])
-    r = np.arange(b)[:, None]
-    pad = cands == 0
-    n["count"] = np.where(pad, 0.0, count[r, cand_cols]).astype(np.float32)
-    n["count_dow"] = np.where(pad, 0.0, count_dow[r, cand_cols]).astype(np.float32)
-    n["since"] = np.where(pad, PAD_SINCE, since[r, cand_cols]).astype(np.float32)
+    # Counts are whole numbers (exact in any float); padding candidates read the never-written cells (0, PAD_SINCE).
+    n["count"] = tables.sum().astype(np.float32)
+    n["count_dow"] = tables.sum(tables.lines(f["same_dow"]).astype(np.float64)).astype(np.float32)
+    n["since"] = tables.reduce(np.minimum, tables.lines(age), np.float32(PAD_SINCE))
     return n

@@ -36,9 +36,9 @@ from foodrec.data.orderlog import OrderLog
 from foodrec.data.time_features import MEAL_TIMES
 from foodrec.errors import InputError
 from foodrec.features.clock import N_HOURS
-from foodrec.features.history import batch_item_columns
+from foodrec.features.history import BatchTables
 from foodrec.features.popularity import Popularity
-from foodrec.features.repeat import RETURN_COLUMNS, gather_numpy, repeat_features
+from foodrec.features.repeat import RETURN_COLUMNS, gather_numpy, n_repeat_features, repeat_features
 from foodrec.features.view import FeatureView
 from foodrec.features.vocabulary import FeatureSpace
 from foodrec.recommenders.base import QUERY_COLUMNS, Ranking, Recommender
@@ -87,66 +87,83 @@ class NumpyRanker:
                      w(model.cold_bias.embeddings)[:, 0]) if model.cold else None  # fmt: skip
 
     @staticmethod
-    def _match(cands, hist, age, cfg):
+    def _match(cands, hist, age, cfg, tables: BatchTables | None = None, out: np.ndarray | None = None):
         """HistoryMatch by scattering the history into per-row tables (no (B, C, H) tensor: fast on big C). The
-        tables span only the items of this batch's histories (column 0: none of them), not the catalogue, and the
-        logarithm is taken of the gathered candidates only: the same sums in the same order, so the same numbers."""
+        tables span only the items of this batch's histories (:class:`BatchTables`: column 0, none of them, reads 0
+        for padding and unseen candidates), not the catalogue, and the logarithm is taken of the gathered candidates
+        only: the same sums in the same order, so the same numbers. ``out``: a float32 ``(B, C, 4)`` to fill."""
         half_lives, rec = cfg
-        b, h = hist.shape
-        rows = np.repeat(np.arange(b), h)
-        cols = hist.ravel()
-        keep = cols > 0
-        rows, cols, a = rows[keep], cols[keep], age.ravel()[keep].astype(np.float64)
-        code, cand_code, width = batch_item_columns(cols, cands)
-        flat = rows * width + code
-        at = np.arange(b)[:, None] * width + cand_code
-        columns = []
-        for weights in [np.ones_like(a)] + [np.power(0.5, a / hl) for hl in half_lives]:
-            columns.append(np.log1p(np.bincount(flat, weights=weights, minlength=b * width)[at]))
-        last = np.zeros(b * width)
-        np.maximum.at(last, flat, np.power(0.5, a / rec))
-        columns.append(last[at])
-        out = np.stack(columns, -1).astype(np.float32)
-        out[cands == 0] = 0.0
+        tables = BatchTables(hist, cands) if tables is None else tables
+        out = np.empty((*cands.shape, 2 + len(half_lives)), np.float32) if out is None else out
+        a = tables.lines(age).astype(np.float64)
+        out[..., 0] = np.log1p(tables.sum())
+        for j, hl in enumerate(half_lives, 1):
+            out[..., j] = np.log1p(tables.sum(np.power(0.5, a / hl)))
+        out[..., -1] = tables.reduce(np.maximum, np.power(0.5, a / rec), 0.0)
         return out
+
+    def _layout(self) -> dict[str, slice]:
+        """Where each input group sits in the first hidden layer's input, in the Keras model's order."""
+        widths = {"match": 2 + len(self.match_cfg[0])}
+        if self.dish:
+            widths["rest_match"] = 2 + len(self.rest_cfg[0])
+        widths |= {"pop": len(self.pop_columns), "affinity": 1, "per_query": 6}
+        widths["repeat"] = n_repeat_features(self.repeat_groups) if self.repeat_groups else 0
+        edges = np.cumsum([0, *widths.values()]).tolist()
+        return {name: slice(lo, hi) for name, lo, hi in zip(widths, edges[:-1], edges[1:], strict=True)}
 
     def __call__(self, x: dict[str, np.ndarray]) -> np.ndarray:
         cands, hist, age = x["candidates"], x["history_items"], x["history_age"]
+        at = self._layout()
+        h = np.empty((*cands.shape, at["repeat"].stop), np.float32)  # float32 as the Keras model (float64: 6x slower)
         phase = x["clock"] * np.asarray([2 * np.pi / p for p in self.periods], np.float32)
         clock = np.concatenate([f(phase[:, j : j + 1]) for j in range(len(self.periods)) for f in (np.sin, np.cos)], 1)
-        wts = np.power(0.5, age / self.pool_half_life) * (hist > 0)
+        valid = hist > 0
+        wts = np.zeros_like(age)  # padding lines weigh 0 (their 0.5 ** (1e4 / half-life) underflows: slow in numpy)
+        wts[valid] = np.power(0.5, age[valid] / self.pool_half_life)
         hist_emb = self.item[hist] if self.rest is None else self.item[hist] + self.rest[x["history_restaurants"]]
         pooled = (hist_emb * wts[:, :, None]).sum(1) / np.maximum(wts.sum(1, keepdims=True), 1e-6)
-        n_lines = (hist > 0).sum(1, keepdims=True).astype(np.float32)
+        n_lines = valid.sum(1, keepdims=True).astype(np.float32)
         n_hist = np.log1p(n_lines)
-        older = np.triu(np.ones((hist.shape[1], hist.shape[1]), bool), 1)  # [i, j]: line j is older than line i
-        repeats = (((hist[:, :, None] == hist[:, None, :]) & older).any(2) & (hist > 0)).sum(1, keepdims=True)
+        items = BatchTables(hist, cands)
+        repeats = (valid & ~items.new).sum(1, keepdims=True)  # lines whose item is in an older line too
         loyalty = repeats / np.maximum(n_lines - 1.0, 1.0)
         ctx = np.concatenate([self.customer[x["customer"]], self.area[x["area"]], clock, pooled, n_hist], 1)
         user = ctx @ self.ctx_w + self.ctx_b
         cand_emb = self.item[cands] if self.rest is None else self.item[cands] + self.rest[x["candidate_restaurants"]]
-        affinity = np.einsum("bcd,bd->bc", cand_emb, user)[:, :, None]
-        per_query = np.broadcast_to(np.concatenate([clock, n_hist, loyalty], 1)[:, None, :], (*cands.shape, 6))
+        h[..., at["affinity"]] = np.einsum("bcd,bd->bc", cand_emb, user)[:, :, None]
+        h[..., at["per_query"]] = np.concatenate([clock, n_hist, loyalty], 1)[:, None, :]
         pop = x["popularity"]
-        used_pop = pop[..., self.pop_columns]
-        parts = [self._match(cands, hist, age, self.match_cfg), used_pop, affinity, per_query]
-        if self.repeat_groups:
-            n = gather_numpy(cands, hist, age, x["clock"])
-            parts.append(repeat_features(np, n, pop[..., RETURN_COLUMNS[1]], self.repeat_groups))
+        h[..., at["pop"]] = pop[..., self.pop_columns]
+        self._match(cands, hist, age, self.match_cfg, items, h[..., at["match"]])
         if self.dish:
-            parts.insert(1, self._match(x["candidate_restaurants"], x["history_restaurants"], age, self.rest_cfg))
-        h = np.concatenate(parts, -1, dtype=np.float32)  # float32 as the Keras model (float64: 6x slower)
-        h = np.maximum(h @ self.h1_w + self.h1_b, 0.0)
-        h = np.maximum(h @ self.h2_w + self.h2_b, 0.0)
-        score = (h @ self.out_w + self.out_b)[..., 0] + self.bias[cands]
+            rests = BatchTables(x["history_restaurants"], x["candidate_restaurants"])
+            self._match(x["candidate_restaurants"], x["history_restaurants"], age, self.rest_cfg, rests,
+                        h[..., at["rest_match"]])  # fmt: skip
+        if self.repeat_groups:
+            n = gather_numpy(cands, hist, age, x["clock"], items)
+            h[..., at["repeat"]] = repeat_features(np, n, pop[..., RETURN_COLUMNS[1]], self.repeat_groups)
+        score = self._hidden(h) + self.bias[cands]
         cold = np.flatnonzero(n_lines[:, 0] == 0) if self.cold is not None else ()
         if len(cold):  # the cold-start head, for the rows of customers without history only
             c_w, c_b, o_w, o_b, lin_w, c_bias = self.cold
             c = cands[cold]
-            clock_c = np.broadcast_to(clock[cold][:, None, :], (*c.shape, 4))
-            cold_x = np.concatenate([used_pop[cold], affinity[cold], clock_c], -1)
+            # Laid out (rows, features, candidates) in memory, as the concatenation this head was first written
+            # with: matmul's rounding depends on the layout, and this keeps the scores bit for bit.
+            cold_x = np.empty((len(cold), c_w.shape[0], c.shape[1]), np.float32).transpose(0, 2, 1)
+            used = slice(at["pop"].start, at["affinity"].stop)  # popularity, then affinity: the head's first inputs
+            cold_x[..., : used.stop - used.start] = h[cold][..., used]
+            cold_x[..., used.stop - used.start :] = clock[cold][:, None, :]
             score[cold] = (np.maximum(cold_x @ c_w + c_b, 0.0) @ o_w + o_b + cold_x @ lin_w)[..., 0] + c_bias[c]
         return np.where(cands > 0, score, -np.inf)
+
+    def _hidden(self, h: np.ndarray) -> np.ndarray:
+        """The two hidden layers and the output unit (in place: no temporaries beyond each layer's output)."""
+        for w, b in ((self.h1_w, self.h1_b), (self.h2_w, self.h2_b)):
+            h = h @ w
+            h += b
+            np.maximum(h, 0.0, out=h)
+        return (h @ self.out_w + self.out_b)[..., 0]
 
 
 class KerasRecommender(Recommender):
