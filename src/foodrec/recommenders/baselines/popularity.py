@@ -181,7 +181,12 @@ class PopularityBaseline(Recommender):
             if "history" in self._needed_tables():
                 self._count_history(pairs, codes, before, end)
             self.trained_until = end.isoformat()
-            self._fast = {}
+            # The counts changed: drop what top_indices derived from them, but keep the id lookups (areas and cells
+            # are the same ones, or it refitted above; new customers were added by _count_history). Rebuilding the
+            # customer lookup cost ~100 ms on the large city's next request.
+            self._fast = {
+                key: value for key, value in self._fast.items() if isinstance(key, tuple) and key[0] == "keys"
+            }
         # Joins the log before the next refit (concatenating a large log costs about a second).
         self._pending = [*getattr(self, "_pending", []), fresh]
         self._seen |= set(fresh["order_id"].tolist())
@@ -207,6 +212,9 @@ class PopularityBaseline(Recommender):
         new_keys = pd.unique(customers[known & (rows == unknown)].to_numpy(dtype=object))
         matrix = table.matrix
         if len(new_keys):
+            lookup = self._fast.get(("keys", "history"))
+            if lookup is not None:  # top_indices' dict of customer rows: the new ones are appended in this order
+                lookup.update((str(key), len(table.keys) + i) for i, key in enumerate(new_keys))
             table.keys = table.keys.append(pd.Index(new_keys, dtype=object))
             indptr = np.concatenate([matrix.indptr, np.full(len(new_keys), matrix.indptr[-1], matrix.indptr.dtype)])
             shape = (matrix.shape[0] + len(new_keys), matrix.shape[1])
