@@ -36,26 +36,28 @@ def retrieve(
 def first_unique(pool: np.ndarray, n: int) -> np.ndarray:
     """Per row, the first ``n`` distinct non-zero values in order; padded with 0.
 
-    Each value's first position per row comes from a ``(rows, max value + 1)`` table (``np.minimum.at``), no sort:
-    4x faster than two row sorts on a serving batch (16 x 460, 0.10 vs 0.40 ms). Batches whose table would be large
-    (a big catalogue, many rows) use the sorts: the same result.
+    Each value's first flat position comes from a ``(rows, max value + 1)`` table (``np.minimum.at``), no sort;
+    the firsts are then placed by their rank in the row, all rows at once (a serving batch, 16 x 410: 60 us, the
+    per-row cumulative sum it replaces 90 us, two row sorts 400 us). Batches whose table would be large (a big
+    catalogue, many rows) use the sorts: the same result.
     """
     b, p = pool.shape
     width = int(pool.max()) + 1 if pool.size else 1
-    if b * width > TABLE_LIMIT:
+    if b * width > TABLE_LIMIT or b * p >= 1 << 31:
         return _first_unique_sorted(pool, n)
     out = np.zeros((b, n), np.int32)
     if pool.size == 0 or n == 0:
         return out
-    idx = (np.arange(b, dtype=np.intp) * width)[:, None] + pool
-    pos = np.broadcast_to(np.arange(p, dtype=np.int32), (b, p))
-    first_pos = np.full(b * width, p, np.int32)
-    np.minimum.at(first_pos, idx.ravel(), pos.ravel())
-    first = (first_pos[idx] == pos) & (pool != 0)
-    rank = np.cumsum(first, axis=1, dtype=np.int32) - 1
-    keep = first & (rank < n)
-    rows = np.broadcast_to(np.arange(b)[:, None], (b, p))
-    out[rows[keep], rank[keep]] = pool[keep]
+    cell = (pool + (np.arange(b, dtype=np.intp) * width)[:, None]).ravel()
+    pos = np.arange(b * p, dtype=np.int32)
+    first_pos = np.full(b * width, b * p, np.int32)
+    np.minimum.at(first_pos, cell, pos)  # flat positions: the smallest of a row's cell is the row's first
+    first_pos[::width] = -1  # value 0 is padding, never kept
+    sel = np.flatnonzero(first_pos[cell] == pos)  # positions of first occurrences, row by row, in order
+    row = sel // p
+    rank = np.arange(len(sel)) - np.searchsorted(sel, np.arange(b) * p)[row]
+    keep = rank < n
+    out.ravel()[row[keep] * n + rank[keep]] = pool.ravel()[sel[keep]]
     return out
 
 

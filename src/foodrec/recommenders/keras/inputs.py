@@ -91,6 +91,8 @@ class InputBuilder:
             "logq": np.zeros(cands.shape, np.float32) if logq is None else logq,
         }
         pos = ex.positives
+        if not pos.any():  # queries (the service): nothing ordered yet
+            return inputs, np.zeros(cands.shape, np.float32)
         hit = (cands[:, :, None] == pos[:, None, :]) & (pos[:, None, :] > 0)
         y = hit.any(axis=2).astype(np.float32)
         y /= np.maximum(y.sum(axis=1, keepdims=True), 1.0)
