@@ -82,9 +82,13 @@ class NumpyRanker:
         self.extras = tuple(model.extras)
         self.repeat_groups = tuple(model.repeat.groups) if model.repeat is not None else ()
         self.pop_columns = list(model.pop_columns)
+        cols = self.pop_columns
+        contiguous = bool(cols) and cols == list(range(cols[0], cols[-1] + 1))
+        self.pop_read = slice(cols[0], cols[-1] + 1) if contiguous else cols  # a slice reads without a copy
         self.cold = (w(model.cold_hidden.kernel), w(model.cold_hidden.bias), w(model.cold_out.kernel),
                      w(model.cold_out.bias), w(model.cold_lin.kernel),
                      w(model.cold_bias.embeddings)[:, 0]) if model.cold else None  # fmt: skip
+        self.layout = self._layout()
 
     @staticmethod
     def _match(cands, hist, age, cfg, tables: BatchTables | None = None, out: np.ndarray | None = None):
@@ -114,14 +118,14 @@ class NumpyRanker:
 
     def __call__(self, x: dict[str, np.ndarray]) -> np.ndarray:
         cands, hist, age = x["candidates"], x["history_items"], x["history_age"]
-        at = self._layout()
+        at = self.layout
         h = np.empty((*cands.shape, at["repeat"].stop), np.float32)  # float32 as the Keras model (float64: 6x slower)
         phase = x["clock"] * np.asarray([2 * np.pi / p for p in self.periods], np.float32)
         clock = np.concatenate([f(phase[:, j : j + 1]) for j in range(len(self.periods)) for f in (np.sin, np.cos)], 1)
         valid = hist > 0
         wts = np.zeros_like(age)  # padding lines weigh 0 (their 0.5 ** (1e4 / half-life) underflows: slow in numpy)
         wts[valid] = np.power(0.5, age[valid] / self.pool_half_life)
-        hist_emb = self.item[hist] if self.rest is None else self.item[hist] + self.rest[x["history_restaurants"]]
+        hist_emb = self._embed(hist, x.get("history_restaurants"))
         pooled = (hist_emb * wts[:, :, None]).sum(1) / np.maximum(wts.sum(1, keepdims=True), 1e-6)
         n_lines = valid.sum(1, keepdims=True).astype(np.float32)
         n_hist = np.log1p(n_lines)
@@ -130,11 +134,11 @@ class NumpyRanker:
         loyalty = repeats / np.maximum(n_lines - 1.0, 1.0)
         ctx = np.concatenate([self.customer[x["customer"]], self.area[x["area"]], clock, pooled, n_hist], 1)
         user = ctx @ self.ctx_w + self.ctx_b
-        cand_emb = self.item[cands] if self.rest is None else self.item[cands] + self.rest[x["candidate_restaurants"]]
+        cand_emb = self._embed(cands, x.get("candidate_restaurants"))
         h[..., at["affinity"]] = np.einsum("bcd,bd->bc", cand_emb, user)[:, :, None]
         h[..., at["per_query"]] = np.concatenate([clock, n_hist, loyalty], 1)[:, None, :]
         pop = x["popularity"]
-        h[..., at["pop"]] = pop[..., self.pop_columns]
+        h[..., at["pop"]] = pop[..., self.pop_read]
         self._match(cands, hist, age, self.match_cfg, items, h[..., at["match"]])
         if self.dish:
             rests = BatchTables(x["history_restaurants"], x["candidate_restaurants"])
@@ -156,6 +160,11 @@ class NumpyRanker:
             cold_x[..., used.stop - used.start :] = clock[cold][:, None, :]
             score[cold] = (np.maximum(cold_x @ c_w + c_b, 0.0) @ o_w + o_b + cold_x @ lin_w)[..., 0] + c_bias[c]
         return np.where(cands > 0, score, -np.inf)
+
+    def _embed(self, items: np.ndarray, rests: np.ndarray | None) -> np.ndarray:
+        """Item embeddings (plus their restaurant's at dish level); ``np.take``: the same rows, faster."""
+        emb = np.take(self.item, items, 0)
+        return emb if self.rest is None else emb + np.take(self.rest, rests, 0)
 
     def _hidden(self, h: np.ndarray) -> np.ndarray:
         """The two hidden layers and the output unit (in place: no temporaries beyond each layer's output)."""
