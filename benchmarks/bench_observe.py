@@ -1,13 +1,14 @@
 """Folding one new order into a counting baseline on the large city (~1M order lines): a full refit (the default
 ``Recommender.observe``) against counting in place (``PopularityBaseline.observe``), side by side in one run.
 
-    python benchmarks/bench_observe.py [--work runs/bench-observe] [--orders 6]
+    python benchmarks/bench_observe.py [--work runs/bench-observe] [--orders 6] [--baseline item-cooccurrence]
 
 The service's large model serves a blend of the network and customer-history, so every order batch it takes
 reaches this baseline; a refit stalls ranking for seconds. Steps:
 
 1. ``foodrec generate --preset large`` and ``foodrec ingest`` (skipped when ``WORK/store`` exists);
-2. two customer-history baselines (restaurant level) are fitted on the store;
+2. two customer-history baselines (restaurant level; ``--baseline item-cooccurrence``: that one, whose item x item
+   similarity rows are recomputed for the items the orders touch) are fitted on the store;
 3. ``--orders`` one-order batches, alternately from a new and a returning customer, each later than the last: one
    copy refits, the other counts in place; then the next ``top_indices`` call of the in-place copy is timed;
 4. both copies must rank a set of queries identically (items equal, scores within 1e-6): the figures are only
@@ -29,6 +30,7 @@ def main_() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("runs/bench-observe"))
     parser.add_argument("--orders", type=int, default=6)
+    parser.add_argument("--baseline", default="customer-history", choices=["customer-history", "item-cooccurrence"])
     args = parser.parse_args()
     store = generated_store(args.work)
 
@@ -57,11 +59,11 @@ def main_() -> None:
         )
 
     def fitted():
-        return make_recommender("customer-history", level="restaurant").refresh(log)
+        return make_recommender(args.baseline, level="restaurant").refresh(log)
 
     started = time.perf_counter()
     refit = fitted()
-    print(f"fit: {time.perf_counter() - started:.2f} s")
+    print(f"{args.baseline} fit: {time.perf_counter() - started:.2f} s")
     in_place = fitted()
     customers = [*regulars[:10], "bench-new-0", "bench-new-2", "nobody"]
     where = [areas[i % len(areas)] for i in range(len(customers))]

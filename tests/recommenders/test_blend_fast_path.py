@@ -229,30 +229,45 @@ def test_customer_history_counts_new_orders_in_place_as_a_refit_would(log):
     assert "walk-in-1" in rec.tables["history"].keys and len(rec._log.orders) < len(grown.orders)
 
 
-def test_item_cooccurrence_observes_by_refitting_its_similarity(log):
+def test_item_cooccurrence_observes_in_place_with_the_similarity_of_a_refit(log):
     from dataclasses import replace
 
     rec = make_recommender("item-cooccurrence", level="restaurant").refresh(log)
     end = log.orders["ordered_at"].max().floor("s")
     rest = sorted(log.orders["restaurant_id"].unique())
-    # A new customer whose orders join two restaurants: co-occurrence (derived from all histories) changes.
-    batch = pd.DataFrame(
-        {
-            "order_id": [f"co-{i}" for i in range(6)],
-            "customer_id": [f"pair-{i // 2}" for i in range(6)],
-            "area": ["a0"] * 6,
-            "restaurant_id": [rest[0], rest[-1]] * 3,
-            "ordered_at": [end + pd.Timedelta(hours=1)] * 6,
-        }
-    )
-    assert rec.observe(batch) == 6
-    refit = make_recommender("item-cooccurrence", level="restaurant").fit(
-        replace(log, orders=pd.concat([log.orders, batch]))
-    )
-    assert (rec.similarity != refit.similarity).nnz == 0
-    customers, where = ["pair-0", "pair-1", "nobody"], ["a0"] * 3
-    idx, _ = rec.top_indices(customers, where, 8)
-    assert (
-        np.append(rec.items, None)[idx].tolist()
-        == refit.recommend(make_queries(customers, where, [end] * 3), k=8).items.tolist()
-    )
+    area = str(log.orders["area"].iloc[0])
+    regular = log.orders["customer_id"].astype(str).value_counts().index[0]
+    rows = lambda n, who, items, hours: pd.DataFrame({"order_id": [f"co-{n}-{i}" for i in range(len(items))],  # noqa: E731
+        "customer_id": [who] * len(items), "area": [area] * len(items), "restaurant_id": items,
+        "ordered_at": [end + pd.Timedelta(hours=hours)] * len(items)})  # fmt: skip
+    batches = [
+        rows(0, "pair-0", [rest[0], rest[-1]], 1),  # a new customer joins two restaurants: C and S change
+        rows(1, regular, [rest[1], rest[2], rest[-2]], 2),  # a returning one: rows of all their restaurants change
+        rows(2, "pair-0", [rest[0]], 3),  # nothing new in X (the same pair again): S stays
+        rows(3, "pair-1", ["brand-new"], 4),  # a new item: a refit
+        rows(4, "pair-1", [rest[3]], 5),  # in place again
+    ]
+    grown, in_place = log, []
+    customers, where = ["pair-0", "pair-1", regular, "nobody"], [area] * 4
+    for batch in batches:
+        table = rec.tables["history"]
+        assert rec.observe(batch) == len(batch)
+        grown = replace(grown, orders=pd.concat([grown.orders, batch], ignore_index=True))
+        refit = make_recommender("item-cooccurrence", level="restaurant").fit(grown)
+        assert rec.similarity.shape == refit.similarity.shape and (rec.similarity != refit.similarity).nnz == 0
+        idx, scores = rec.top_indices(customers, where, 8)
+        expected = refit.recommend(make_queries(customers, where, [end + pd.Timedelta(hours=6)] * 4), k=8)
+        assert np.append(rec.items, None)[idx].tolist() == expected.items.tolist()
+        np.testing.assert_allclose(scores, expected.scores, rtol=1e-6)
+        in_place.append(rec.tables["history"] is table)
+    assert in_place == [True, True, True, False, True]
+
+
+def test_keeping_the_strongest_neighbours_breaks_ties_by_item_order():
+    from scipy import sparse
+
+    from foodrec.recommenders.baselines.cooccurrence import _keep_strongest
+
+    row = sparse.csr_matrix((np.array([0.5, 0.5, 0.9, 0.5], np.float32), ([0, 0, 0, 0], [6, 2, 4, 9])), shape=(1, 10))
+    row.sort_indices()
+    assert _keep_strongest(row, 2).indices.tolist() == [2, 4]  # 0.9, then the first of the tied 0.5s by item

@@ -50,7 +50,6 @@ class ItemCooccurrence(PopularityBaseline):
 
     name: ClassVar[str] = "item-cooccurrence"
     default_strategy: ClassVar[str] = "customer-history"
-    _observes_in_place: ClassVar[bool] = False  # the similarity is derived from the whole history: observe refits
 
     def __init__(
         self,
@@ -67,14 +66,47 @@ class ItemCooccurrence(PopularityBaseline):
 
     def fit(self, log: OrderLog) -> ItemCooccurrence:
         super().fit(log)
-        history = self.tables["history"].matrix
-        binary = (history > 0).astype(np.float32)
-        co = (binary.T @ binary).tocsr()
-        diag = co.diagonal().astype(np.float64)
-        diag[diag == 0] = 1.0
-        sim = sparse.diags(1.0 / diag) @ co
-        self.similarity = _keep_strongest(sparse.csr_matrix(sim, dtype=np.float32), self.max_neighbours)
+        binary = (self.tables["history"].matrix > 0).astype(np.float32).tocsr()
+        self.similarity = self._similarity_rows(binary, np.arange(binary.shape[1]))
         return self
+
+    def _similarity_rows(self, binary: sparse.csr_matrix, items: np.ndarray) -> sparse.csr_matrix:
+        """The rows of ``S`` for ``items`` (item codes), from the binary customer x item matrix ``X``:
+        ``C[items] = X[:, items]^T X``, each row divided by its diagonal entry, the strongest kept."""
+        columns = binary if len(items) == binary.shape[1] else binary.tocsc()[:, items]
+        co = (columns.T @ binary).tocsr()
+        diag = np.asarray(co[np.arange(len(items)), items]).ravel().astype(np.float64)
+        diag[diag == 0] = 1.0
+        sim = sparse.csr_matrix(sparse.diags(1.0 / diag) @ co, dtype=np.float32)
+        sim.sort_indices()  # ties at the cut are kept by item order, however the rows were computed
+        return _keep_strongest(sim, self.max_neighbours)
+
+    def observe(self, orders: pd.DataFrame) -> int:
+        """:meth:`Recommender.observe`: the history counted in place (:meth:`PopularityBaseline.observe`), then
+        only the rows of ``S`` that can change are computed again. ``C = X^T X`` gains entries only in the rows of
+        the items of customers who ordered something new, so those rows are recomputed from ``X`` as :meth:`fit`
+        computes them: the same ``S`` as a refit (tested), without recomputing ``C`` for the whole catalogue. A new
+        item or area refits, as before."""
+        history = self.tables.get("history")
+        before = None if history is None else history.matrix
+        taken = super().observe(orders)
+        table = self.tables.get("history")
+        if not taken or table is not history or self.similarity is None or table.matrix is before:
+            return taken  # nothing new, or a refit (fit built S again)
+        customers = table.codes(as_str_objects(orders["customer_id"]).reset_index(drop=True))
+        binary = (table.matrix > 0).astype(np.float32).tocsr()
+        items = np.unique(binary[np.unique(customers)].indices)
+        if len(items):
+            fresh = self._similarity_rows(binary, items)
+            keep = np.ones(self.similarity.shape[0], np.float32)
+            keep[items] = 0.0
+            place = sparse.csr_matrix(
+                (np.ones(len(items), np.float32), (items, np.arange(len(items)))), shape=(len(keep), len(items))
+            )
+            similarity = sparse.diags(keep) @ self.similarity
+            similarity.eliminate_zeros()  # the replaced rows (S holds no zeros: _keep_strongest dropped them)
+            self.similarity = sparse.csr_matrix(similarity + place @ fresh, dtype=np.float32)
+        return taken
 
     def recommend(self, queries: pd.DataFrame, k: int = 10) -> Ranking:
         check_queries(queries)
