@@ -182,6 +182,8 @@ class BatchTables:
     ([[1, 0, 2, 0]], [[2.0, 0.0, 5.0, 0.0]])
     >>> t.reduce(np.minimum, t.lines(np.array([[1.0, 2.0, 4.0, 8.0]])), 99.0).tolist(), t.new.tolist()
     ([[2.0, 99.0, 1.0, 99.0]], [[False, True, True, False]])
+    >>> t.count is t.count   # the plain count: once per batch, read by several features
+    True
     """
 
     def __init__(self, hist: np.ndarray, cands: np.ndarray):
@@ -194,6 +196,7 @@ class BatchTables:
         self.flat = self.rows * width + code  # each line's cell
         self.at = np.arange(b)[:, None] * width + cand_code  # each candidate's cell
         self._new: np.ndarray | None = None
+        self._count: np.ndarray | None = None
 
     def lines(self, values: np.ndarray) -> np.ndarray:
         """``values`` ``(B, H)`` at the history lines (padding left out), in the order the tables take them."""
@@ -208,6 +211,13 @@ class BatchTables:
         table = np.full(self.size, initial, values.dtype)
         ufunc.at(table, self.flat, values)
         return table[self.at]
+
+    @property
+    def count(self) -> np.ndarray:
+        """``(B, C)`` int64: the candidate's lines in its row, :meth:`sum` without weights (computed once)."""
+        if self._count is None:
+            self._count = self.sum()
+        return self._count
 
     @property
     def new(self) -> np.ndarray:

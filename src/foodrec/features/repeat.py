@@ -121,7 +121,7 @@ def gather_numpy(
         "n_dow": (f["first"] & f["same_dow"]).sum(1, keepdims=True).astype(np.float32),
     }
     # Counts are whole numbers (exact in any float); padding candidates read the never-written cells (0, PAD_SINCE).
-    n["count"] = tables.sum().astype(np.float32)
+    n["count"] = tables.count.astype(np.float32)
     n["count_dow"] = tables.sum(tables.lines(f["same_dow"]).astype(np.float64)).astype(np.float32)
     n["since"] = tables.reduce(np.minimum, tables.lines(age), np.float32(PAD_SINCE))
     return n

@@ -100,7 +100,7 @@ class NumpyRanker:
         tables = BatchTables(hist, cands) if tables is None else tables
         out = np.empty((*cands.shape, 2 + len(half_lives)), np.float32) if out is None else out
         a = tables.lines(age).astype(np.float64)
-        out[..., 0] = np.log1p(tables.sum())
+        out[..., 0] = np.log1p(tables.count)
         for j, hl in enumerate(half_lives, 1):
             out[..., j] = np.log1p(tables.sum(np.power(0.5, a / hl)))
         out[..., -1] = tables.reduce(np.maximum, np.power(0.5, a / rec), 0.0)
