@@ -308,33 +308,40 @@ class Popularity:
         restaurant: ``log (orders at this local hour + 1) - log (expected + 1)``, expected being the restaurant's
         orders times the city's share of that hour. Far below 0 when a busy restaurant never takes orders at an
         hour when the city does (it is closed); near 0 at hours when nobody orders."""
-        snap = snap[:, None]
-        a = np.asarray(area)[:, None]
-        m = np.asarray(meal)[:, None]
+        snap = np.asarray(snap, np.int64)[:, None]
+        a = np.asarray(area, np.int64)[:, None]
+        m = np.asarray(meal, np.int64)[:, None]
         h = np.clip(np.asarray(hour, dtype=np.int64), 0, N_HOURS - 1)[:, None]
-        r = self.item_restaurant[cands]
+        n_areas, n_rest = self.rest_area.shape[1:]
+        r = self.item_restaurant.take(cands)
+        # Flat positions and np.take (a third of the time of indexing with several arrays); the same counts.
+        item = snap * self.glob.shape[1] + cands
+        snap_area = snap * n_areas + a
+        rest = snap * n_rest + r
+        area_meal = snap_area * N_MEALS + m
+        at = lambda table, index: _flat(table).take(index)  # noqa: E731
         counts = {
-            "glob": self.glob[snap, cands],
+            "glob": at(self.glob, item),
             "glob_tot": self._glob_tot[snap],
-            "short": self.short[snap, cands],
+            "short": at(self.short, item),
             "short_tot": self._short_tot[snap],
-            "area": self.area[snap, a, cands],
-            "area_tot": self._area_tot[snap, a],
-            "rest_glob": self._rest_glob[snap, r],
-            "rest_size": self._rest_size[r],
-            "rest_area": self.rest_area[snap, a, r],
-            "rest_area_tot": self._rest_area_tot[snap, a],
-            "rest_area_meal": self.rest_area_meal[snap, a, m, r],
-            "rest_area_meal_tot": self._rest_area_meal_tot[snap, a, m],
-            "rest_hour": self.rest_hour[snap, r, h],
-            "rest_hour_tot": self._rest_hour_tot[snap, r],
-            "city_hour_share": self._city_hour_share[snap, h],
-            "ret": self.ret[snap, cands],
-            "ret_gap": self.ret_gap[snap, cands],
+            "area": at(self.area, snap_area * self.glob.shape[1] + cands),
+            "area_tot": at(self._area_tot, snap_area),
+            "rest_glob": at(self._rest_glob, rest),
+            "rest_size": self._rest_size.take(r),
+            "rest_area": at(self.rest_area, snap_area * n_rest + r),
+            "rest_area_tot": at(self._rest_area_tot, snap_area),
+            "rest_area_meal": at(self.rest_area_meal, area_meal * n_rest + r),
+            "rest_area_meal_tot": at(self._rest_area_meal_tot, area_meal),
+            "rest_hour": at(self.rest_hour, rest * N_HOURS + h),
+            "rest_hour_tot": at(self._rest_hour_tot, rest),
+            "city_hour_share": at(self._city_hour_share, snap * N_HOURS + h),
+            "ret": at(self.ret, item),
+            "ret_gap": at(self.ret_gap, item),
             "ret_tot": self._ret_tot[snap],
             "ret_gap_tot": self._ret_gap_tot[snap],
-            "first_ram": self.first_area_meal[snap, a, m, r],
-            "first_ram_tot": self._first_tot[snap, a, m],
+            "first_ram": at(self.first_area_meal, area_meal * n_rest + r),
+            "first_ram_tot": at(self._first_tot, area_meal),
         }
         sizes = (self.glob.shape[1], self.rest_area.shape[-1])
         return popularity_features(np, counts, *sizes, smoothing, hour_smoothing).astype(np.float32)
@@ -419,6 +426,11 @@ class Popularity:
         top = np.argpartition(-score, n - 1, axis=1)[:, :n]
         order = np.argsort(-np.take_along_axis(score, top, 1), axis=1, kind="stable")
         return np.take_along_axis(top, order, 1).astype(np.int32)
+
+
+def _flat(table: np.ndarray) -> np.ndarray:
+    """``table`` as one dimension, a view (the counts are C-ordered; a copy only for an odd one)."""
+    return table.reshape(-1)
 
 
 TABLE_FLOATS = 4_000_000  # all cached feature tables together (16 MiB); a catalogue above this caches none
