@@ -156,7 +156,7 @@ def batch_item_columns(hist_items: np.ndarray, cands: np.ndarray) -> tuple[np.nd
     seen = ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
     if len(seen) == 0:
         return np.zeros(0, np.intp), np.zeros(np.shape(cands), np.intp), 1
-    top = max(int(seen[-1]), int(np.max(cands, initial=0)))
+    top = max(int(seen[-1]), int(np.max(cands)) if np.size(cands) else 0)
     if top < _TABLE_IDS:
         # Uninitialised on purpose: only the cells of the history items are written, and a candidate's cell is
         # trusted only where it points back at the candidate itself (no fill of a catalogue-sized table per batch).
@@ -165,8 +165,8 @@ def batch_item_columns(hist_items: np.ndarray, cands: np.ndarray) -> tuple[np.nd
         hist_pos, pos = column[hist_items], column[cands]
     else:  # ids too large for a table: binary search (slower on unsorted candidates)
         hist_pos, pos = np.searchsorted(seen, hist_items), np.searchsorted(seen, cands)
-    pos = np.clip(pos, 0, len(seen) - 1)
-    return hist_pos + 1, np.where(seen[pos] == cands, pos + 1, 0), len(seen) + 1
+    in_history = np.take(seen, pos, mode="clip") == cands  # "clip": whatever the cell held, a valid index
+    return hist_pos + 1, np.where(in_history, pos + 1, 0), len(seen) + 1
 
 
 class BatchTables:

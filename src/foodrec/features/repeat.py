@@ -66,25 +66,30 @@ def n_repeat_features(groups: tuple[str, ...]) -> int:
     return sum(REPEAT_GROUPS.get(g, 0) for g in groups)
 
 
-def repeat_features(xp, n: dict, item_log_gap, groups: tuple[str, ...] = ALL_GROUPS):
+def repeat_features(xp, n: dict, item_log_gap, groups: tuple[str, ...] = ALL_GROUPS, out=None):
     """The one definition: ``(B, C, n_repeat_features(groups))`` from gathered counts ``n`` (see
-    :func:`gather_numpy` for the keys) and the items' ``log1p`` typical return gap ``(B, C)``."""
+    :func:`gather_numpy` for the keys) and the items' ``log1p`` typical return gap ``(B, C)``. ``out`` (numpy
+    only): an array of that shape to fill instead of stacking a new one."""
     count, since = n["count"], n["since"]
     has = xp.cast(count > 0, "float32") if xp is not np else (count > 0).astype(np.float32)
     ones = xp.ones_like(count)
     log_since = xp.log1p(xp.minimum(since, PAD_SINCE)) * has
     gap = (n["span"] + PRIOR_GAP_DAYS) / (xp.maximum(n["n_orders"] - 1.0, 0.0) + 1.0)  # (B, 1)
-    out = []
+    columns = []
     if "cycle" in groups:
-        out += [log_since - xp.log1p(gap) * has, log_since - item_log_gap * has]
+        columns += [log_since - xp.log1p(gap) * has, log_since - item_log_gap * has]
     if "explore" in groups:
-        out.append(((n["explore_new"] + 1.0) / (n["explore_weight"] + 2.0)) * ones)
+        columns.append(((n["explore_new"] + 1.0) / (n["explore_weight"] + 2.0)) * ones)
     if "dow" in groups:
         share = (n["n_dow"] + 2.0 / 7.0) / (n["n_orders"] + 2.0)
-        out += [(xp.log(share) + float(np.log(7.0))) * ones, xp.log1p(n["count_dow"])]
-    if not out:
+        columns += [(xp.log(share) + float(np.log(7.0))) * ones, xp.log1p(n["count_dow"])]
+    if out is not None:
+        for j, column in enumerate(columns):
+            out[..., j] = column
+        return out
+    if not columns:
         return xp.zeros_like(xp.expand_dims(count, -1))[..., :0]
-    return xp.stack(out, axis=-1)
+    return xp.stack(columns, axis=-1)
 
 
 def line_flags(hist: np.ndarray, age: np.ndarray, clock: np.ndarray, tables: BatchTables) -> dict[str, np.ndarray]:

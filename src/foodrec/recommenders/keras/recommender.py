@@ -146,7 +146,7 @@ class NumpyRanker:
                         h[..., at["rest_match"]])  # fmt: skip
         if self.repeat_groups:
             n = gather_numpy(cands, hist, age, x["clock"], items)
-            h[..., at["repeat"]] = repeat_features(np, n, pop[..., RETURN_COLUMNS[1]], self.repeat_groups)
+            repeat_features(np, n, pop[..., RETURN_COLUMNS[1]], self.repeat_groups, out=h[..., at["repeat"]])
         score = self._hidden(h) + self.bias[cands]
         cold = np.flatnonzero(n_lines[:, 0] == 0) if self.cold is not None else ()
         if len(cold):  # the cold-start head, for the rows of customers without history only
