@@ -48,6 +48,7 @@ class InputBuilder:
     train_full_max: int = 600
     seed: int = 0
     n_train_candidates: int = 400
+    popularity_tables: bool = True  # ranking reads the view's feature tables (False: per candidate, same numbers)
 
     @property
     def n_items(self) -> int:
@@ -73,7 +74,7 @@ class InputBuilder:
             cands, logq = sample_candidates(ex.positives, hist_items, self.n_items, self.n_train_candidates, rng)
         else:
             cands = retrieve(view.popularity, hist_items, snap, ex.area, ex.meal, self.n_candidates)
-        pop = self._popularity(cands, snap, ex, cached=not force_positives)
+        pop = self._popularity(cands, snap, ex, cached=self.popularity_tables and not force_positives)
         cands = np.ascontiguousarray(cands)
         n_hist = (hist_items > 0).sum(axis=1)
         # A customer without history is unknown at serving time too: hide the id so the model learns cold start.
