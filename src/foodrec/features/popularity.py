@@ -367,7 +367,7 @@ class Popularity:
         ([True, True], 1)
         """
         snap = np.asarray(snap, np.int64)
-        hour = np.clip(np.asarray(hour, dtype=np.int64), 0, N_HOURS - 1)
+        hour = np.minimum(np.maximum(np.asarray(hour, dtype=np.int64), 0), N_HOURS - 1)
         area, meal = np.asarray(area, np.int64), np.asarray(meal, np.int64)
         tables = self.__dict__.get("_tables")
         if tables is None:

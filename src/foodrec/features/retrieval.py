@@ -27,8 +27,10 @@ def retrieve(
 ) -> np.ndarray:
     """``(B, n)`` candidate item indices (0 = padding) for queries with these histories and contexts."""
     b = len(hist_items)
-    recent_rests = first_unique(popularity.item_restaurant[hist_items], RECENT_RESTAURANTS)
-    rest_dishes = popularity.rest_top[snap[:, None], recent_rests].reshape(b, -1)
+    recent_rests = first_unique(popularity.item_restaurant.take(hist_items), RECENT_RESTAURANTS)
+    top = popularity.rest_top  # (snapshots, restaurants, dishes): each recent restaurant's dishes, by flat position
+    rows = np.asarray(snap, np.intp)[:, None] * top.shape[1] + recent_rests
+    rest_dishes = top.reshape(-1, top.shape[2]).take(rows, axis=0).reshape(b, -1)
     pool = [hist_items, rest_dishes, popularity.top_items(snap, area, meal, n)]
     return first_unique(np.concatenate(pool, axis=1), n)
 

@@ -84,7 +84,7 @@ class InputBuilder:
             "area": ex.area.astype(np.int32),
             "clock": np.stack([ex.hour, ex.dow], axis=1).astype(np.float32),
             "candidates": cands.astype(np.int32),
-            "candidate_restaurants": space.item_restaurant[cands],
+            "candidate_restaurants": space.item_restaurant.take(cands),
             "history_items": hist_items,
             "history_restaurants": hist_rest,
             "history_age": ages,
@@ -103,7 +103,7 @@ class InputBuilder:
         """Popularity features of the candidates; ``cached``: through the view's feature tables (ranking asks for
         few query combinations; training's sampled candidates over the whole history would churn them)."""
         popularity = self.view.popularity
-        hour = np.clip(ex.hour.astype(np.int64), 0, N_HOURS - 1)
+        hour = np.minimum(np.maximum(ex.hour.astype(np.int64), 0), N_HOURS - 1)  # np.clip's wrapper costs more
         if cands.strides[0] == 0 and len(ex):  # the whole catalogue: popularity depends on (snapshot, area, hour)
             key = (snap.astype(np.int64) * len(self.view.space.areas) + ex.area) * N_HOURS + hour
             uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
