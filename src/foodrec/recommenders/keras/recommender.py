@@ -95,7 +95,7 @@ class NumpyRanker:
         """HistoryMatch by scattering the history into per-row tables (no (B, C, H) tensor: fast on big C). The
         tables span only the items of this batch's histories (:class:`BatchTables`: column 0, none of them, reads 0
         for padding and unseen candidates), not the catalogue, and the logarithm is taken of the gathered candidates
-        only: the same sums in the same order, so the same numbers. ``out``: a float32 ``(B, C, 4)`` to fill."""
+        only: the same sums in the same order, so the same numbers. ``out``: a float32 ``(B, C, 2 + half-lives)``."""
         half_lives, rec = cfg
         tables = BatchTables(hist, cands) if tables is None else tables
         out = np.empty((*cands.shape, 2 + len(half_lives)), np.float32) if out is None else out
