@@ -1,5 +1,5 @@
-"""Ranking reads popularity features from cached per-combination tables: the very numbers of the direct
-computation, before and after new orders, whatever the tables' room."""
+"""Ranking reads the newest snapshot's popularity features from cached per-combination tables: the very numbers
+of the direct computation, before and after new orders, whatever the tables' room."""
 
 import numpy as np
 import pytest
@@ -35,7 +35,7 @@ def test_tables_give_the_direct_numbers(monkeypatch, slots):
     rng = np.random.default_rng(0)
     for _ in range(60):  # few combinations, so tables are built, read, mixed with direct rows and evicted
         snap, area, meal, hour, cands = _queries(pop, rng, int(rng.integers(1, 12)))
-        snap, area = snap % 2, area % 3
+        snap, area = np.where(snap % 2, len(pop.times) - 1, 0), area % 3  # the newest snapshot gets tables
         got = pop.gather_features(snap, area, meal % 2, hour % 2, cands)
         assert got.dtype == np.float32
         assert np.array_equal(got, pop.features(snap, area, meal % 2, hour % 2, cands))
@@ -62,7 +62,8 @@ def test_a_pickled_copy_leaves_the_tables_behind():
     import pickle
 
     pop = _popularity()
-    args = (np.zeros(30, int), np.ones(30, int), np.ones(30, int), np.full(30, 12.0), np.ones((30, 5), np.int32))
+    newest = np.full(30, len(pop.times) - 1)
+    args = (newest, np.ones(30, int), np.ones(30, int), np.full(30, 12.0), np.ones((30, 5), np.int32))
     pop.gather_features(*args)
     copy = pickle.loads(pickle.dumps(pop))
     assert "_tables" not in vars(copy)

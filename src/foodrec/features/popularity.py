@@ -257,7 +257,7 @@ class Popularity:
         self._folded = getattr(self, "_folded", 0) + 1
         if self._folded % TOP_REFRESH_ORDERS == 0:
             self.__dict__.pop("_top_cache", None)
-        if "_tables" in self.__dict__:  # every feature of the snapshot moved (its totals did): exact, so all go
+        if "_tables" in self.__dict__:  # every feature of the newest snapshot moved (its totals did): all go
             self._tables.clear()
 
     def _rerank_restaurant(self, k: int, r: int) -> None:
@@ -349,11 +349,13 @@ class Popularity:
     def gather_features(
         self, snap: np.ndarray, area: np.ndarray, meal: np.ndarray, hour: np.ndarray, cands: np.ndarray
     ) -> np.ndarray:
-        """:meth:`features` (default smoothing) for ``cands`` ``(B, C)``: the same numbers, read from the feature
-        table of the whole catalogue for the query's (snapshot, area, meal time, hour) once that combination has
-        been asked for about a catalogue's worth of candidates (a table costs what that many candidates cost
-        directly, so at most twice the direct work, and a gather for every later query). :meth:`observe` drops the
-        tables; the service asks for a handful of combinations between orders.
+        """:meth:`features` (default smoothing) for ``cands`` ``(B, C)``: the same numbers. Queries on the newest
+        snapshot (the service's) read them from the feature table of the whole catalogue for their (area, meal
+        time, hour) once that combination has been asked for about a catalogue's worth of candidates (a table costs
+        what that many candidates cost directly: at most twice the direct work, then a gather for every later
+        query); :meth:`observe` drops the tables. Older snapshots (evaluation over history, with many combinations
+        each asked a few times) are computed per candidate. Not for concurrent use: like :meth:`observe`, callers
+        serialise (the service ranks under the model's lock or in a process of its own).
 
         >>> import numpy as np
         >>> from foodrec.features.vocabulary import FeatureSpace
@@ -362,7 +364,8 @@ class Popularity:
         >>> log = toy_log(n_customers=8, n_restaurants=4, days=5, seed=1)
         >>> space = FeatureSpace.fit(log, "restaurant")
         >>> pop = Popularity.build(space, order_lines(log, space), end=20460.0)
-        >>> args = (np.zeros(9, int), np.ones(9, int), np.ones(9, int), np.full(9, 12), np.tile([[1, 2]], (9, 1)))
+        >>> newest = np.full(9, len(pop.times) - 1)
+        >>> args = (newest, np.ones(9, int), np.ones(9, int), np.full(9, 12), np.tile([[1, 2]], (9, 1)))
         >>> [np.array_equal(pop.gather_features(*args), pop.features(*args)) for _ in range(2)], len(pop._tables.slot)
         ([True, True], 1)
         """
@@ -374,8 +377,13 @@ class Popularity:
             tables = self._tables = _FeatureTables(self.glob.shape[1])
         if len(snap) == 0 or cands.shape[1] == 0 or tables.slots == 0:
             return self.features(snap, area, meal, hour, cands)
-        keys = ((snap * self.rest_area.shape[1] + area) * N_MEALS + meal) * N_HOURS + hour
-        slot = tables.slots_for(keys, cands.shape[1], lambda rows: self._table(snap, area, meal, hour, rows))
+        newest = np.flatnonzero(snap == len(self.times) - 1)
+        if len(newest) == 0:
+            return self.features(snap, area, meal, hour, cands)
+        keys = ((area * N_MEALS + meal) * N_HOURS + hour)[newest]
+        slot = np.full(len(snap), -1, np.intp)
+        make = lambda rows: self._table(snap, area, meal, hour, newest[rows])  # noqa: E731
+        slot[newest] = tables.slots_for(keys, cands.shape[1], make)
         if (slot >= 0).all():
             return tables.gather(slot, cands)
         out = np.empty((*cands.shape, N_POP_FEATURES), np.float32)
@@ -434,10 +442,12 @@ def _flat(table: np.ndarray) -> np.ndarray:
 
 
 TABLE_FLOATS = 4_000_000  # all cached feature tables together (16 MiB); a catalogue above this caches none
+TABLE_AFTER = 1.0  # catalogues' worth of candidates a combination is asked for before it gets a table
 
 
 class _FeatureTables:
-    """Feature tables of the whole catalogue by query combination (:meth:`Popularity.gather_features`), at most
+    """Feature tables of the whole catalogue by (area, meal time, hour) on the newest snapshot
+    (:meth:`Popularity.gather_features`), at most
     ``TABLE_FLOATS`` floats, the oldest dropped first; a combination gets its table once its queries have asked
     for ``n_items`` candidates since the last :meth:`clear`."""
 
@@ -463,7 +473,7 @@ class _FeatureTables:
         for j in np.flatnonzero(found < 0).tolist():
             key = int(uniq[j])
             asked = self.demand.get(key, 0) + int(counts[j]) * n_cands
-            if asked >= self.n_items:
+            if asked >= TABLE_AFTER * self.n_items:
                 due.append(j)
                 continue
             if len(self.demand) >= 1 << 14:  # many combinations seldom asked: start counting again
