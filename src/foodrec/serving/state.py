@@ -391,6 +391,7 @@ def rank_batch(model: LoadedModel, fallback: PopularityFallback | None, queries:
     """
     k = max(q.k for q in queries)
     error: str | None = None
+    ranking = None
     try:
         columns = ([q.customer_id for q in queries], [q.area for q in queries], [q.at for q in queries])
         if model.remote is not None:
@@ -404,12 +405,26 @@ def rank_batch(model: LoadedModel, fallback: PopularityFallback | None, queries:
                     ranking = model.recommender.recommend(queries_frame(queries), k=k)
                 else:
                     ranking = parsed(*columns, k=k)
+    except Exception as err:  # noqa: BLE001 - keep serving; the error is reported on the response
+        error = f"{type(err).__name__}: {err}"
+    return ranked_batch(queries, ranking, error, fallback)
+
+
+def ranked_batch(
+    queries: Sequence[Query], ranking: Any, error: str | None, fallback: PopularityFallback | None
+) -> list[Ranked]:
+    """Each query's :class:`Ranked` from a batch's ranking (None, with ``error`` saying why, when it failed):
+    its top ``k`` without empty slots, filled from the fallback."""
+    k = max(q.k for q in queries)
+    try:
+        if ranking is None:
+            raise RuntimeError(error or "no ranking")
         items = np.asarray(ranking.items, dtype=object)
         scores = np.asarray(ranking.scores, dtype=float)
         if items.shape[0] != len(queries):
             raise RuntimeError(f"recommend() returned {items.shape[0]} rows for {len(queries)} queries")
     except Exception as err:  # noqa: BLE001 - keep serving; the error is reported on the response
-        error = f"{type(err).__name__}: {err}"
+        error = error or f"{type(err).__name__}: {err}"
         items = np.full((len(queries), k), None, dtype=object)
         scores = np.full((len(queries), k), -np.inf)
     results = []

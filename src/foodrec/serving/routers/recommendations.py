@@ -19,6 +19,7 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
@@ -32,6 +33,7 @@ from foodrec.recommenders.reasons import POPULAR_NEARBY
 from foodrec.serving.batching import Overloaded
 from foodrec.serving.cache import CachedAnswer, Key, Parsed
 from foodrec.serving.deps import Service
+from foodrec.serving.metrics import BATCH_BUCKETS
 from foodrec.serving.schemas import (
     ErrorResponse,
     RecommendationQuery,
@@ -233,9 +235,11 @@ async def _rank(
     An answer filled by the fallback because the recommender raised is not cached: the next request retries.
     With ``explain`` each item gets its ``reason`` (computed off the event loop, under the model's lock).
     """
-    ranked: Ranked = await service.batcher.submit(
-        model, (query, snapshot.fallbacks.get(model.level)), timeout=service.recommend_timeout_s
-    )
+    fallback = snapshot.fallbacks.get(model.level)
+    if model.remote is not None:  # a ranking process: batches go to it from this loop, without the batcher's thread
+        ranked: Ranked = await remote_batches(service, model.remote).submit(query, fallback)
+    else:
+        ranked = await service.batcher.submit(model, (query, fallback), timeout=service.recommend_timeout_s)
     if ranked.error is not None:
         service.metrics.inc("foodrec_recommender_errors_total", variant=model.variant)
     n_model = len(ranked.items) - ranked.fallback
@@ -278,6 +282,23 @@ async def _rank(
         exclude["items"] = {"__all__": set(HIDDEN_ITEM_FIELDS - {"reason"})}
     body = response.model_dump_json(exclude=exclude).encode()
     return CachedAnswer(body, model.variant, model.version, ranked.fallback), ranked.error is None
+
+
+def remote_batches(service: Service, remote: Any) -> Any:
+    """The running loop's client of a ranking process (:class:`~foodrec.serving.rank_process.LoopBatches`), with
+    the service's batch size, queue limit, timeout and batch-size metric."""
+    loop = asyncio.get_running_loop()
+    client = remote.client  # the common case, without building the options below
+    if client is not None and client.loop is loop and not client.closed:
+        return client
+    batcher, metrics = service.batcher, service.metrics
+    return remote.batches(
+        loop,
+        max_batch=batcher.max_batch,
+        max_pending=batcher.max_pending,
+        timeout_s=service.recommend_timeout_s,
+        on_batch=lambda n: metrics.observe("foodrec_recommend_batch_size", n, buckets=BATCH_BUCKETS),
+    )
 
 
 # Item fields a plain answer leaves out (explain=true keeps the reason).
