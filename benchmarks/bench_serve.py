@@ -396,6 +396,9 @@ def report(figures: dict, args: argparse.Namespace) -> None:
         print(
             f"rounds ({len(rounds)}): distinct / /healthz "
             + ", ".join(f"{r['ratio']:.2f}" for r in rounds)
+            + " ("
+            + ", ".join(f"{r['distinct_per_s']:,.0f}" for r in rounds)
+            + " req/s)"
             + f"; min {ratios[0]:.2f}, median {ratios[len(ratios) // 2]:.2f}; p99 "
             + ", ".join(f"{r['p99_ms']:.1f}" for r in rounds)
             + f" ms; errors {sum(r['errors'] for r in rounds)}"
