@@ -119,3 +119,18 @@ def test_a_new_event_loop_gets_its_own_client_and_the_old_one_lets_go(remote_sta
     with TestClient(app) as client:  # another `with`: another event loop
         assert _items(_get(client, "c03", "east")) == first
     assert old is not None and old.closed and remote.client is not old
+
+
+def test_admin_rankings_go_through_the_same_batches_and_answer_as_the_server(city, remote_state, tmp_path):
+    here = ServiceState(recommender=str(city["model"]), store=city["store"])
+    visits = [{"customer_id": c, "at": AT, "k": 6, **({"area": a} if a else {})} for c, a in ASKS[:8]]
+    auth = {"Authorization": "Bearer t"}
+    with (
+        TestClient(create_app(here, tmp_path / "here.sqlite", admin_token="t")) as local,
+        TestClient(create_app(remote_state, tmp_path / "apart.sqlite", admin_token="t")) as apart,
+    ):
+        expected = local.post("/v1/admin/rankings/batch", json={"visits": visits}, headers=auth)
+        got = apart.post("/v1/admin/rankings/batch", json={"visits": visits}, headers=auth)
+    assert got.status_code == 200 and got.json() == expected.json()
+    client = remote_state.snapshot.models["default"].remote.client
+    assert client is not None and next(client._ids) > 0  # ranked by the loop's batches, not the batcher's thread

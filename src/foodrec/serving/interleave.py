@@ -86,19 +86,16 @@ def interleave_seed(salt: str, customer_id: str, slot: datetime) -> int:
 
 
 async def rank_all(service: Any, snapshot: Any, query: Any, names: Sequence[str]) -> dict[str, Any]:
-    """Each named variant's own ranking of one query (``{name: Ranked}``), through the micro-batcher.
+    """Each named variant's own ranking of one query (``{name: Ranked}``), ranked as ``/v1/recommendations`` ranks
+    (:func:`~foodrec.serving.ranking.rank_query`).
 
     Nothing is cached and nothing is recorded as an exposure: the caller decides what the answer is used for.
     """
     import asyncio
 
-    async def one(name: str) -> Any:
-        model = snapshot.models[name]
-        return await service.batcher.submit(
-            model, (query, snapshot.fallbacks.get(model.level)), timeout=service.recommend_timeout_s
-        )
+    from foodrec.serving.ranking import rank_query
 
-    ranked = await asyncio.gather(*(one(name) for name in names))
+    ranked = await asyncio.gather(*(rank_query(service, snapshot, snapshot.models[name], query) for name in names))
     return dict(zip(names, ranked, strict=True))
 
 

@@ -80,7 +80,7 @@ async def rankings(
 )
 async def rankings_batch(body: RankingsBatchRequest, service: Service = Depends(get_service)) -> RankingsBatch:
     """The ``GET`` route's answer for each visit of ``body.visits``, in order, ranked together through the
-    micro-batcher (one request instead of one per visit)."""
+    model's batches (one request instead of one per visit)."""
     import asyncio
 
     snapshot = service.state.snapshot

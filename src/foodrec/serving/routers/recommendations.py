@@ -19,7 +19,6 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
@@ -33,7 +32,7 @@ from foodrec.recommenders.reasons import POPULAR_NEARBY
 from foodrec.serving.batching import Overloaded
 from foodrec.serving.cache import CachedAnswer, Key, Parsed
 from foodrec.serving.deps import Service
-from foodrec.serving.metrics import BATCH_BUCKETS
+from foodrec.serving.ranking import rank_query
 from foodrec.serving.schemas import (
     ErrorResponse,
     RecommendationQuery,
@@ -98,7 +97,7 @@ def parse_valid(service: Service, raw: bytes) -> Parsed | None:
 
 
 async def respond(service: Service, parsed: Parsed, explain: bool = False, found: Lookup | None = None) -> Response:
-    """The answer to validated parameters: from the response cache, else ranked through the micro-batcher
+    """The answer to validated parameters: from the response cache, else ranked (:func:`rank_query`)
     (``found``: the cache was looked up already)."""
     cache = service.cache
     if found is None:
@@ -230,16 +229,12 @@ class CachedAnswers:
 async def _rank(
     service: Service, snapshot: Snapshot, model: LoadedModel, query: RankQuery, explain: bool = False
 ) -> tuple[CachedAnswer, bool]:
-    """Rank one query through the micro-batcher; the answer serialised once, and whether it may be cached.
+    """Rank one query (:func:`rank_query`); the answer serialised once, and whether it may be cached.
 
     An answer filled by the fallback because the recommender raised is not cached: the next request retries.
     With ``explain`` each item gets its ``reason`` (computed off the event loop, under the model's lock).
     """
-    fallback = snapshot.fallbacks.get(model.level)
-    if model.remote is not None:  # a ranking process: batches go to it from this loop, without the batcher's thread
-        ranked: Ranked = await remote_batches(service, model.remote).submit(query, fallback)
-    else:
-        ranked = await service.batcher.submit(model, (query, fallback), timeout=service.recommend_timeout_s)
+    ranked: Ranked = await rank_query(service, snapshot, model, query)
     if ranked.error is not None:
         service.metrics.inc("foodrec_recommender_errors_total", variant=model.variant)
     n_model = len(ranked.items) - ranked.fallback
@@ -282,23 +277,6 @@ async def _rank(
         exclude["items"] = {"__all__": set(HIDDEN_ITEM_FIELDS - {"reason"})}
     body = response.model_dump_json(exclude=exclude).encode()
     return CachedAnswer(body, model.variant, model.version, ranked.fallback), ranked.error is None
-
-
-def remote_batches(service: Service, remote: Any) -> Any:
-    """The running loop's client of a ranking process (:class:`~foodrec.serving.rank_process.LoopBatches`), with
-    the service's batch size, queue limit, timeout and batch-size metric."""
-    loop = asyncio.get_running_loop()
-    client = remote.client  # the common case, without building the options below
-    if client is not None and client.loop is loop and not client.closed:
-        return client
-    batcher, metrics = service.batcher, service.metrics
-    return remote.batches(
-        loop,
-        max_batch=batcher.max_batch,
-        max_pending=batcher.max_pending,
-        timeout_s=service.recommend_timeout_s,
-        on_batch=lambda n: metrics.observe("foodrec_recommend_batch_size", n, buckets=BATCH_BUCKETS),
-    )
 
 
 # Item fields a plain answer leaves out (explain=true keeps the reason).
