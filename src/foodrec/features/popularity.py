@@ -448,14 +448,14 @@ TABLE_AFTER = 1.0  # catalogues' worth of candidates a combination is asked for 
 class _FeatureTables:
     """Feature tables of the whole catalogue by (area, meal time, hour) on the newest snapshot
     (:meth:`Popularity.gather_features`), at most
-    ``TABLE_FLOATS`` floats, the oldest dropped first; a combination gets its table once its queries have asked
+    ``TABLE_FLOATS`` floats, the first built dropped first; a combination gets its table once its queries have asked
     for ``n_items`` candidates since the last :meth:`clear`."""
 
     def __init__(self, n_items: int) -> None:
         self.n_items = n_items
         self.slots = min(int(TABLE_FLOATS // (n_items * N_POP_FEATURES)), 256)
         self.store: np.ndarray | None = None
-        self.slot: dict[int, int] = {}  # combination -> row of ``store``, oldest use first
+        self.slot: dict[int, int] = {}  # combination -> row of ``store``, oldest built first
         self.demand: dict[int, int] = {}  # combination -> candidates asked for without a table
 
     def clear(self) -> None:

@@ -191,7 +191,7 @@ def create_app(
     admin_token: str | None = None,
     max_in_flight: int = 256,
     max_body_bytes: int = 1 << 20,
-    max_batch: int | None = None,
+    max_batch: int = 64,
     max_queue: int = 1024,
     recommend_timeout_s: float = 10.0,
     cache_entries: int = DEFAULT_MAX_ENTRIES,
@@ -206,15 +206,6 @@ def create_app(
     > 0 the app polls the event store that often for the orders and reloads of other processes serving from it
     (:mod:`foodrec.serving.sync`; ``foodrec serve --workers N``).
     """
-    # A model ranking in a process of its own works while the event loop parses the next requests: batches of 16
-    # keep both busy (32 connections, demo model: 2,800 answers/s against 1,900 with batches of all that wait).
-    # And no lingering for more requests then: the process would wait idle while the next batch piles up anyway
-    # (distinct customers, same runs: 0.70-0.79 x /healthz without, 0.52-0.57 x with 5 ms; batches of 12, 24 or 32
-    # did worse than 16).
-    snapshot = getattr(state, "snapshot", None)  # the OpenAPI export builds the app on a stand-in without models
-    remote = snapshot is not None and any(m.remote is not None for m in snapshot.models.values())
-    if max_batch is None:
-        max_batch = 16 if remote else 64
     cache = ResponseCache(cache_entries, time_resolution_s, max_bytes=cache_bytes)
     owns_store = not isinstance(events, EventStore)
     store = open_event_store(events) if owns_store else events
@@ -223,7 +214,6 @@ def create_app(
     batcher = MicroBatcher(
         _run_batch,
         max_batch=max_batch,
-        linger_s=0.0 if remote else 0.005,
         max_pending=max_queue,
         on_batch=lambda n: metrics.observe("foodrec_recommend_batch_size", n, buckets=BATCH_BUCKETS),
     )

@@ -83,7 +83,7 @@ class MicroBatcher:
         self._run_batch = run_batch
         self.max_batch = max_batch
         self.max_pending = max_pending
-        self._on_batch = on_batch
+        self.on_batch = on_batch  # called with each batch's size (the service's batch-size metric)
         self.linger_s = linger_s
         self.linger_step_s = linger_step_s
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -168,9 +168,9 @@ class MicroBatcher:
                         break
             with self._lock:
                 self._pending -= len(jobs)
-            if self._on_batch is not None:
+            if self.on_batch is not None:
                 with contextlib.suppress(Exception):  # metrics must never stop the worker
-                    self._on_batch(len(jobs))
+                    self.on_batch(len(jobs))
             groups: dict[int, list[_Job]] = {}
             for job in jobs:
                 groups.setdefault(id(job.key), []).append(job)

@@ -165,18 +165,16 @@ class RankProcess:
 
     @property
     def client(self) -> LoopBatches | None:
-        """The event loop's client made by :meth:`batches` (None before)."""
+        """The event loop's client attached by :meth:`attach` (None before)."""
         return self._client
 
-    def batches(self, loop: asyncio.AbstractEventLoop, **options: Any) -> LoopBatches:
-        """The event loop's client of this process (:class:`LoopBatches`), made on first use; a new loop (a test
-        client started again) detaches the old loop's."""
-        client = self._client
-        if client is None or client.loop is not loop or client.closed:
-            if client is not None:
-                client.detach("the event loop changed")
-            client = self._client = LoopBatches(self._batches, loop, **options)
-        return client
+    def attach(self, loop: asyncio.AbstractEventLoop, **options: Any) -> LoopBatches:
+        """A new client of this process for ``loop`` (:class:`LoopBatches` with ``options``); the one before (of
+        another loop: a test client started again, or of a dead process) is detached."""
+        if self._client is not None:
+            self._client.detach("another event loop took over")
+        self._client = LoopBatches(self._batches, loop, **options)
+        return self._client
 
     def close(self) -> None:
         """Stop the process (it also stops by itself when the server's end of the pipe closes)."""
@@ -215,6 +213,8 @@ class LoopBatches:
         self,
         conn: Any,
         loop: asyncio.AbstractEventLoop,
+        # 16: the process ranks one batch while the loop reads the next requests (32 connections, demo model:
+        # 12, 24 or 32 did worse); no lingering for more requests: the next batch piles up in the meantime.
         max_batch: int = 16,
         depth: int = 2,
         max_pending: int = 1024,

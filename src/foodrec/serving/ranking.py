@@ -10,7 +10,6 @@ import asyncio
 from typing import Any
 
 from foodrec.serving.deps import Service
-from foodrec.serving.metrics import BATCH_BUCKETS
 from foodrec.serving.state import LoadedModel, Query, Ranked, Snapshot
 
 
@@ -24,17 +23,13 @@ async def rank_query(service: Service, snapshot: Snapshot, model: LoadedModel, q
 
 
 def remote_batches(service: Service, remote: Any) -> Any:
-    """The running loop's client of a ranking process, with the service's batch size, queue limit, timeout and
-    batch-size metric."""
+    """The running loop's client of a ranking process; attached on first use (or when the loop changed) with the
+    service's queue limit, timeout and batch-size metric."""
     loop = asyncio.get_running_loop()
-    client = remote.client  # the common case, without building the options below
-    if client is not None and client.loop is loop and not client.closed:
-        return client
-    batcher, metrics = service.batcher, service.metrics
-    return remote.batches(
-        loop,
-        max_batch=batcher.max_batch,
-        max_pending=batcher.max_pending,
-        timeout_s=service.recommend_timeout_s,
-        on_batch=lambda n: metrics.observe("foodrec_recommend_batch_size", n, buckets=BATCH_BUCKETS),
-    )
+    client = remote.client
+    if client is None or client.loop is not loop or client.closed:
+        batcher = service.batcher
+        client = remote.attach(
+            loop, max_pending=batcher.max_pending, timeout_s=service.recommend_timeout_s, on_batch=batcher.on_batch
+        )
+    return client
